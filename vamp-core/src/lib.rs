@@ -6,8 +6,20 @@
 //! in [`ops`]; the loops that call them live in `vamp-server`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod condition;
 pub mod dsl;
 pub mod error;
 pub mod model;
+pub mod ops;
+pub mod resolve;
+
+pub mod driver;
+pub mod gateway;
+pub mod kv;
+pub mod memory;
+pub mod metrics;
+pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use error::{Error, ErrorKind, Result};

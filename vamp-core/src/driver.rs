@@ -1,0 +1,1 @@
+//! The `ContainerDriver` trait: runs service instances and reports what runs.

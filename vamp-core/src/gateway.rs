@@ -1,0 +1,1 @@
+//! The `GatewayMarshaller` trait: renders gateways into a proxy configuration.

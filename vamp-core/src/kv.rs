@@ -1,0 +1,1 @@
+//! The `KeyValueStore` trait: where gateway configuration is published for agents to watch.

@@ -1,0 +1,1 @@
+//! In-memory implementations of every trait: the embedded default and the reference behaviour.

@@ -1,0 +1,1 @@
+//! Deployment operations: blueprint to deployment, merge (PUT), slice (DELETE with a body), `as_blueprint` export and service status timeouts.

@@ -1,0 +1,5 @@
+//! Pure orchestration logic: state in, decision out. The loops that call these functions live in `vamp-server`.
+
+pub mod deployment;
+pub mod gateways;
+pub mod reconcile;

@@ -1,0 +1,1 @@
+//! The `ArtifactStore` and `EventStore` traits: durable desired state and events.

@@ -1,0 +1,1 @@
+//! Conformance suites every backend runs (feature `testkit`).
