@@ -207,6 +207,10 @@ impl Builder {
                 None => {
                     let key = match &node.value {
                         Value::Null => String::new(),
+                        Value::List(items) if items.iter().all(|i| i.as_text().is_some()) => {
+                            let texts: Vec<&str> = items.iter().filter_map(Node::as_text).collect();
+                            format!("[{}]", texts.join(", "))
+                        }
                         Value::List(_) | Value::Map(_) => {
                             let (l, c) = (node.line, node.col);
                             self.error.get_or_insert(ParseError {
@@ -286,6 +290,12 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(1, &mark);
+                if let Some(t) = &tag {
+                    if !known_tag(t) {
+                        self.fail(format!("unknown tag '{}{}': quote the value if it is text", t.handle, t.suffix), &mark);
+                        return;
+                    }
+                }
                 let forced_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
                 let value = if style == TScalarStyle::Plain && !forced_str {
                     resolve_plain(&text)
@@ -297,6 +307,9 @@ impl MarkedEventReceiver for Builder {
                     self.anchors.insert(anchor, node.clone());
                 }
                 self.push_value(node, &mark);
+            }
+            Event::SequenceStart(_, Some(t)) | Event::MappingStart(_, Some(t)) if !known_tag(&t) => {
+                self.fail(format!("unknown tag '{}{}'", t.handle, t.suffix), &mark);
             }
             Event::SequenceStart(anchor, _) => {
                 let n = Builder::node_at(Value::Null, String::new(), &mark);
@@ -321,8 +334,27 @@ impl MarkedEventReceiver for Builder {
     }
 }
 
+fn known_tag(t: &yaml_rust2::parser::Tag) -> bool {
+    matches!(t.handle.as_str(), "!!" | "tag:yaml.org,2002:")
+        && matches!(t.suffix.as_str(), "str" | "int" | "float" | "bool" | "null" | "map" | "seq")
+}
+
 /// Parses every document of a YAML (or JSON) text. An empty text gives no documents.
+///
+/// Like libyaml (and so the original Vamp), a flow collection whose continuation lines are indented no deeper
+/// than the line that opened it (`hosts: [` … `]` at column 1) is accepted: when strict YAML 1.2 parsing fails
+/// on indentation, the text is read again with those lines indented.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, ParseError> {
+    match parse_strict(text) {
+        Err(e) if e.message.contains("indentation") => match super::lenient::relax_flow_indentation(text) {
+            Some(relaxed) => parse_strict(&relaxed).map_err(|_| e),
+            None => Err(e),
+        },
+        other => other,
+    }
+}
+
+fn parse_strict(text: &str) -> Result<Vec<Node>, ParseError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, true) {

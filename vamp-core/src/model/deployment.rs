@@ -135,7 +135,7 @@ pub struct DeploymentService {
     /// The breed in full.
     pub breed: Breed,
     /// Service environment, with interpolated values once resolved.
-    #[serde(serialize_with = "env_as_map", skip_serializing_if = "Vec::is_empty")]
+    #[serde(serialize_with = "interpolated_env_as_map", skip_serializing_if = "Vec::is_empty")]
     pub environment_variables: Vec<EnvironmentVariable>,
     /// Scale in full.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,6 +242,18 @@ impl Deployment {
     pub fn cluster_mut(&mut self, name: &str) -> Option<&mut DeploymentCluster> {
         self.clusters.iter_mut().find(|c| c.name == name)
     }
+}
+
+/// Writes variables as `NAME[ALIAS]: value`, or `NAME: {value, interpolated}` once interpolated.
+fn interpolated_env_as_map<S: Serializer>(vars: &[EnvironmentVariable], s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(Some(vars.len()))?;
+    for v in vars {
+        match &v.interpolated {
+            None => m.serialize_entry(&v.key(), &v.value)?,
+            Some(i) => m.serialize_entry(&v.key(), &serde_json::json!({ "value": v.value, "interpolated": i }))?,
+        }
+    }
+    m.end()
 }
 
 fn clusters_as_map<S: Serializer>(clusters: &[DeploymentCluster], s: S) -> Result<S::Ok, S::Error> {

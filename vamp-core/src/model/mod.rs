@@ -53,6 +53,17 @@ pub(crate) fn is_empty_map(m: &Metadata) -> bool {
 /// Writes gateways as a map keyed by their name, without repeating the name, and without an unassigned port.
 pub(crate) fn gateways_as_map<S: serde::Serializer>(gateways: &[Gateway], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::{Error, SerializeMap};
+    use serde::Serialize;
+    if let [g] = gateways {
+        if g.name.is_empty() {
+            let mut body = serde_json::to_value(g).map_err(S::Error::custom)?;
+            if let Some(obj) = body.as_object_mut() {
+                obj.shift_remove("name");
+                obj.shift_remove("port");
+            }
+            return body.serialize(s);
+        }
+    }
     let mut m = s.serialize_map(Some(gateways.len()))?;
     for g in gateways {
         let mut body = serde_json::to_value(g).map_err(S::Error::custom)?;

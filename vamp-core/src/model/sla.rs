@@ -23,6 +23,8 @@ pub enum SlaKind {
     },
     /// Only escalations, triggered by SLA events others publish.
     EscalationOnly,
+    /// A reference to a stored SLA, with escalations of its own (`{reference: name, escalations: […]}`).
+    Reference(String),
     /// Any other type, kept with its parameters.
     Generic {
         /// The type.
@@ -51,6 +53,7 @@ impl Sla {
         match &self.kind {
             SlaKind::ResponseTimeSlidingWindow { .. } => "response_time_sliding_window",
             SlaKind::EscalationOnly => "escalation_only",
+            SlaKind::Reference(_) => "reference",
             SlaKind::Generic { kind, .. } => kind,
         }
     }
@@ -65,13 +68,16 @@ impl Serialize for Sla {
         if !self.metadata.is_empty() {
             m.serialize_entry("metadata", &self.metadata)?;
         }
-        m.serialize_entry("type", self.type_name())?;
+        match &self.kind {
+            SlaKind::Reference(r) => m.serialize_entry("reference", r)?,
+            _ => m.serialize_entry("type", self.type_name())?,
+        }
         match &self.kind {
             SlaKind::ResponseTimeSlidingWindow { upper, lower, interval, cooldown } => {
                 m.serialize_entry("threshold", &serde_json::json!({"upper": upper, "lower": lower}))?;
                 m.serialize_entry("window", &serde_json::json!({"interval": interval, "cooldown": cooldown}))?;
             }
-            SlaKind::EscalationOnly => {}
+            SlaKind::EscalationOnly | SlaKind::Reference(_) => {}
             SlaKind::Generic { parameters, .. } => {
                 for (k, v) in parameters {
                     m.serialize_entry(k, v)?;

@@ -1,0 +1,239 @@
+//! Reads SLAs and escalations, with the original's shorthands (`to_one: [...]`, a reference carrying its own
+//! escalations) and generic types kept with their parameters.
+
+use super::common::{check_name, read_metadata, read_name, ref_or_inline, RefOrInline};
+use crate::dsl::cursor::{index, join, scalar_text, Ctx, MapCursor, R};
+use crate::dsl::error::ErrorCode;
+use crate::dsl::node::{Node, Value};
+use crate::model::{Escalation, EscalationKind, Metadata, Ref, Sla, SlaKind};
+
+/// Reads a stored SLA artifact.
+pub(crate) fn read_sla_artifact(ctx: &Ctx, node: &Node, path: &str) -> R<Sla> {
+    let c = MapCursor::new(ctx, node, path)?;
+    c.check_kind(crate::model::Kind::Sla)?;
+    let name = read_name(&c)?;
+    let sla = read_sla_body(&c, name)?;
+    c.finish()?;
+    Ok(sla)
+}
+
+/// Reads an SLA given by name, `{reference: name[, escalations]}` or inline.
+pub(crate) fn read_sla_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Sla>> {
+    match ref_or_inline(ctx, node, path)? {
+        RefOrInline::Named(name) => {
+            let Value::Map(_) = &node.value else { return Ok(Ref::Named(name)) };
+            let c = MapCursor::new(ctx, node, path)?;
+            c.take_any(&["reference", "ref"]);
+            let escalations = read_escalations(&c)?;
+            c.finish()?;
+            if escalations.is_empty() {
+                Ok(Ref::Named(name))
+            } else {
+                Ok(Ref::Inline(Sla {
+                    name: String::new(),
+                    metadata: Metadata::new(),
+                    kind: SlaKind::Reference(name),
+                    escalations,
+                }))
+            }
+        }
+        RefOrInline::Inline(n) => {
+            let c = MapCursor::new(ctx, n, path)?;
+            if let Some(name_node) = c.value("name") {
+                let name = scalar_text(ctx, name_node, &c.path_of("name"))?;
+                return Err(ctx.err_at(
+                    ErrorCode::EitherReferenceOrAnonymous,
+                    path,
+                    n,
+                    format!("SLA '{name}' is named and defined here: refer to a stored SLA or define it without a name"),
+                ));
+            }
+            let sla = read_sla_body(&c, String::new())?;
+            c.finish()?;
+            Ok(Ref::Inline(sla))
+        }
+    }
+}
+
+fn read_u64(c: &MapCursor, key: &str) -> R<u64> {
+    let node = c.required(key)?;
+    let text = scalar_text(c.ctx, node, &c.path_of(key))?;
+    text.trim().parse().map_err(|_| {
+        c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of(key), node, format!("'{text}' is not a whole number of 0 or more"))
+    })
+}
+
+fn read_sla_body(c: &MapCursor, name: String) -> R<Sla> {
+    let metadata = read_metadata(c)?;
+    let kind_text = c.required_text("type")?;
+    let escalations = read_escalations(c)?;
+    let kind = match kind_text.as_str() {
+        "response_time_sliding_window" => {
+            let t = MapCursor::new(c.ctx, c.required("threshold")?, &c.path_of("threshold"))?;
+            let w = MapCursor::new(c.ctx, c.required("window")?, &c.path_of("window"))?;
+            let kind = SlaKind::ResponseTimeSlidingWindow {
+                upper: read_u64(&t, "upper")?,
+                lower: read_u64(&t, "lower")?,
+                interval: read_u64(&w, "interval")?,
+                cooldown: read_u64(&w, "cooldown")?,
+            };
+            t.finish()?;
+            w.finish()?;
+            kind
+        }
+        "escalation_only" => SlaKind::EscalationOnly,
+        other => {
+            let parameters = rest(c);
+            SlaKind::Generic { kind: other.to_string(), parameters }
+        }
+    };
+    Ok(Sla { name, metadata, kind, escalations })
+}
+
+fn rest(c: &MapCursor) -> Metadata {
+    let keys: Vec<String> = c.keys().filter(|k| !matches!(*k, "kind" | "lookup_name")).map(str::to_string).collect();
+    let mut out = Metadata::new();
+    for k in keys {
+        if let Some(v) = c.take(&k) {
+            if !matches!(k.as_str(), "name" | "type" | "metadata" | "escalations") {
+                out.insert(k, v.to_json());
+            }
+        }
+    }
+    out
+}
+
+/// Reads `escalations`: one item or a list.
+pub(crate) fn read_escalations(c: &MapCursor) -> R<Vec<Ref<Escalation>>> {
+    match c.value("escalations") {
+        None => Ok(Vec::new()),
+        Some(n) => read_escalation_list(c.ctx, n, &c.path_of("escalations")),
+    }
+}
+
+fn read_escalation_list(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Ref<Escalation>>> {
+    match &node.value {
+        Value::List(items) => items.iter().enumerate().map(|(i, n)| read_escalation_ref(ctx, n, &index(path, i))).collect(),
+        Value::Null => Ok(Vec::new()),
+        _ => Ok(vec![read_escalation_ref(ctx, node, path)?]),
+    }
+}
+
+/// Reads an escalation given by name, `{reference: name}`, the group shorthands `{to_all: …}`/`{to_one: …}`,
+/// or inline with a `type`.
+pub(crate) fn read_escalation_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Escalation>> {
+    if let Value::Map(entries) = &node.value {
+        if entries.len() == 1 && matches!(entries[0].0.as_str(), "to_all" | "to_one") {
+            let (key, inner) = &entries[0];
+            let p = join(path, key);
+            let children = match &inner.value {
+                Value::Map(_) => {
+                    let c = MapCursor::new(ctx, inner, &p)?;
+                    let ch = read_escalations(&c)?;
+                    c.finish()?;
+                    ch
+                }
+                _ => read_escalation_list(ctx, inner, &p)?,
+            };
+            let kind = if key == "to_all" { EscalationKind::ToAll(children) } else { EscalationKind::ToOne(children) };
+            return Ok(Ref::Inline(Escalation::inline(kind)));
+        }
+    }
+    match ref_or_inline(ctx, node, path)? {
+        RefOrInline::Named(n) => {
+            check_name(ctx, &n, path, node)?;
+            Ok(Ref::Named(n))
+        }
+        RefOrInline::Inline(n) => {
+            let c = MapCursor::new(ctx, n, path)?;
+            if let Some(name_node) = c.value("name") {
+                let name = scalar_text(ctx, name_node, &c.path_of("name"))?;
+                return Err(ctx.err_at(
+                    ErrorCode::EitherReferenceOrAnonymous,
+                    path,
+                    n,
+                    format!("escalation '{name}' is named and defined here: refer to it or define it without a name"),
+                ));
+            }
+            let e = read_escalation_body(&c, String::new())?;
+            c.finish()?;
+            Ok(Ref::Inline(e))
+        }
+    }
+}
+
+fn read_f64(c: &MapCursor, key: &str) -> R<f64> {
+    let node = c.required(key)?;
+    let text = scalar_text(c.ctx, node, &c.path_of(key))?;
+    text.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+        c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of(key), node, format!("'{text}' is not a number"))
+    })
+}
+
+fn read_i64(c: &MapCursor, key: &str) -> R<i64> {
+    let node = c.required(key)?;
+    let text = scalar_text(c.ctx, node, &c.path_of(key))?;
+    text.trim().parse().map_err(|_| {
+        c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of(key), node, format!("'{text}' is not a whole number"))
+    })
+}
+
+fn read_escalation_body(c: &MapCursor, name: String) -> R<Escalation> {
+    let metadata = read_metadata(c)?;
+    let type_node = c.required("type")?;
+    let kind_text = scalar_text(c.ctx, type_node, &c.path_of("type"))?;
+    let target = c.text("target")?;
+    let kind = match kind_text.as_str() {
+        "to_all" => EscalationKind::ToAll(read_escalations(c)?),
+        "to_one" => EscalationKind::ToOne(read_escalations(c)?),
+        "scale_instances" => EscalationKind::ScaleInstances {
+            minimum: read_i64(c, "minimum")?,
+            maximum: read_i64(c, "maximum")?,
+            scale_by: read_i64(c, "scale_by")?,
+            target,
+        },
+        "scale_cpu" => EscalationKind::ScaleCpu {
+            minimum: read_f64(c, "minimum")?,
+            maximum: read_f64(c, "maximum")?,
+            scale_by: read_f64(c, "scale_by")?,
+            target,
+        },
+        "scale_memory" => EscalationKind::ScaleMemory {
+            minimum: read_f64(c, "minimum")?,
+            maximum: read_f64(c, "maximum")?,
+            scale_by: read_f64(c, "scale_by")?,
+            target,
+        },
+        other => {
+            let mut parameters = rest(c);
+            if let Some(t) = target {
+                parameters.insert("target".into(), serde_json::Value::String(t));
+            }
+            EscalationKind::Generic { kind: other.to_string(), parameters }
+        }
+    };
+    if let EscalationKind::ScaleInstances { minimum, maximum, .. } = &kind {
+        if minimum > maximum {
+            return Err(c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of("minimum"), c.node, "'minimum' is larger than 'maximum'"));
+        }
+    }
+    if matches!(&kind, EscalationKind::ToAll(_) | EscalationKind::ToOne(_)) && !c.has("escalations") {
+        return Err(c.ctx.err_at(
+            ErrorCode::MissingPathValueError,
+            &c.path_of("escalations"),
+            c.node,
+            format!("a {kind_text} escalation needs 'escalations'"),
+        ));
+    }
+    Ok(Escalation { name, metadata, kind })
+}
+
+/// Reads a stored escalation artifact.
+pub(crate) fn read_escalation_artifact(ctx: &Ctx, node: &Node, path: &str) -> R<Escalation> {
+    let c = MapCursor::new(ctx, node, path)?;
+    c.check_kind(crate::model::Kind::Escalation)?;
+    let name = read_name(&c)?;
+    let e = read_escalation_body(&c, name)?;
+    c.finish()?;
+    Ok(e)
+}

@@ -1,0 +1,35 @@
+//! Workflow validation: an inline breed is valid, and overridden variables exist in it and have a value.
+
+use super::breed::validate_breed;
+use crate::dsl::error::{ArtifactId, DslError, ErrorCode};
+use crate::model::{Kind, Ref, Workflow};
+
+/// Validates a workflow.
+pub fn validate_workflow(w: &Workflow) -> Result<(), DslError> {
+    let id = ArtifactId { kind: Kind::Workflow, name: w.name.clone() };
+    for v in &w.environment_variables {
+        let path = format!("environment_variables.{}", v.name);
+        if v.value.is_none() {
+            return Err(DslError::new(
+                ErrorCode::MissingEnvironmentVariableError,
+                id,
+                path,
+                format!("variable '{}' has no value; give it one", v.name),
+            ));
+        }
+        if let Ref::Inline(b) = &w.breed {
+            if b.environment_variable(&v.name).is_none() {
+                return Err(DslError::new(
+                    ErrorCode::UnresolvedDependencyInTraitValueError,
+                    id,
+                    path,
+                    format!("breed '{}' has no variable '{}' to override; declare it in the breed", b.name, v.name),
+                ));
+            }
+        }
+    }
+    if let Ref::Inline(b) = &w.breed {
+        validate_breed(b, &id)?;
+    }
+    Ok(())
+}
