@@ -99,6 +99,7 @@ catalogue! {
     ImportReferenceError => "An `import` entry is not `name` or `kind/name`.",
     NonUniqueBreedReferenceError => "A breed is deployed more than once in a deployment.",
     UnresolvedVariableValueError => "A breed variable placeholder (`~`) is given no value at deploy time.",
+    UnresolvedEnvironmentValueError => "A `$` reference in a value cannot be resolved at deploy time (strict resolution).",
     UnsupportedRouteWeight => "After a merge, a cluster's route weights do not total 0% or 100%.",
     InvalidRouteWeight => "After removing services, the remaining route weight is not 100%; re-weight first.",
     UnavailableGatewayPortError => "A gateway port is already used by another gateway.",
