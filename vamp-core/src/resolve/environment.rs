@@ -49,10 +49,17 @@ fn merge(deployment: &Deployment, cluster: &DeploymentCluster, service: &Deploym
         .environment_variables
         .iter()
         .filter(|v| v.value.is_some())
-        .map(|v| Scoped { var: v.clone(), scope: Scope::Breed })
+        .map(|v| Scoped {
+            var: v.clone(),
+            scope: Scope::Breed,
+        })
         .collect();
     let mut set = |var: EnvironmentVariable, scope: Scope| {
-        let alias = var.alias.clone().or_else(|| breed.environment_variable(&var.name).and_then(|b| b.alias.clone()));
+        let alias = var.alias.clone().or_else(|| {
+            breed
+                .environment_variable(&var.name)
+                .and_then(|b| b.alias.clone())
+        });
         let var = EnvironmentVariable { alias, ..var };
         match out.iter_mut().find(|s| s.var.name == var.name) {
             Some(existing) => *existing = Scoped { var, scope },
@@ -60,8 +67,11 @@ fn merge(deployment: &Deployment, cluster: &DeploymentCluster, service: &Deploym
         }
     };
     for var in &deployment.environment_variables {
-        let Some((scope_cluster, name)) = cluster_scoped(&var.name) else { continue };
-        if scope_cluster == cluster.name && var.value.is_some() && breed.environment_variable(name).is_some() {
+        let Some((scope_cluster, name)) = cluster_scoped(&var.name) else {
+            continue;
+        };
+        if scope_cluster == cluster.name && var.value.is_some() && breed.environment_variable(name).is_some()
+        {
             let scoped = EnvironmentVariable {
                 name: name.to_string(),
                 alias: None,
@@ -85,19 +95,29 @@ pub(crate) fn merged_environment(
     cluster: &DeploymentCluster,
     service: &DeploymentService,
 ) -> Vec<EnvironmentVariable> {
-    merge(deployment, cluster, service).into_iter().map(|s| s.var).collect()
+    merge(deployment, cluster, service)
+        .into_iter()
+        .map(|s| s.var)
+        .collect()
 }
 
 /// The field path of `service` inside the deployment: `clusters.<cluster>.services[<i>]`.
 fn service_path(cluster: &DeploymentCluster, service: &DeploymentService) -> String {
-    match cluster.services.iter().position(|s| s.breed.name == service.breed.name) {
+    match cluster
+        .services
+        .iter()
+        .position(|s| s.breed.name == service.breed.name)
+    {
         Some(i) => format!("clusters.{}.services[{i}]", cluster.name),
         None => format!("clusters.{}.services", cluster.name),
     }
 }
 
 fn deployment_id(deployment: &Deployment) -> ArtifactId {
-    ArtifactId { kind: Kind::Deployment, name: deployment.name.clone() }
+    ArtifactId {
+        kind: Kind::Deployment,
+        name: deployment.name.clone(),
+    }
 }
 
 /// The environment `service` of `cluster` gets, by precedence (see the module doc), values not yet interpolated
@@ -108,7 +128,10 @@ pub fn effective_environment(
     cluster: &DeploymentCluster,
     service: &DeploymentService,
 ) -> Result<Vec<EnvironmentVariable>, DslError> {
-    Ok(checked_merge(deployment, cluster, service)?.into_iter().map(|s| s.var).collect())
+    Ok(checked_merge(deployment, cluster, service)?
+        .into_iter()
+        .map(|s| s.var)
+        .collect())
 }
 
 fn checked_merge(
@@ -118,7 +141,10 @@ fn checked_merge(
 ) -> Result<Vec<Scoped>, DslError> {
     let merged = merge(deployment, cluster, service);
     let breed = &service.breed;
-    let missing = breed.environment_variables.iter().find(|v| v.value.is_none() && !merged.iter().any(|s| s.var.name == v.name));
+    let missing = breed
+        .environment_variables
+        .iter()
+        .find(|v| v.value.is_none() && !merged.iter().any(|s| s.var.name == v.name));
     if let Some(placeholder) = missing {
         return Err(DslError::new(
             ErrorCode::UnresolvedVariableValueError,
@@ -158,12 +184,17 @@ pub(crate) fn dependency_name(dependency: &Ref<Breed>) -> &str {
 /// The cluster of `deployment` that satisfies each dependency of `breed`, by alias. A cluster with a matching
 /// service that is not being undeployed is preferred; among equals the first cluster wins. A dependency no
 /// cluster satisfies is an `UnresolvedDependencyError` about the breed, at `dependencies.<alias>`.
-pub fn dependency_clusters(deployment: &Deployment, breed: &Breed) -> Result<IndexMap<String, String>, DslError> {
+pub fn dependency_clusters(
+    deployment: &Deployment,
+    breed: &Breed,
+) -> Result<IndexMap<String, String>, DslError> {
     let mut out = IndexMap::with_capacity(breed.dependencies.len());
     for (alias, dependency) in &breed.dependencies {
         let wanted = dependency_name(dependency);
         let provides = |c: &&DeploymentCluster, live_only: bool| {
-            c.services.iter().any(|s| (!live_only || !s.status.is_undeploying()) && matches_dependency(wanted, &s.breed.name))
+            c.services.iter().any(|s| {
+                (!live_only || !s.status.is_undeploying()) && matches_dependency(wanted, &s.breed.name)
+            })
         };
         let found = deployment
             .clusters
@@ -214,13 +245,20 @@ impl ValueSource for Locals<'_> {
     }
 
     fn local(&self, name: &str) -> Option<String> {
-        let Some(raw) = self.scope.get(name) else { return self.inner.local(name) };
+        let Some(raw) = self.scope.get(name) else {
+            return self.inner.local(name);
+        };
         if self.visiting.iter().any(|v| v == name) {
             return None;
         }
         let mut visiting = self.visiting.clone();
         visiting.push(name.to_string());
-        let nested = Locals { inner: self.inner, scope: self.scope, strictness: self.strictness, visiting };
+        let nested = Locals {
+            inner: self.inner,
+            scope: self.scope,
+            strictness: self.strictness,
+            visiting,
+        };
         interpolate(raw, &nested, self.strictness).ok()
     }
 
@@ -259,23 +297,38 @@ pub fn resolve_environment(
         }
     }
     for constant in &service.breed.constants {
-        scope.entry(constant.name.clone()).or_insert_with(|| constant.value.clone());
+        scope
+            .entry(constant.name.clone())
+            .or_insert_with(|| constant.value.clone());
     }
     let mut out = Vec::with_capacity(merged.len());
-    for Scoped { mut var, scope: origin } in merged {
+    for Scoped {
+        mut var,
+        scope: origin,
+    } in merged
+    {
         if var.interpolated.is_none() {
             let raw = var.value.as_deref().unwrap_or_default();
             let result = match origin {
                 Scope::Cluster => interpolate(raw, source, strictness),
                 Scope::Breed | Scope::Service => {
-                    let locals = Locals { inner: &aliased, scope: &scope, strictness, visiting: vec![var.name.clone()] };
+                    let locals = Locals {
+                        inner: &aliased,
+                        scope: &scope,
+                        strictness,
+                        visiting: vec![var.name.clone()],
+                    };
                     interpolate(raw, &locals, strictness)
                 }
             };
             let path = match origin {
                 Scope::Cluster => format!("environment_variables.{}.{}", cluster.name, var.name),
                 Scope::Breed | Scope::Service => {
-                    format!("{}.environment_variables.{}", service_path(cluster, service), var.name)
+                    format!(
+                        "{}.environment_variables.{}",
+                        service_path(cluster, service),
+                        var.name
+                    )
                 }
             };
             var.interpolated = Some(result.map_err(|e| e.into_dsl(deployment_id(deployment), path))?);
@@ -304,7 +357,10 @@ mod tests {
     #[test]
     fn cluster_scoped_names_have_two_or_three_parts() {
         assert_eq!(cluster_scoped("web.API_KEY"), Some(("web", "API_KEY")));
-        assert_eq!(cluster_scoped("web.environment_variables.API_KEY"), Some(("web", "API_KEY")));
+        assert_eq!(
+            cluster_scoped("web.environment_variables.API_KEY"),
+            Some(("web", "API_KEY"))
+        );
         assert_eq!(cluster_scoped("web.ports.API_KEY"), None);
         assert_eq!(cluster_scoped("API_KEY"), None);
         assert_eq!(cluster_scoped(".API_KEY"), None);

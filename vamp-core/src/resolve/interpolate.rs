@@ -110,7 +110,11 @@ impl InterpolationError {
 
 /// Interpolates `text`: `$$` becomes `$`, every reference its value, and every `$c.host:$c.ports.p` the cluster
 /// gateway address from [`ValueSource::host_port`].
-pub fn interpolate(text: &str, source: &dyn ValueSource, strictness: Strictness) -> Result<String, InterpolationError> {
+pub fn interpolate(
+    text: &str,
+    source: &dyn ValueSource,
+    strictness: Strictness,
+) -> Result<String, InterpolationError> {
     let parts = parse_value(text)?;
     let mut out = String::with_capacity(text.len());
     let mut unresolved = Vec::new();
@@ -121,9 +125,10 @@ pub fn interpolate(text: &str, source: &dyn ValueSource, strictness: Strictness)
                 continue;
             }
             Unit::Reference(r) => (resolve(r, source), r.to_string()),
-            Unit::HostPort { cluster, port } => {
-                (source.host_port(cluster, port), format!("${{{cluster}.host}}:${{{cluster}.ports.{port}}}"))
-            }
+            Unit::HostPort { cluster, port } => (
+                source.host_port(cluster, port),
+                format!("${{{cluster}.host}}:${{{cluster}.ports.{port}}}"),
+            ),
         };
         match value {
             Some(v) => out.push_str(&v),
@@ -131,7 +136,9 @@ pub fn interpolate(text: &str, source: &dyn ValueSource, strictness: Strictness)
         }
     }
     if strictness == Strictness::Strict && !unresolved.is_empty() {
-        return Err(InterpolationError::Unresolved { references: unresolved });
+        return Err(InterpolationError::Unresolved {
+            references: unresolved,
+        });
     }
     Ok(out)
 }
@@ -156,7 +163,9 @@ impl<'a> Aliased<'a> {
 
 impl fmt::Debug for Aliased<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Aliased").field("aliases", self.aliases).finish_non_exhaustive()
+        f.debug_struct("Aliased")
+            .field("aliases", self.aliases)
+            .finish_non_exhaustive()
     }
 }
 
@@ -221,12 +230,12 @@ mod tests {
     #[test]
     fn every_reference_form_is_resolved() {
         let out = interpolate(
-            "$db.host|$db.ports.pg|$db.environment_variables.USER|$db.constants.SCHEMA|$db.hosts.host|$x|${config://vamp.name}|$$",
+            "$db.host,$db.ports.pg,$db.environment_variables.USER,$db.constants.SCHEMA,$db.hosts.host,$x,${config://vamp.name},$$",
             &Fixed,
             Strictness::Strict,
         )
         .unwrap();
-        assert_eq!(out, "10.0.0.2|40001|shop|public|10.0.0.2|local-x|vamp|$");
+        assert_eq!(out, "10.0.0.2,40001,shop,public,10.0.0.2,local-x,vamp,$");
     }
 
     #[test]
@@ -255,40 +264,71 @@ mod tests {
                 Some(format!("gw-{cluster}-{port}:1"))
             }
         }
-        assert_eq!(interpolate("$db.host:$db.ports.pg", &Gateway, Strictness::Strict).unwrap(), "gw-db-pg:1");
-        assert_eq!(interpolate("$db.host $db.ports.pg", &Gateway, Strictness::Strict).unwrap(), "vga 40001");
+        assert_eq!(
+            interpolate("$db.host:$db.ports.pg", &Gateway, Strictness::Strict).unwrap(),
+            "gw-db-pg:1"
+        );
+        assert_eq!(
+            interpolate("$db.host $db.ports.pg", &Gateway, Strictness::Strict).unwrap(),
+            "vga 40001"
+        );
     }
 
     #[test]
     fn lenient_resolves_the_unknown_to_empty_text() {
-        let out = interpolate("jdbc://$cache.host:$cache.ports.pg/$y", &Fixed, Strictness::Lenient).unwrap();
-        assert_eq!(out, "jdbc://:/");
+        let out = interpolate(
+            "jdbc://$cache.host:$cache.ports.pg/$y,$db.host",
+            &Fixed,
+            Strictness::Lenient,
+        )
+        .unwrap();
+        assert_eq!(out, "jdbc:///,10.0.0.2");
     }
 
     #[test]
     fn strict_names_every_unresolved_reference() {
-        let err = interpolate("$db.host $cache.host $db.ports.web $y", &Fixed, Strictness::Strict).unwrap_err();
+        let err = interpolate(
+            "$db.host $cache.host $db.ports.web $y",
+            &Fixed,
+            Strictness::Strict,
+        )
+        .unwrap_err();
         assert_eq!(
             err,
             InterpolationError::Unresolved {
                 references: vec!["${cache.host}".into(), "${db.ports.web}".into(), "${y}".into()]
             }
         );
-        let dsl = err.into_dsl(ArtifactId { kind: crate::model::Kind::Deployment, name: "shop".into() }, "x");
+        let dsl = err.into_dsl(
+            ArtifactId {
+                kind: crate::model::Kind::Deployment,
+                name: "shop".into(),
+            },
+            "x",
+        );
         assert_eq!(dsl.code, ErrorCode::UnresolvedEnvironmentValueError);
         assert!(dsl.message.contains("${cache.host}"), "{}", dsl.message);
     }
 
     #[test]
     fn only_host_is_known_in_the_hosts_group() {
-        assert_eq!(interpolate("$db.hosts.other", &Fixed, Strictness::Lenient).unwrap(), "");
+        assert_eq!(
+            interpolate("$db.hosts.other", &Fixed, Strictness::Lenient).unwrap(),
+            ""
+        );
     }
 
     #[test]
     fn malformed_values_fail_in_both_modes() {
         for strictness in [Strictness::Lenient, Strictness::Strict] {
             let err = interpolate("a $ b", &Fixed, strictness).unwrap_err();
-            assert!(matches!(err, InterpolationError::Syntax(ReferenceError { position: 3, .. })), "{err:?}");
+            assert!(
+                matches!(
+                    err,
+                    InterpolationError::Syntax(ReferenceError { position: 3, .. })
+                ),
+                "{err:?}"
+            );
         }
     }
 
@@ -296,8 +336,12 @@ mod tests {
     fn aliases_map_to_cluster_names() {
         let aliases = IndexMap::from([("database".to_string(), "db".to_string())]);
         let source = Aliased::new(&Fixed, &aliases);
-        let out =
-            interpolate("$database.host:$database.ports.pg $x", &source, Strictness::Strict).unwrap();
+        let out = interpolate(
+            "$database.host:$database.ports.pg $x",
+            &source,
+            Strictness::Strict,
+        )
+        .unwrap();
         assert_eq!(out, "10.0.0.2:40001 local-x");
     }
 }

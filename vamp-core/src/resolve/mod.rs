@@ -16,11 +16,15 @@ pub mod reference;
 pub mod values;
 
 pub use environment::{
-    container_environment, dependency_clusters, effective_environment, matches_dependency, resolve_environment,
+    container_environment, dependency_clusters, effective_environment, matches_dependency,
+    resolve_environment,
 };
 pub use interpolate::{interpolate, resolve, Aliased, InterpolationError, Strictness, ValueSource};
-pub use order::{breed_cycle, check_breed_cycles, cluster_dependencies, cluster_order, deployment_order, Cycle};
+pub use order::{
+    breed_cycle, check_breed_cycles, cluster_dependencies, cluster_order, deployment_order, Cycle,
+};
 pub use reference::{
-    host_port_at, parse_value, references, rewrite_clusters, units, Part, Reference, ReferenceError, TraitGroup, Unit,
+    host_port_at, parse_value, references, rewrite_clusters, units, Part, Reference, ReferenceError,
+    TraitGroup, Unit,
 };
 pub use values::Values;

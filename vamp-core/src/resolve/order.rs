@@ -50,7 +50,11 @@ pub fn deployment_order(nodes: &IndexMap<String, Vec<String>>) -> Result<Vec<Vec
             .collect()
     };
     while !remaining.is_empty() {
-        let layer: Vec<&str> = remaining.iter().copied().filter(|n| blocked_by(n, &placed).is_empty()).collect();
+        let layer: Vec<&str> = remaining
+            .iter()
+            .copied()
+            .filter(|n| blocked_by(n, &placed).is_empty())
+            .collect();
         if layer.is_empty() {
             return Err(find_cycle(&remaining, |n| blocked_by(n, &placed)));
         }
@@ -80,7 +84,11 @@ fn find_cycle(blocked: &BTreeSet<&str>, deps: impl Fn(&str) -> BTreeSet<String>)
 
 /// Closes `ring` (a cycle without its repeated end) after rotating it to start at its smallest name.
 fn canonical_cycle(mut ring: Vec<String>) -> Cycle {
-    let smallest = ring.iter().enumerate().min_by(|a, b| a.1.cmp(b.1)).map_or(0, |(i, _)| i);
+    let smallest = ring
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.cmp(b.1))
+        .map_or(0, |(i, _)| i);
     ring.rotate_left(smallest);
     if let Some(first) = ring.first().cloned() {
         ring.push(first);
@@ -121,7 +129,10 @@ pub fn check_breed_cycles(breed: &Breed) -> Result<(), DslError> {
         None => Ok(()),
         Some(path) => Err(DslError::new(
             ErrorCode::RecursiveDependenciesError,
-            ArtifactId { kind: Kind::Breed, name: breed.name.clone() },
+            ArtifactId {
+                kind: Kind::Breed,
+                name: breed.name.clone(),
+            },
             "dependencies",
             format!(
                 "Breed '{}' depends on itself through {}. Remove one of these dependencies.",
@@ -142,11 +153,17 @@ pub fn cluster_dependencies(deployment: &Deployment) -> IndexMap<String, Vec<Str
         .iter()
         .map(|cluster| {
             let mut deps: Vec<String> = Vec::new();
-            let wanted = cluster.services.iter().flat_map(|s| s.breed.dependencies.values().map(dependency_name));
+            let wanted = cluster
+                .services
+                .iter()
+                .flat_map(|s| s.breed.dependencies.values().map(dependency_name));
             for dependency in wanted {
                 let providers = deployment.clusters.iter().filter(|other| {
                     other.name != cluster.name
-                        && other.services.iter().any(|s| matches_dependency(dependency, &s.breed.name))
+                        && other
+                            .services
+                            .iter()
+                            .any(|s| matches_dependency(dependency, &s.breed.name))
                 });
                 for provider in providers {
                     if !deps.contains(&provider.name) {
@@ -169,18 +186,26 @@ mod tests {
     use super::*;
 
     fn graph(edges: &[(&str, &[&str])]) -> IndexMap<String, Vec<String>> {
-        edges.iter().map(|(n, ds)| (n.to_string(), ds.iter().map(|d| d.to_string()).collect())).collect()
+        edges
+            .iter()
+            .map(|(n, ds)| (n.to_string(), ds.iter().map(|d| d.to_string()).collect()))
+            .collect()
     }
 
     #[test]
     fn cycle_display_joins_with_arrows() {
-        let c = Cycle { path: vec!["a".into(), "b".into(), "a".into()] };
+        let c = Cycle {
+            path: vec!["a".into(), "b".into(), "a".into()],
+        };
         assert_eq!(c.to_string(), "a -> b -> a");
     }
 
     #[test]
     fn smallest_name_starts_a_cycle() {
-        assert_eq!(canonical_cycle(vec!["c".into(), "a".into(), "b".into()]).to_string(), "a -> b -> c -> a");
+        assert_eq!(
+            canonical_cycle(vec!["c".into(), "a".into(), "b".into()]).to_string(),
+            "a -> b -> c -> a"
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ use indexmap::IndexMap;
 use crate::dsl::{ArtifactId, DslError, ErrorCode};
 
 /// The characters that end a bare name part.
-const TERMINATORS: &[char] = &[' ', '\n', '\r', '\t', '\u{c}', '/', '[', ']', '.', '{', '}', ':', ';', ',', '$'];
+const TERMINATORS: &[char] = &[
+    ' ', '\n', '\r', '\t', '\u{c}', '/', '[', ']', '.', '{', '}', ':', ';', ',', '$',
+];
 
 /// White space allowed between `${`, the reference and `}`.
 const BRACE_SPACE: &[char] = &[' ', '\n', '\r', '\t', '\u{c}'];
@@ -41,8 +43,12 @@ pub enum TraitGroup {
 
 impl TraitGroup {
     /// Every group, in the order error messages list them.
-    pub const ALL: [TraitGroup; 4] =
-        [TraitGroup::Ports, TraitGroup::EnvironmentVariables, TraitGroup::Constants, TraitGroup::Hosts];
+    pub const ALL: [TraitGroup; 4] = [
+        TraitGroup::Ports,
+        TraitGroup::EnvironmentVariables,
+        TraitGroup::Constants,
+        TraitGroup::Hosts,
+    ];
 
     /// The group as written in a reference.
     pub fn as_str(self) -> &'static str {
@@ -105,9 +111,11 @@ impl Reference {
     /// The same reference about another cluster; local and global references are returned unchanged.
     pub fn with_cluster(&self, new_cluster: &str) -> Reference {
         match self {
-            Reference::Trait { group, name, .. } => {
-                Reference::Trait { cluster: new_cluster.to_string(), group: *group, name: name.clone() }
-            }
+            Reference::Trait { group, name, .. } => Reference::Trait {
+                cluster: new_cluster.to_string(),
+                group: *group,
+                name: name.clone(),
+            },
             Reference::Host(_) => Reference::Host(new_cluster.to_string()),
             other => other.clone(),
         }
@@ -158,7 +166,10 @@ impl ReferenceError {
             ErrorCode::ValueReferenceError,
             artifact,
             path,
-            format!("Malformed value reference at character {}: {}", self.position, self.message),
+            format!(
+                "Malformed value reference at character {}: {}",
+                self.position, self.message
+            ),
         )
     }
 }
@@ -207,7 +218,11 @@ pub enum Unit<'a> {
 /// the original resolves that pattern as one unit. The `:` must be the whole text between the two references.
 pub fn host_port_at(parts: &[Part]) -> Option<(&str, &str)> {
     match parts {
-        [Part::Reference(Reference::Host(host)), Part::Text(colon), Part::Reference(Reference::Trait { cluster, group: TraitGroup::Ports, name }), ..]
+        [Part::Reference(Reference::Host(host)), Part::Text(colon), Part::Reference(Reference::Trait {
+            cluster,
+            group: TraitGroup::Ports,
+            name,
+        }), ..]
             if colon == ":" && host == cluster =>
         {
             Some((cluster.as_str(), name.as_str()))
@@ -243,8 +258,12 @@ pub fn rewrite_clusters(text: &str, clusters: &IndexMap<String, String>) -> Resu
     let mut out = String::with_capacity(text.len());
     let mut written = 0;
     for (part, span) in parse_spanned(text)? {
-        let Part::Reference(reference) = part else { continue };
-        let Some(new_cluster) = reference.cluster().and_then(|c| clusters.get(c)) else { continue };
+        let Part::Reference(reference) = part else {
+            continue;
+        };
+        let Some(new_cluster) = reference.cluster().and_then(|c| clusters.get(c)) else {
+            continue;
+        };
         let replaced = reference.with_cluster(new_cluster);
         out.push_str(text.get(written..span.start).unwrap_or_default());
         let braced = text.get(span.clone()).is_some_and(|s| s.starts_with("${"));
@@ -287,11 +306,16 @@ impl<'a> Scanner<'a> {
     }
 
     fn slice(&self, from: usize, to: usize) -> String {
-        self.text.get(self.byte(from)..self.byte(to)).unwrap_or_default().to_string()
+        self.text
+            .get(self.byte(from)..self.byte(to))
+            .unwrap_or_default()
+            .to_string()
     }
 
     fn starts_with(&self, i: usize, s: &str) -> bool {
-        self.text.get(self.byte(i)..).is_some_and(|rest| rest.starts_with(s))
+        self.text
+            .get(self.byte(i)..)
+            .is_some_and(|rest| rest.starts_with(s))
     }
 
     /// The end of the name part starting at `i` (equal to `i` when there is none).
@@ -312,7 +336,10 @@ impl<'a> Scanner<'a> {
     }
 
     fn error(&self, i: usize, message: impl Into<String>) -> ReferenceError {
-        ReferenceError { position: i + 1, message: message.into() }
+        ReferenceError {
+            position: i + 1,
+            message: message.into(),
+        }
     }
 
     fn parse(&self) -> Result<Vec<(Part, Range<usize>)>, ReferenceError> {
@@ -331,9 +358,16 @@ impl<'a> Scanner<'a> {
                 i += 2;
                 continue;
             }
-            let (reference, end) = if self.at(i + 1) == Some('{') { self.braced(i)? } else { self.bare(i)? };
+            let (reference, end) = if self.at(i + 1) == Some('{') {
+                self.braced(i)?
+            } else {
+                self.bare(i)?
+            };
             if !text.is_empty() {
-                parts.push((Part::Text(std::mem::take(&mut text)), self.byte(text_start)..self.byte(i)));
+                parts.push((
+                    Part::Text(std::mem::take(&mut text)),
+                    self.byte(text_start)..self.byte(i),
+                ));
             }
             parts.push((Part::Reference(reference), self.byte(i)..self.byte(end)));
             i = end;
@@ -348,7 +382,10 @@ impl<'a> Scanner<'a> {
     /// `$name…` at `dollar`; returns the reference and the index after it.
     fn bare(&self, dollar: usize) -> Result<(Reference, usize), ReferenceError> {
         self.variable(dollar + 1)?.ok_or_else(|| {
-            self.error(dollar, "'$' must start a reference (`$name`, `$cluster.host`, `${…}`); write '$$' for a literal '$'")
+            self.error(
+                dollar,
+                "'$' must start a reference (`$name`, `$cluster.host`, `${…}`); write '$$' for a literal '$'",
+            )
         })
     }
 
@@ -358,7 +395,10 @@ impl<'a> Scanner<'a> {
         let Some((reference, end)) = self.variable(start)? else {
             return Err(match self.at(start) {
                 Some('}') => self.error(start, "empty reference '${}'; write '$$' for a literal '$'"),
-                Some(c) => self.error(start, format!("unexpected '{c}' after '${{'; expected a reference name")),
+                Some(c) => self.error(
+                    start,
+                    format!("unexpected '{c}' after '${{'; expected a reference name"),
+                ),
                 None => self.error(dollar, "'${' is not closed; expected a reference name and '}'"),
             });
         };
@@ -373,7 +413,10 @@ impl<'a> Scanner<'a> {
                     reference.name()
                 ),
             )),
-            None => Err(self.error(dollar, format!("'${{{}' is not closed; add '}}'", reference.name()))),
+            None => Err(self.error(
+                dollar,
+                format!("'${{{}' is not closed; add '}}'", reference.name()),
+            )),
         }
     }
 
@@ -391,7 +434,13 @@ impl<'a> Scanner<'a> {
                 while self.at(end) == Some('.') && self.part_end(end + 1) > end + 1 {
                     end = self.part_end(end + 1);
                 }
-                return Ok(Some((Reference::Global { scheme: first, path: self.slice(path_start, end) }, end)));
+                return Ok(Some((
+                    Reference::Global {
+                        scheme: first,
+                        path: self.slice(path_start, end),
+                    },
+                    end,
+                )));
             }
         }
         if self.at(first_end) == Some('.') {
@@ -414,7 +463,14 @@ impl<'a> Scanner<'a> {
                             )
                         })?;
                         let name = self.slice(third_start, third_end);
-                        return Ok(Some((Reference::Trait { cluster: first, group, name }, third_end)));
+                        return Ok(Some((
+                            Reference::Trait {
+                                cluster: first,
+                                group,
+                                name,
+                            },
+                            third_end,
+                        )));
                     }
                 }
                 if second == "host" {
@@ -439,7 +495,11 @@ mod tests {
     }
 
     fn ports(cluster: &str, name: &str) -> Reference {
-        Reference::Trait { cluster: cluster.into(), group: TraitGroup::Ports, name: name.into() }
+        Reference::Trait {
+            cluster: cluster.into(),
+            group: TraitGroup::Ports,
+            name: name.into(),
+        }
     }
 
     #[test]
@@ -450,7 +510,10 @@ mod tests {
 
     #[test]
     fn double_dollar_is_a_literal_dollar_joined_with_its_text() {
-        assert_eq!(parse_value("cost: 5$$ each").unwrap(), vec![text("cost: 5$ each")]);
+        assert_eq!(
+            parse_value("cost: 5$$ each").unwrap(),
+            vec![text("cost: 5$ each")]
+        );
         assert_eq!(parse_value("$$db.host").unwrap(), vec![text("$db.host")]);
     }
 
@@ -460,20 +523,33 @@ mod tests {
             let parsed = parse_value(&format!("$db.{group}.x")).unwrap();
             assert_eq!(
                 parsed,
-                vec![reference(Reference::Trait { cluster: "db".into(), group, name: "x".into() })]
+                vec![reference(Reference::Trait {
+                    cluster: "db".into(),
+                    group,
+                    name: "x".into()
+                })]
             );
         }
     }
 
     #[test]
     fn two_parts_ending_in_host_make_a_host_reference() {
-        assert_eq!(parse_value("$db.host").unwrap(), vec![reference(Reference::Host("db".into()))]);
+        assert_eq!(
+            parse_value("$db.host").unwrap(),
+            vec![reference(Reference::Host("db".into()))]
+        );
     }
 
     #[test]
     fn one_part_is_a_local_reference_and_a_dot_ends_it() {
-        assert_eq!(parse_value("$x").unwrap(), vec![reference(Reference::Local("x".into()))]);
-        assert_eq!(parse_value("$a.b").unwrap(), vec![reference(Reference::Local("a".into())), text(".b")]);
+        assert_eq!(
+            parse_value("$x").unwrap(),
+            vec![reference(Reference::Local("x".into()))]
+        );
+        assert_eq!(
+            parse_value("$a.b").unwrap(),
+            vec![reference(Reference::Local("a".into())), text(".b")]
+        );
         assert_eq!(
             parse_value("$a.hostname").unwrap(),
             vec![reference(Reference::Local("a".into())), text(".hostname")]
@@ -482,27 +558,47 @@ mod tests {
 
     #[test]
     fn every_terminator_ends_a_bare_reference() {
-        for t in [' ', '\n', '\r', '\t', '\u{c}', '/', '[', ']', '{', '}', ':', ';', ','] {
+        for t in [
+            ' ', '\n', '\r', '\t', '\u{c}', '/', '[', ']', '{', '}', ':', ';', ',',
+        ] {
             let parsed = parse_value(&format!("$x{t}rest")).unwrap();
-            assert_eq!(parsed, vec![reference(Reference::Local("x".into())), text(&format!("{t}rest"))], "{t:?}");
+            assert_eq!(
+                parsed,
+                vec![reference(Reference::Local("x".into())), text(&format!("{t}rest"))],
+                "{t:?}"
+            );
         }
         assert_eq!(
             parse_value("$x$y").unwrap(),
-            vec![reference(Reference::Local("x".into())), reference(Reference::Local("y".into()))]
+            vec![
+                reference(Reference::Local("x".into())),
+                reference(Reference::Local("y".into()))
+            ]
         );
     }
 
     #[test]
     fn global_reference_keeps_dots_in_its_path() {
-        let expected =
-            vec![reference(Reference::Global { scheme: "config".into(), path: "vamp.gateway-driver.host".into() })];
-        assert_eq!(parse_value("${config://vamp.gateway-driver.host}").unwrap(), expected);
-        assert_eq!(parse_value("${ config://vamp.gateway-driver.host }").unwrap(), expected);
+        let expected = vec![reference(Reference::Global {
+            scheme: "config".into(),
+            path: "vamp.gateway-driver.host".into(),
+        })];
+        assert_eq!(
+            parse_value("${config://vamp.gateway-driver.host}").unwrap(),
+            expected
+        );
+        assert_eq!(
+            parse_value("${ config://vamp.gateway-driver.host }").unwrap(),
+            expected
+        );
     }
 
     #[test]
     fn braced_form_joins_reference_and_following_text() {
-        assert_eq!(parse_value("${x}y").unwrap(), vec![reference(Reference::Local("x".into())), text("y")]);
+        assert_eq!(
+            parse_value("${x}y").unwrap(),
+            vec![reference(Reference::Local("x".into())), text("y")]
+        );
         assert_eq!(
             parse_value("http://${db.host}:${db.ports.web}/api").unwrap(),
             vec![
@@ -549,7 +645,13 @@ mod tests {
     fn host_and_port_of_one_cluster_are_one_unit() {
         let parts = parse_value("$db.host:$db.ports.pg").unwrap();
         assert_eq!(host_port_at(&parts), Some(("db", "pg")));
-        assert_eq!(units(&parts), vec![Unit::HostPort { cluster: "db", port: "pg" }]);
+        assert_eq!(
+            units(&parts),
+            vec![Unit::HostPort {
+                cluster: "db",
+                port: "pg"
+            }]
+        );
     }
 
     #[test]
@@ -568,7 +670,10 @@ mod tests {
             vec![
                 Reference::Host("db".into()),
                 ports("db", "pg"),
-                Reference::Global { scheme: "config".into(), path: "a.b".into() }
+                Reference::Global {
+                    scheme: "config".into(),
+                    path: "a.b".into()
+                }
             ]
         );
         assert!(references("$").is_empty());
@@ -590,9 +695,15 @@ mod tests {
             ports("db", "pg"),
             Reference::Host("db".into()),
             Reference::Local("x".into()),
-            Reference::Global { scheme: "conf".into(), path: "a.b".into() },
+            Reference::Global {
+                scheme: "conf".into(),
+                path: "a.b".into(),
+            },
         ] {
-            assert_eq!(parse_value(&r.to_string()).unwrap(), vec![Part::Reference(r.clone())]);
+            assert_eq!(
+                parse_value(&r.to_string()).unwrap(),
+                vec![Part::Reference(r.clone())]
+            );
         }
     }
 }

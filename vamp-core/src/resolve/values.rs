@@ -46,8 +46,13 @@ impl Values {
         for cluster in &deployment.clusters {
             values = values.with_host(&cluster.name, gateway_host);
             let prefix = format!("{}/{}/", deployment.name, cluster.name);
-            let own = cluster.gateways.iter().filter_map(|g| Some((g.name.rsplit('/').next()?, g)));
-            let listed = gateways.iter().filter_map(|g| Some((g.name.strip_prefix(&prefix)?, g)));
+            let own = cluster
+                .gateways
+                .iter()
+                .filter_map(|g| Some((g.name.rsplit('/').next()?, g)));
+            let listed = gateways
+                .iter()
+                .filter_map(|g| Some((g.name.strip_prefix(&prefix)?, g)));
             for (port, gateway) in own.chain(listed) {
                 if gateway.port.number == 0 || port.contains('/') {
                     continue;
@@ -62,9 +67,17 @@ impl Values {
             services.sort_by_key(|s| s.status.is_undeploying());
             for service in services {
                 for var in merged_environment(deployment, cluster, service) {
-                    let value = var.interpolated.clone().or_else(|| var.value.as_deref().and_then(literal));
+                    let value = var
+                        .interpolated
+                        .clone()
+                        .or_else(|| var.value.as_deref().and_then(literal));
                     if let Some(value) = value {
-                        values.environment.entry(cluster.name.clone()).or_default().entry(var.name).or_insert(value);
+                        values
+                            .environment
+                            .entry(cluster.name.clone())
+                            .or_default()
+                            .entry(var.name)
+                            .or_insert(value);
                     }
                 }
                 for constant in &service.breed.constants {
@@ -86,25 +99,37 @@ impl Values {
 
     /// With `$cluster.ports.port` → `number`.
     pub fn with_port(mut self, cluster: &str, port: &str, number: u16) -> Self {
-        self.ports.entry(cluster.to_string()).or_default().insert(port.to_string(), number);
+        self.ports
+            .entry(cluster.to_string())
+            .or_default()
+            .insert(port.to_string(), number);
         self
     }
 
     /// With `$cluster.host:$cluster.ports.port` → `address`, overriding the joined host and port.
     pub fn with_host_port(mut self, cluster: &str, port: &str, address: &str) -> Self {
-        self.host_ports.entry(cluster.to_string()).or_default().insert(port.to_string(), address.to_string());
+        self.host_ports
+            .entry(cluster.to_string())
+            .or_default()
+            .insert(port.to_string(), address.to_string());
         self
     }
 
     /// With `$cluster.environment_variables.name` → `value`.
     pub fn with_environment(mut self, cluster: &str, name: &str, value: &str) -> Self {
-        self.environment.entry(cluster.to_string()).or_default().insert(name.to_string(), value.to_string());
+        self.environment
+            .entry(cluster.to_string())
+            .or_default()
+            .insert(name.to_string(), value.to_string());
         self
     }
 
     /// With `$cluster.constants.name` → `value`.
     pub fn with_constant(mut self, cluster: &str, name: &str, value: &str) -> Self {
-        self.constants.entry(cluster.to_string()).or_default().insert(name.to_string(), value.to_string());
+        self.constants
+            .entry(cluster.to_string())
+            .or_default()
+            .insert(name.to_string(), value.to_string());
         self
     }
 
@@ -116,7 +141,10 @@ impl Values {
 
     /// With `${scheme://path}` → `value`.
     pub fn with_global(mut self, scheme: &str, path: &str, value: &str) -> Self {
-        self.globals.entry(scheme.to_string()).or_default().insert(path.to_string(), value.to_string());
+        self.globals
+            .entry(scheme.to_string())
+            .or_default()
+            .insert(path.to_string(), value.to_string());
         self
     }
 
@@ -164,7 +192,11 @@ impl ValueSource for Values {
     }
 
     fn global(&self, scheme: &str, path: &str) -> Option<String> {
-        let scheme = if CONFIG_SCHEMES.contains(&scheme) { "config" } else { scheme };
+        let scheme = if CONFIG_SCHEMES.contains(&scheme) {
+            "config"
+        } else {
+            scheme
+        };
         nested(&self.globals, scheme, path).cloned()
     }
 
@@ -185,7 +217,10 @@ mod tests {
         let values = Values::new().with_config("vamp.gateway-driver.host", "10.0.0.9");
         for scheme in CONFIG_SCHEMES {
             let text = format!("${{{scheme}://vamp.gateway-driver.host}}");
-            assert_eq!(interpolate(&text, &values, Strictness::Strict).unwrap(), "10.0.0.9");
+            assert_eq!(
+                interpolate(&text, &values, Strictness::Strict).unwrap(),
+                "10.0.0.9"
+            );
         }
         assert!(interpolate("${vault://vamp.gateway-driver.host}", &values, Strictness::Strict).is_err());
     }
@@ -193,9 +228,15 @@ mod tests {
     #[test]
     fn host_port_prefers_the_gateway_service_address() {
         let joined = Values::new().with_host("db", "vga").with_port("db", "pg", 40001);
-        assert_eq!(interpolate("$db.host:$db.ports.pg", &joined, Strictness::Strict).unwrap(), "vga:40001");
+        assert_eq!(
+            interpolate("$db.host:$db.ports.pg", &joined, Strictness::Strict).unwrap(),
+            "vga:40001"
+        );
         let served = joined.with_host_port("db", "pg", "10.1.1.1:40001");
-        assert_eq!(interpolate("$db.host:$db.ports.pg", &served, Strictness::Strict).unwrap(), "10.1.1.1:40001");
+        assert_eq!(
+            interpolate("$db.host:$db.ports.pg", &served, Strictness::Strict).unwrap(),
+            "10.1.1.1:40001"
+        );
     }
 
     #[test]
