@@ -57,7 +57,12 @@ pub struct Error {
 impl Error {
     /// An error of `kind` with a sentence a person can act on.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), dsl: None, source: None }
+        Error {
+            kind,
+            message: message.into(),
+            dsl: None,
+            source: None,
+        }
     }
 
     /// Bad input.
@@ -125,7 +130,12 @@ impl fmt::Display for Error {
 
 impl From<DslError> for Error {
     fn from(e: DslError) -> Self {
-        Error { kind: ErrorKind::Invalid, message: e.to_string(), dsl: Some(Box::new(e)), source: None }
+        Error {
+            kind: ErrorKind::Invalid,
+            message: e.to_string(),
+            dsl: Some(Box::new(e)),
+            source: None,
+        }
     }
 }
 

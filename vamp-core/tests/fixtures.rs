@@ -32,14 +32,22 @@ fn index() -> Vec<Fixture> {
         .filter(|l| l.starts_with("| ") && l.contains(".yml"))
         .map(|l| {
             let cols: Vec<&str> = l.split('|').map(str::trim).collect();
-            Fixture { file: cols[1].to_string(), reader: cols[2].to_string(), expected: cols[4].to_string() }
+            Fixture {
+                file: cols[1].to_string(),
+                reader: cols[2].to_string(),
+                expected: cols[4].to_string(),
+            }
         })
         .collect()
 }
 
 fn run(f: &Fixture) -> Result<(), DslError> {
     let text = std::fs::read_to_string(root().join(&f.file)).expect("fixture");
-    let name = Path::new(&f.file).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let name = Path::new(&f.file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
     match f.reader.as_str() {
         "BlueprintReader" => dsl::read(Kind::Blueprint, &text).map(drop),
         "BreedReader" => dsl::read(Kind::Breed, &text).map(drop),
@@ -50,7 +58,11 @@ fn run(f: &Fixture) -> Result<(), DslError> {
         "EventReader" => dsl::read_event(&text).map(drop),
         "ImportReader" => {
             let doc = dsl::single_document(Kind::Template, &text)?;
-            assert!(dsl::read::imports_of(&doc).is_some(), "{}: no import read", f.file);
+            assert!(
+                dsl::read::imports_of(&doc).is_some(),
+                "{}: no import read",
+                f.file
+            );
             Ok(())
         }
         "ComposeBlueprintReader" if text.contains("services:") => dsl::read_compose(&text, &name).map(drop),
@@ -87,17 +99,31 @@ fn every_fixture_gets_the_original_outcome_or_a_documented_difference() {
             None => f.expected.clone(),
         };
         if outcome(&got) != expected {
-            mismatches.push(format!("{}: expected {expected}, got {} ({:?})", f.file, outcome(&got), got.err().map(|e| e.to_string())));
+            mismatches.push(format!(
+                "{}: expected {expected}, got {} ({:?})",
+                f.file,
+                outcome(&got),
+                got.err().map(|e| e.to_string())
+            ));
         }
     }
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
 fn every_difference_is_documented() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/dsl.md")).expect("docs/dsl.md");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/dsl.md"))
+        .expect("docs/dsl.md");
     for (file, _) in DIFFERENCES {
-        assert!(doc.contains(file), "docs/dsl.md does not explain the difference on {file}");
+        assert!(
+            doc.contains(file),
+            "docs/dsl.md does not explain the difference on {file}"
+        );
     }
 }
 
@@ -106,7 +132,12 @@ fn every_error_names_the_artifact_kind() {
     for f in index().iter().filter(|f| f.expected.starts_with("error")) {
         if let Err(e) = run(f) {
             assert!(!e.message.is_empty(), "{}: empty message", f.file);
-            assert!(e.to_string().contains(&e.artifact.kind.to_string()), "{}: {}", f.file, e);
+            assert!(
+                e.to_string().contains(&e.artifact.kind.to_string()),
+                "{}: {}",
+                f.file,
+                e
+            );
         }
     }
 }

@@ -361,7 +361,7 @@ fn malformed_value_is_a_value_reference_error_with_its_position() {
     let d = shop(&[("PRICE", Some("5$"))], &[], &[]);
     let (c, s) = frontend(&d);
     let err = resolve_environment(&d, c, s, &Values::new(), Strictness::Lenient).unwrap_err();
-    assert_eq!(err.code, ErrorCode::ValueReferenceError);
+    assert_eq!(err.code, ErrorCode::ParserError);
     assert!(err.message.contains("at character 2"), "{}", err.message);
 }
 

@@ -106,7 +106,8 @@ fn deployments_round_trip_with_status_instances_and_interpolated_environment() {
     let mut env = breed.environment_variables.clone();
     env[0].interpolated = Some("127.0.0.1".into());
     let service = DeploymentService {
-        status: ServiceStatus::initiated(Intention::Deployment, now).with_phase(Phase::Failed("timed out".into()), now),
+        status: ServiceStatus::initiated(Intention::Deployment, now)
+            .with_phase(Phase::Failed("timed out".into()), now),
         breed,
         environment_variables: env,
         scale: Some(Scale::new(0.5, 256.0, 2)),
@@ -116,12 +117,20 @@ fn deployments_round_trip_with_status_instances_and_interpolated_environment() {
             ports: [("web".to_string(), 31001u16)].into_iter().collect(),
             deployed: true,
         }],
-        arguments: vec![Argument { key: "privileged".into(), value: "false".into() }],
+        arguments: vec![Argument {
+            key: "privileged".into(),
+            value: "false".into(),
+        }],
         health_checks: None,
         network: Some("BRIDGE".into()),
         dependencies: [("db".to_string(), "db".to_string())].into_iter().collect(),
         dialects: Default::default(),
-        health: Some(Health { staged: 0, running: 2, healthy: 2, unhealthy: 0 }),
+        health: Some(Health {
+            staged: 0,
+            running: 2,
+            healthy: 2,
+            unhealthy: 0,
+        }),
     };
     let mut gw = bp.gateways[0].clone();
     gw.name = "shop/9050".into();
@@ -143,7 +152,10 @@ fn deployments_round_trip_with_status_instances_and_interpolated_environment() {
         dialects: Default::default(),
     };
     let a = Artifact::Deployment(d);
-    for text in [dsl::to_yaml(&a).expect("yaml"), dsl::to_json_string(&a).expect("json")] {
+    for text in [
+        dsl::to_yaml(&a).expect("yaml"),
+        dsl::to_json_string(&a).expect("json"),
+    ] {
         let back = dsl::read(Kind::Deployment, &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(back, a, "{text}");
     }

@@ -18,7 +18,12 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub fn new(kind: Kind, name: impl Into<String>) -> Self {
-        Ctx { artifact: ArtifactId { kind, name: name.into() } }
+        Ctx {
+            artifact: ArtifactId {
+                kind,
+                name: name.into(),
+            },
+        }
     }
 
     pub fn err(&self, code: ErrorCode, path: &str, message: impl Into<String>) -> DslError {
@@ -81,10 +86,14 @@ impl<'a> MapCursor<'a> {
 
     /// The value of `key`, marking it read. A key present with a null value returns the null node.
     pub fn take(&self, key: &str) -> Option<&'a Node> {
-        self.entries.iter().enumerate().find(|(_, (k, _))| k == key).map(|(i, (_, v))| {
-            self.used[i].set(true);
-            v
-        })
+        self.entries
+            .iter()
+            .enumerate()
+            .find(|(_, (k, _))| k == key)
+            .map(|(i, (_, v))| {
+                self.used[i].set(true);
+                v
+            })
     }
 
     /// The first of `keys` present (aliases such as `environment_variables`/`env`), with the key used.
@@ -141,7 +150,11 @@ impl<'a> MapCursor<'a> {
 
     pub fn missing(&self, key: &str) -> DslError {
         self.ctx
-            .err(ErrorCode::MissingPathValueError, &self.path_of(key), format!("'{key}' is required here; add it"))
+            .err(
+                ErrorCode::MissingPathValueError,
+                &self.path_of(key),
+                format!("'{key}' is required here; add it"),
+            )
             .at(self.node.position())
     }
 

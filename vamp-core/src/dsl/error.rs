@@ -83,7 +83,6 @@ catalogue! {
     InvalidGatewayPortError => "A gateway port is not a number in 0..65535 with an optional /http or /tcp.",
     ConditionSyntaxError => "A condition could not be parsed; the message gives the position.",
     ConditionTooComplexError => "A condition's normal form would exceed the term limit.",
-    ValueReferenceError => "A `$` value reference is malformed.",
     UndefinedStateIntentionError => "A service status intention is not Deployment or Undeployment.",
     UndefinedStateStepError => "A service status phase is not Initiated, Updating, Done or Failed.",
     UndefinedWorkflowScheduleError => "A workflow schedule is not daemon, event or time.",
@@ -148,8 +147,19 @@ pub struct DslError {
 
 impl DslError {
     /// An error about `artifact` at `path`.
-    pub fn new(code: ErrorCode, artifact: ArtifactId, path: impl Into<String>, message: impl Into<String>) -> Self {
-        DslError { code, artifact, path: path.into(), message: message.into(), position: None }
+    pub fn new(
+        code: ErrorCode,
+        artifact: ArtifactId,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        DslError {
+            code,
+            artifact,
+            path: path.into(),
+            message: message.into(),
+            position: None,
+        }
     }
 
     /// With a source position.

@@ -15,17 +15,36 @@ pub struct ImportRef {
 }
 
 /// Parses one `import` entry: `name` (a template) or `kind/name`.
-pub fn parse_import(entry: &serde_json::Value, artifact: &ArtifactId, path: &str) -> Result<ImportRef, DslError> {
+pub fn parse_import(
+    entry: &serde_json::Value,
+    artifact: &ArtifactId,
+    path: &str,
+) -> Result<ImportRef, DslError> {
     let bad = |msg: String| DslError::new(ErrorCode::ImportReferenceError, artifact.clone(), path, msg);
-    let text = entry.as_str().ok_or_else(|| bad(format!("{entry} is not a name: write 'template' or 'kind/name'")))?;
+    let text = entry
+        .as_str()
+        .ok_or_else(|| bad(format!("{entry} is not a name: write 'template' or 'kind/name'")))?;
     if text.trim().is_empty() {
-        return Err(DslError::new(ErrorCode::EmptyImportError, artifact.clone(), path, "'import' is empty: name a template or 'kind/name'"));
+        return Err(DslError::new(
+            ErrorCode::EmptyImportError,
+            artifact.clone(),
+            path,
+            "'import' is empty: name a template or 'kind/name'",
+        ));
     }
     match text.split('/').collect::<Vec<_>>().as_slice() {
-        [name] => Ok(ImportRef { kind: Kind::Template, name: name.to_string() }),
+        [name] => Ok(ImportRef {
+            kind: Kind::Template,
+            name: name.to_string(),
+        }),
         [kind, name] if !name.is_empty() => {
-            let kind: Kind = kind.parse().map_err(|_| bad(format!("'{kind}' in '{text}' is not an artifact kind")))?;
-            Ok(ImportRef { kind, name: name.to_string() })
+            let kind: Kind = kind
+                .parse()
+                .map_err(|_| bad(format!("'{kind}' in '{text}' is not an artifact kind")))?;
+            Ok(ImportRef {
+                kind,
+                name: name.to_string(),
+            })
         }
         _ => Err(bad(format!("'{text}' is not 'name' or 'kind/name'"))),
     }
@@ -54,9 +73,16 @@ pub fn resolve_imports(
     artifact: &ArtifactId,
     lookup: impl Fn(&ImportRef) -> Option<serde_json::Value>,
 ) -> Result<Node, DslError> {
-    let Some(entries) = super::read::imports_of(doc) else { return Ok(doc.clone()) };
+    let Some(entries) = super::read::imports_of(doc) else {
+        return Ok(doc.clone());
+    };
     if entries.is_empty() {
-        return Err(DslError::new(ErrorCode::EmptyImportError, artifact.clone(), "import", "'import' is empty: name a template or 'kind/name'"));
+        return Err(DslError::new(
+            ErrorCode::EmptyImportError,
+            artifact.clone(),
+            "import",
+            "'import' is empty: name a template or 'kind/name'",
+        ));
     }
     let mut merged = serde_json::Value::Object(serde_json::Map::new());
     for (i, entry) in entries.iter().enumerate() {
@@ -67,7 +93,10 @@ pub fn resolve_imports(
                 ErrorCode::ImportReferenceError,
                 artifact.clone(),
                 &path,
-                format!("{} '{}' cannot be found; store it first or fix the name", r.kind, r.name),
+                format!(
+                    "{} '{}' cannot be found; store it first or fix the name",
+                    r.kind, r.name
+                ),
             )
         })?;
         if !def.is_object() {

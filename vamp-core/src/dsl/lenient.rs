@@ -66,7 +66,10 @@ pub(crate) fn relax_flow_indentation(text: &str) -> Option<String> {
                         '|' | '>' if depth == 0 && value_start => {
                             let rest: String = chars[i + 1..].iter().collect();
                             let rest = rest.trim();
-                            if rest.is_empty() || rest.starts_with('#') || rest.chars().all(|c| matches!(c, '+' | '-') || c.is_ascii_digit()) {
+                            if rest.is_empty()
+                                || rest.starts_with('#')
+                                || rest.chars().all(|c| matches!(c, '+' | '-') || c.is_ascii_digit())
+                            {
                                 block_scalar_indent = Some(indent);
                                 break;
                             }

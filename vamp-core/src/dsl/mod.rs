@@ -15,8 +15,8 @@ pub(crate) mod cursor;
 pub use error::{ArtifactId, DslError, ErrorCode};
 pub use node::{parse_documents, Node, ParseError, Value};
 pub use reading::{
-    field_integer, field_text, read, read_all, read_blueprint, read_breed, read_compose, read_deployment, read_compose_ports, read_deployment_request,
-    read_escalation, read_event, read_event_query, read_gateway, read_node, read_scale, read_sla, read_template,
-    read_workflow, single_document,
+    field_integer, field_text, read, read_all, read_blueprint, read_breed, read_compose, read_compose_ports,
+    read_deployment, read_deployment_request, read_escalation, read_event, read_event_query, read_gateway,
+    read_node, read_scale, read_sla, read_template, read_workflow, single_document,
 };
 pub use write::{to_json, to_json_string, to_yaml};

@@ -54,7 +54,12 @@ impl Node {
             Value::Bool(b) => b.to_string(),
             _ => String::new(),
         };
-        Node { value, raw, line: 0, col: 0 }
+        Node {
+            value,
+            raw,
+            line: 0,
+            col: 0,
+        }
     }
 
     /// The position, if known.
@@ -161,7 +166,9 @@ fn resolve_plain(text: &str) -> Value {
     }
     let looks_float = !digits.is_empty()
         && digits.bytes().any(|b| b.is_ascii_digit())
-        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
     if looks_float {
         if let Ok(f) = text.parse::<f64>() {
             return Value::Float(f);
@@ -188,14 +195,20 @@ struct Builder {
 impl Builder {
     fn fail(&mut self, message: impl Into<String>, mark: &Marker) {
         if self.error.is_none() {
-            self.error = Some(ParseError { message: message.into(), position: Some((mark.line(), mark.col() + 1)) });
+            self.error = Some(ParseError {
+                message: message.into(),
+                position: Some((mark.line(), mark.col() + 1)),
+            });
         }
     }
 
     fn count(&mut self, n: usize, mark: &Marker) {
         self.nodes = self.nodes.saturating_add(n);
         if self.nodes > MAX_NODES {
-            self.fail(format!("the document has more than {MAX_NODES} nodes (aliases counted at each use)"), mark);
+            self.fail(
+                format!("the document has more than {MAX_NODES} nodes (aliases counted at each use)"),
+                mark,
+            );
         }
     }
 
@@ -236,7 +249,12 @@ impl Builder {
     }
 
     fn node_at(value: Value, raw: String, mark: &Marker) -> Node {
-        Node { value, raw, line: mark.line(), col: mark.col() + 1 }
+        Node {
+            value,
+            raw,
+            line: mark.line(),
+            col: mark.col() + 1,
+        }
     }
 
     fn open(&mut self, frame: Frame, anchor: usize, mark: &Marker) {
@@ -260,7 +278,12 @@ impl Builder {
             Frame::Map(mut n, entries, pending) => {
                 let mut entries = entries;
                 if let Some((key, line, col)) = pending {
-                    let null = Node { value: Value::Null, raw: String::new(), line, col };
+                    let null = Node {
+                        value: Value::Null,
+                        raw: String::new(),
+                        line,
+                        col,
+                    };
                     entries.push((key, null));
                 }
                 n.value = Value::Map(entries);
@@ -292,7 +315,13 @@ impl MarkedEventReceiver for Builder {
                 self.count(1, &mark);
                 if let Some(t) = &tag {
                     if !known_tag(t) {
-                        self.fail(format!("unknown tag '{}{}': quote the value if it is text", t.handle, t.suffix), &mark);
+                        self.fail(
+                            format!(
+                                "unknown tag '{}{}': quote the value if it is text",
+                                t.handle, t.suffix
+                            ),
+                            &mark,
+                        );
                         return;
                     }
                 }
@@ -336,7 +365,10 @@ impl MarkedEventReceiver for Builder {
 
 fn known_tag(t: &yaml_rust2::parser::Tag) -> bool {
     matches!(t.handle.as_str(), "!!" | "tag:yaml.org,2002:")
-        && matches!(t.suffix.as_str(), "str" | "int" | "float" | "bool" | "null" | "map" | "seq")
+        && matches!(
+            t.suffix.as_str(),
+            "str" | "int" | "float" | "bool" | "null" | "map" | "seq"
+        )
 }
 
 /// Parses every document of a YAML (or JSON) text. An empty text gives no documents.
@@ -359,7 +391,10 @@ fn parse_strict(text: &str) -> Result<Vec<Node>, ParseError> {
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, true) {
         let m = e.marker();
-        return Err(ParseError { message: e.info().to_string(), position: Some((m.line(), m.col() + 1)) });
+        return Err(ParseError {
+            message: e.info().to_string(),
+            position: Some((m.line(), m.col() + 1)),
+        });
     }
     if let Some(e) = builder.error {
         return Err(e);
@@ -428,7 +463,7 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let prev = format!("*a{}", i - 1);
-            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev.as_str(); 10].join(", ")));
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", [prev.as_str(); 10].join(", ")));
         }
         let err = parse_documents(&text).unwrap_err();
         assert!(err.message.contains("nodes"), "{err:?}");

@@ -12,7 +12,10 @@ use crate::model::{
 };
 
 fn document_name(node: &Node) -> String {
-    node.get("name").and_then(Node::as_text).unwrap_or_default().to_string()
+    node.get("name")
+        .and_then(Node::as_text)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Parses `text` into its documents, as `YamlParsingError` on failure.
@@ -20,7 +23,10 @@ pub fn documents(kind: Kind, text: &str) -> Result<Vec<Node>, DslError> {
     parse_documents(text).map_err(|e| {
         DslError::new(
             ErrorCode::YamlParsingError,
-            ArtifactId { kind, name: String::new() },
+            ArtifactId {
+                kind,
+                name: String::new(),
+            },
             "",
             format!("the document is not valid YAML or JSON: {}", e.message),
         )
@@ -31,9 +37,17 @@ pub fn documents(kind: Kind, text: &str) -> Result<Vec<Node>, DslError> {
 /// The single document of a request body: one document, or one document holding a one-element list.
 pub fn single_document(kind: Kind, text: &str) -> Result<Node, DslError> {
     let mut docs = documents(kind, text)?;
-    let id = ArtifactId { kind, name: String::new() };
+    let id = ArtifactId {
+        kind,
+        name: String::new(),
+    };
     match docs.len() {
-        0 => Err(DslError::new(ErrorCode::MissingPathValueError, id, "", "the request has no document; send one")),
+        0 => Err(DslError::new(
+            ErrorCode::MissingPathValueError,
+            id,
+            "",
+            "the request has no document; send one",
+        )),
         1 => {
             let doc = docs.remove(0);
             match doc.value {
@@ -108,7 +122,10 @@ pub fn read_all(text: &str) -> Result<Vec<Artifact>, DslError> {
             let kind_node = item.get("kind").ok_or_else(|| {
                 DslError::new(
                     ErrorCode::MissingPathValueError,
-                    ArtifactId { kind: Kind::Blueprint, name: name.clone() },
+                    ArtifactId {
+                        kind: Kind::Blueprint,
+                        name: name.clone(),
+                    },
                     "kind",
                     "each document sent to the root endpoint needs a 'kind'",
                 )
@@ -119,7 +136,10 @@ pub fn read_all(text: &str) -> Result<Vec<Artifact>, DslError> {
             let kind: Kind = kind_text.parse().map_err(|_| {
                 DslError::new(
                     ErrorCode::UnexpectedArtifact,
-                    ArtifactId { kind: Kind::Blueprint, name },
+                    ArtifactId {
+                        kind: Kind::Blueprint,
+                        name,
+                    },
                     "kind",
                     format!("'{kind_text}' is not an artifact kind"),
                 )
@@ -238,7 +258,10 @@ pub fn field_integer(doc: &Node, key: &str) -> Result<i64, DslError> {
             ErrorCode::UnexpectedTypeError,
             key,
             node,
-            format!("'{key}' must be an integer, found {}", super::cursor::describe(node)),
+            format!(
+                "'{key}' must be an integer, found {}",
+                super::cursor::describe(node)
+            ),
         )),
     }
 }

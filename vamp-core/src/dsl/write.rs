@@ -9,7 +9,8 @@ use crate::model::Artifact;
 use crate::{Error, Result};
 
 fn body<T: Serialize>(kind: &str, value: &T) -> Result<serde_json::Value> {
-    let mut v = serde_json::to_value(value).map_err(|e| Error::backend(format!("cannot write {kind}: {e}")))?;
+    let mut v =
+        serde_json::to_value(value).map_err(|e| Error::backend(format!("cannot write {kind}: {e}")))?;
     if let Some(obj) = v.as_object_mut() {
         let mut out = serde_json::Map::new();
         if let Some(name) = obj.shift_remove("name") {
@@ -37,14 +38,17 @@ pub fn to_json(artifact: &Artifact) -> Result<serde_json::Value> {
         Artifact::Sla(a) => body(kind, a),
         Artifact::Escalation(a) => body(kind, a),
         Artifact::Workflow(a) => body(kind, a),
-        Artifact::Event(a) => serde_json::to_value(a).map_err(|e| Error::backend(format!("cannot write event: {e}"))),
+        Artifact::Event(a) => {
+            serde_json::to_value(a).map_err(|e| Error::backend(format!("cannot write event: {e}")))
+        }
         Artifact::Template(a) => body(kind, a),
     }
 }
 
 /// The canonical JSON text of an artifact.
 pub fn to_json_string(artifact: &Artifact) -> Result<String> {
-    serde_json::to_string_pretty(&to_json(artifact)?).map_err(|e| Error::backend(format!("cannot write JSON: {e}")))
+    serde_json::to_string_pretty(&to_json(artifact)?)
+        .map_err(|e| Error::backend(format!("cannot write JSON: {e}")))
 }
 
 /// Converts JSON to a YAML value, keeping map order.
@@ -71,7 +75,9 @@ pub fn json_to_yaml(v: &serde_json::Value) -> Yaml {
 /// YAML text of a JSON value.
 pub fn json_to_yaml_string(v: &serde_json::Value) -> Result<String> {
     let mut out = String::new();
-    YamlEmitter::new(&mut out).dump(&json_to_yaml(v)).map_err(|e| Error::backend(format!("cannot write YAML: {e}")))?;
+    YamlEmitter::new(&mut out)
+        .dump(&json_to_yaml(v))
+        .map_err(|e| Error::backend(format!("cannot write YAML: {e}")))?;
     out.push('\n');
     Ok(out)
 }

@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::health_check::HealthCheck;
 use super::traits::{
-    arguments_as_list, constants_as_map, env_as_map, ports_as_map, Argument, Constant, EnvironmentVariable, Port,
+    arguments_as_list, constants_as_map, env_as_map, ports_as_map, Argument, Constant, EnvironmentVariable,
+    Port,
 };
 use super::{is_empty_map, Metadata, Ref};
 
@@ -27,7 +28,10 @@ pub struct Deployable {
 impl Deployable {
     /// A deployable with the default type.
     pub fn docker(image: impl Into<String>) -> Self {
-        Deployable { kind: DEFAULT_DEPLOYABLE_TYPE.to_string(), definition: image.into() }
+        Deployable {
+            kind: DEFAULT_DEPLOYABLE_TYPE.to_string(),
+            definition: image.into(),
+        }
     }
 
     /// The type with the original's short aliases expanded (`docker` → `container/docker`, `cmd` → `command`).

@@ -19,7 +19,11 @@ pub struct Condition {
 impl Condition {
     /// An anonymous condition.
     pub fn inline(definition: impl Into<String>) -> Self {
-        Condition { name: String::new(), metadata: Metadata::new(), definition: definition.into() }
+        Condition {
+            name: String::new(),
+            metadata: Metadata::new(),
+            definition: definition.into(),
+        }
     }
 }
 

@@ -66,12 +66,22 @@ pub struct ServiceStatus {
 impl ServiceStatus {
     /// A fresh status: `intention`, phase `Initiated`, both since `now`.
     pub fn initiated(intention: Intention, now: DateTime<Utc>) -> Self {
-        ServiceStatus { intention, since: now, phase: Phase::Initiated, phase_since: now }
+        ServiceStatus {
+            intention,
+            since: now,
+            phase: Phase::Initiated,
+            phase_since: now,
+        }
     }
 
     /// The same intention in another phase, entered `now`.
     pub fn with_phase(&self, phase: Phase, now: DateTime<Utc>) -> Self {
-        ServiceStatus { intention: self.intention, since: self.since, phase, phase_since: now }
+        ServiceStatus {
+            intention: self.intention,
+            since: self.since,
+            phase,
+            phase_since: now,
+        }
     }
 
     /// Whether the service is being or has been undeployed.
@@ -135,7 +145,10 @@ pub struct DeploymentService {
     /// The breed in full.
     pub breed: Breed,
     /// Service environment, with interpolated values once resolved.
-    #[serde(serialize_with = "interpolated_env_as_map", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        serialize_with = "interpolated_env_as_map",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub environment_variables: Vec<EnvironmentVariable>,
     /// Scale in full.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,7 +263,10 @@ fn interpolated_env_as_map<S: Serializer>(vars: &[EnvironmentVariable], s: S) ->
     for v in vars {
         match &v.interpolated {
             None => m.serialize_entry(&v.key(), &v.value)?,
-            Some(i) => m.serialize_entry(&v.key(), &serde_json::json!({ "value": v.value, "interpolated": i }))?,
+            Some(i) => m.serialize_entry(
+                &v.key(),
+                &serde_json::json!({ "value": v.value, "interpolated": i }),
+            )?,
         }
     }
     m.end()

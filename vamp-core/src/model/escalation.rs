@@ -68,7 +68,11 @@ pub struct Escalation {
 impl Escalation {
     /// An anonymous escalation.
     pub fn inline(kind: EscalationKind) -> Self {
-        Escalation { name: String::new(), metadata: Metadata::new(), kind }
+        Escalation {
+            name: String::new(),
+            metadata: Metadata::new(),
+            kind,
+        }
     }
 
     /// The `type` as written.
@@ -98,7 +102,12 @@ impl Serialize for Escalation {
             EscalationKind::ToAll(children) | EscalationKind::ToOne(children) => {
                 m.serialize_entry("escalations", children)?;
             }
-            EscalationKind::ScaleInstances { minimum, maximum, scale_by, target } => {
+            EscalationKind::ScaleInstances {
+                minimum,
+                maximum,
+                scale_by,
+                target,
+            } => {
                 m.serialize_entry("minimum", minimum)?;
                 m.serialize_entry("maximum", maximum)?;
                 m.serialize_entry("scale_by", scale_by)?;
@@ -106,8 +115,18 @@ impl Serialize for Escalation {
                     m.serialize_entry("target", t)?;
                 }
             }
-            EscalationKind::ScaleCpu { minimum, maximum, scale_by, target }
-            | EscalationKind::ScaleMemory { minimum, maximum, scale_by, target } => {
+            EscalationKind::ScaleCpu {
+                minimum,
+                maximum,
+                scale_by,
+                target,
+            }
+            | EscalationKind::ScaleMemory {
+                minimum,
+                maximum,
+                scale_by,
+                target,
+            } => {
                 m.serialize_entry("minimum", minimum)?;
                 m.serialize_entry("maximum", maximum)?;
                 m.serialize_entry("scale_by", scale_by)?;

@@ -63,7 +63,10 @@ impl Event {
 
     /// Whether the event type is valid: non-empty alphanumerics, `-` and `_`.
     pub fn valid_type(kind: &str) -> bool {
-        !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        !kind.is_empty()
+            && kind
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     }
 }
 
@@ -206,7 +209,10 @@ impl EventQuery {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        EventQuery { tags: tags.into_iter().map(Into::into).collect(), ..Default::default() }
+        EventQuery {
+            tags: tags.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        }
     }
 
     /// Whether `event` matches, with `now` for relative time bounds.

@@ -88,7 +88,9 @@ impl RoutePath {
     /// Whether the path has 1 to 4 non-empty segments or is an external address.
     pub fn is_valid(&self) -> bool {
         if let Some(addr) = self.external() {
-            return addr.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            return addr
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
         }
         let segs = self.segments();
         (1..=4).contains(&segs.len()) && segs.iter().all(|s| !s.is_empty())
@@ -161,7 +163,11 @@ pub struct GatewayRoute {
 impl GatewayRoute {
     /// An inline route with no weight, condition or rewrite.
     pub fn new(path: impl Into<String>) -> Self {
-        GatewayRoute { path: RoutePath(path.into()), route: Ref::Inline(Route::default()), targets: Vec::new() }
+        GatewayRoute {
+            path: RoutePath(path.into()),
+            route: Ref::Inline(Route::default()),
+            targets: Vec::new(),
+        }
     }
 
     /// The inline routing, if not a reference.
@@ -242,14 +248,23 @@ mod tests {
         assert!(!RoutePath("a/b/c/d/e".into()).is_valid());
         assert!(!RoutePath("a//b".into()).is_valid());
         assert!(RoutePath("[10.0.0.1:8080]".into()).is_valid());
-        assert_eq!(RoutePath("[10.0.0.1:8080]".into()).external(), Some("10.0.0.1:8080"));
+        assert_eq!(
+            RoutePath("[10.0.0.1:8080]".into()).external(),
+            Some("10.0.0.1:8080")
+        );
         assert!(!RoutePath("[10.0.0.1]".into()).is_valid());
     }
 
     #[test]
     fn gateway_port_parses_protocol() {
-        assert_eq!(GatewayPort::parse("9050/tcp").map(|p| (p.number, p.protocol)), Some((9050, Protocol::Tcp)));
-        assert_eq!(GatewayPort::parse("9050").map(|p| p.protocol), Some(Protocol::Http));
+        assert_eq!(
+            GatewayPort::parse("9050/tcp").map(|p| (p.number, p.protocol)),
+            Some((9050, Protocol::Tcp))
+        );
+        assert_eq!(
+            GatewayPort::parse("9050").map(|p| p.protocol),
+            Some(Protocol::Http)
+        );
         assert!(GatewayPort::parse("70000").is_none());
     }
 }

@@ -106,9 +106,15 @@ impl FromStr for Kind {
     /// Accepts the singular or plural name, case-insensitively.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let lower = s.trim().to_ascii_lowercase();
-        Kind::ALL.into_iter().find(|k| k.singular() == lower || k.plural() == lower).ok_or_else(|| {
-            let known: Vec<&str> = Kind::ALL.iter().map(|k| k.plural()).collect();
-            Error::invalid(format!("Unexpected resource: '{s}'. Known kinds: {}.", known.join(", ")))
-        })
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.singular() == lower || k.plural() == lower)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Kind::ALL.iter().map(|k| k.plural()).collect();
+                Error::invalid(format!(
+                    "Unexpected resource: '{s}'. Known kinds: {}.",
+                    known.join(", ")
+                ))
+            })
     }
 }

@@ -44,7 +44,10 @@ pub fn route_lookup(gateway: &str, route_segments: &[String]) -> String {
     while parts.len() < 4 {
         parts.push("*");
     }
-    lookup("class io.vamp.model.artifact.GatewayPath", &format!("{gateway}/{}", parts.join("/")))
+    lookup(
+        "class io.vamp.model.artifact.GatewayPath",
+        &format!("{gateway}/{}", parts.join("/")),
+    )
 }
 
 #[cfg(test)]

@@ -28,7 +28,9 @@ pub use deployment::{
 };
 pub use escalation::{Escalation, EscalationKind};
 pub use event::{Aggregator, AggregatorKind, Event, EventQuery, TimeBound, TimeRange};
-pub use gateway::{Gateway, GatewayPort, GatewayRoute, GatewayService, Route, RoutePath, RouteTarget, Sticky};
+pub use gateway::{
+    Gateway, GatewayPort, GatewayRoute, GatewayService, Route, RoutePath, RouteTarget, Sticky,
+};
 pub use health_check::HealthCheck;
 pub use kind::Kind;
 pub use reference::Ref;
@@ -78,9 +80,10 @@ pub(crate) fn gateways_as_map<S: serde::Serializer>(gateways: &[Gateway], s: S) 
     m.end()
 }
 
-/// Any artifact the DSL reads.
+/// Any artifact the DSL reads. Variants are not boxed: an artifact is built once per request and matched often.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
 pub enum Artifact {
     /// A breed.
     Breed(Breed),

@@ -50,7 +50,10 @@ mod tests {
 
     #[test]
     fn rewrite_splits_on_if() {
-        assert_eq!(Rewrite::parse("/api/%[path] IF { path_beg /v2/ }"), Some(("/api/%[path]".into(), "{ path_beg /v2/ }".into())));
+        assert_eq!(
+            Rewrite::parse("/api/%[path] IF { path_beg /v2/ }"),
+            Some(("/api/%[path]".into(), "{ path_beg /v2/ }".into()))
+        );
         assert_eq!(Rewrite::parse("/only-a-path"), None);
     }
 }

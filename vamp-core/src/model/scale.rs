@@ -25,7 +25,13 @@ pub struct Scale {
 impl Scale {
     /// An anonymous scale.
     pub fn new(cpu: f64, memory_mb: f64, instances: u32) -> Self {
-        Scale { name: String::new(), metadata: Metadata::new(), cpu: Cpu(cpu), memory: Memory(memory_mb), instances }
+        Scale {
+            name: String::new(),
+            metadata: Metadata::new(),
+            cpu: Cpu(cpu),
+            memory: Memory(memory_mb),
+            instances,
+        }
     }
 
     /// Whether two scales ask for the same resources, ignoring name and metadata.

@@ -73,9 +73,17 @@ impl Serialize for Sla {
             _ => m.serialize_entry("type", self.type_name())?,
         }
         match &self.kind {
-            SlaKind::ResponseTimeSlidingWindow { upper, lower, interval, cooldown } => {
+            SlaKind::ResponseTimeSlidingWindow {
+                upper,
+                lower,
+                interval,
+                cooldown,
+            } => {
                 m.serialize_entry("threshold", &serde_json::json!({"upper": upper, "lower": lower}))?;
-                m.serialize_entry("window", &serde_json::json!({"interval": interval, "cooldown": cooldown}))?;
+                m.serialize_entry(
+                    "window",
+                    &serde_json::json!({"interval": interval, "cooldown": cooldown}),
+                )?;
             }
             SlaKind::EscalationOnly | SlaKind::Reference(_) => {}
             SlaKind::Generic { parameters, .. } => {

@@ -48,7 +48,11 @@ impl Port {
             Some((v, p)) => (v.trim(), parse_protocol(p)?),
             None => (raw.trim(), Protocol::Http),
         };
-        Some(Port { name: name.to_string(), value: value.to_string(), protocol })
+        Some(Port {
+            name: name.to_string(),
+            value: value.to_string(),
+            protocol,
+        })
     }
 
     /// The canonical `"<value>/<protocol>"` form.
@@ -83,7 +87,12 @@ pub struct EnvironmentVariable {
 impl EnvironmentVariable {
     /// A variable with a value and no alias.
     pub fn new(name: impl Into<String>, value: Option<String>) -> Self {
-        EnvironmentVariable { name: name.into(), alias: None, value, interpolated: None }
+        EnvironmentVariable {
+            name: name.into(),
+            alias: None,
+            value,
+            interpolated: None,
+        }
     }
 
     /// The name the container receives.
@@ -189,7 +198,10 @@ mod tests {
 
     #[test]
     fn alias_is_split_from_name() {
-        assert_eq!(split_alias("JAVA_OPTS[JVM]"), ("JAVA_OPTS".into(), Some("JVM".into())));
+        assert_eq!(
+            split_alias("JAVA_OPTS[JVM]"),
+            ("JAVA_OPTS".into(), Some("JVM".into()))
+        );
         assert_eq!(split_alias("PLAIN"), ("PLAIN".into(), None));
     }
 }

@@ -39,7 +39,11 @@ impl Serialize for Schedule {
                 m.serialize_entry("event", &serde_json::json!({ "tags": tags }))?;
                 m.end()
             }
-            Schedule::Time { period, start, repeat } => {
+            Schedule::Time {
+                period,
+                start,
+                repeat,
+            } => {
                 let mut t = serde_json::Map::new();
                 t.insert("period".into(), period.clone().into());
                 if let Some(st) = start {

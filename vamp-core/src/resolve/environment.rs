@@ -278,7 +278,7 @@ impl ValueSource for Locals<'_> {
 /// `$NAME` meaning the service's own variables and breed constants; deployment-scope values are written with
 /// cluster names and resolved against `source` directly, as in the original. A variable that already has an
 /// `interpolated` value keeps it. Errors: those of [`effective_environment`] and [`dependency_clusters`], a
-/// malformed value (`ValueReferenceError`), and under [`Strictness::Strict`] an unresolved reference
+/// malformed value (`ParserError`), and under [`Strictness::Strict`] an unresolved reference
 /// (`UnresolvedEnvironmentValueError`), each naming the variable's field path.
 pub fn resolve_environment(
     deployment: &Deployment,

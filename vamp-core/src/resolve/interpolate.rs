@@ -89,7 +89,7 @@ pub enum InterpolationError {
 }
 
 impl InterpolationError {
-    /// The error as a DSL error about `artifact` at `path`: `ValueReferenceError` for a malformed value,
+    /// The error as a DSL error about `artifact` at `path`: `ParserError` for a malformed value,
     /// `UnresolvedEnvironmentValueError` for unresolved references.
     pub fn into_dsl(self, artifact: ArtifactId, path: impl Into<String>) -> DslError {
         match self {

@@ -160,10 +160,10 @@ pub struct ReferenceError {
 }
 
 impl ReferenceError {
-    /// The error as a DSL error (`ValueReferenceError`) about `artifact` at field `path`.
+    /// The error as a DSL error (`ParserError`) about `artifact` at field `path`.
     pub fn into_dsl(self, artifact: ArtifactId, path: impl Into<String>) -> DslError {
         DslError::new(
-            ErrorCode::ValueReferenceError,
+            ErrorCode::ParserError,
             artifact,
             path,
             format!(

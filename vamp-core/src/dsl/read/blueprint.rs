@@ -5,8 +5,8 @@
 
 use super::breed::read_breed_ref;
 use super::common::{
-    check_name, read_arguments, read_dialects, read_environment, read_health_checks, read_metadata, read_name,
-    read_scale_ref,
+    check_name, read_arguments, read_dialects, read_environment, read_health_checks, read_metadata,
+    read_name, read_scale_ref,
 };
 use super::gateway::{read_gateway_body, read_gateway_port, GATEWAY_BODY_KEYS};
 use super::sla::read_sla_ref;
@@ -38,7 +38,14 @@ pub(crate) fn read_blueprint_fields(c: &MapCursor, name: String) -> R<Blueprint>
     };
     let environment_variables = read_environment(c, false)?;
     let dialects = read_dialects(c)?;
-    Ok(Blueprint { name, metadata, gateways, clusters, environment_variables, dialects })
+    Ok(Blueprint {
+        name,
+        metadata,
+        gateways,
+        clusters,
+        environment_variables,
+        dialects,
+    })
 }
 
 /// Reads gateways keyed by name: each a route (or routes) or a gateway body. With `key_is_port`, a key that is a
@@ -68,7 +75,11 @@ pub(crate) fn read_gateway_map(ctx: &Ctx, node: &Node, path: &str, key_is_port: 
                 gw
             }
             _ => {
-                let port = if key_is_port { key_port(ctx, key, &p, v)? } else { GatewayPort::default() };
+                let port = if key_is_port {
+                    key_port(ctx, key, &p, v)?
+                } else {
+                    GatewayPort::default()
+                };
                 let mut gw = Gateway::new(key.clone(), port);
                 gw.routes = super::gateway::read_routes(ctx, v, &p)?;
                 gw
@@ -96,7 +107,10 @@ fn read_clusters(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Cluster>> {
             ErrorCode::UnexpectedTypeError,
             path,
             node,
-            format!("expected a map of cluster name: cluster, found {}", describe(node)),
+            format!(
+                "expected a map of cluster name: cluster, found {}",
+                describe(node)
+            ),
         ));
     };
     let mut out = Vec::new();
@@ -121,14 +135,26 @@ fn read_cluster(ctx: &Ctx, name: &str, node: &Node, path: &str) -> R<Cluster> {
                     None => Vec::new(),
                     Some(s) => read_services(ctx, s, &c.path_of("services"))?,
                 };
-                (services, read_metadata(&c)?, read_health_checks(&c)?, c.text("network")?, read_dialects(&c)?)
+                (
+                    services,
+                    read_metadata(&c)?,
+                    read_health_checks(&c)?,
+                    c.text("network")?,
+                    read_dialects(&c)?,
+                )
             } else {
-                let service_entries: Vec<(String, Node)> =
-                    entries.iter().filter(|(k, _)| !CLUSTER_KEYS.contains(&k.as_str())).cloned().collect();
+                let service_entries: Vec<(String, Node)> = entries
+                    .iter()
+                    .filter(|(k, _)| !CLUSTER_KEYS.contains(&k.as_str()))
+                    .cloned()
+                    .collect();
                 for (k, _) in &service_entries {
                     c.take(k);
                 }
-                let service_node = Node { value: Value::Map(service_entries), ..node.clone() };
+                let service_node = Node {
+                    value: Value::Map(service_entries),
+                    ..node.clone()
+                };
                 let service = read_service(ctx, &service_node, path)?;
                 (vec![service], Default::default(), None, None, Default::default())
             };
@@ -141,7 +167,16 @@ fn read_cluster(ctx: &Ctx, name: &str, node: &Node, path: &str) -> R<Cluster> {
                 Some(s) => Some(read_sla_ref(ctx, s, &c.path_of("sla"))?),
             };
             c.finish()?;
-            Ok(Cluster { name: name.to_string(), metadata, services, gateways, health_checks, network, sla, dialects })
+            Ok(Cluster {
+                name: name.to_string(),
+                metadata,
+                services,
+                gateways,
+                health_checks,
+                network,
+                sla,
+                dialects,
+            })
         }
         Value::List(_) => {
             let services = read_services(ctx, node, path)?;
@@ -158,7 +193,11 @@ fn read_cluster(ctx: &Ctx, name: &str, node: &Node, path: &str) -> R<Cluster> {
 
 fn read_services(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Service>> {
     match &node.value {
-        Value::List(items) => items.iter().enumerate().map(|(i, n)| read_service(ctx, n, &index(path, i))).collect(),
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, n)| read_service(ctx, n, &index(path, i)))
+            .collect(),
         Value::Null => Ok(Vec::new()),
         _ => Ok(vec![read_service(ctx, node, path)?]),
     }
@@ -168,7 +207,9 @@ fn read_service(ctx: &Ctx, node: &Node, path: &str) -> R<Service> {
     match &node.value {
         Value::Map(entries) => {
             let is_breed = entries.iter().any(|(k, _)| k == "name")
-                && !entries.iter().any(|(k, _)| k == "breed" || k == "reference" || k == "ref");
+                && !entries
+                    .iter()
+                    .any(|(k, _)| k == "breed" || k == "reference" || k == "ref");
             if is_breed {
                 return Ok(Service::new(read_breed_ref(ctx, node, path)?));
             }
@@ -194,13 +235,24 @@ fn read_service(ctx: &Ctx, node: &Node, path: &str) -> R<Service> {
             c.take("health");
             c.take("status");
             c.finish()?;
-            Ok(Service { breed, environment_variables, scale, arguments, health_checks, network, dialects })
+            Ok(Service {
+                breed,
+                environment_variables,
+                scale,
+                arguments,
+                health_checks,
+                network,
+                dialects,
+            })
         }
         Value::List(_) | Value::Null => Err(ctx.err_at(
             ErrorCode::UnexpectedTypeError,
             path,
             node,
-            format!("expected a service (a breed name or a map), found {}", describe(node)),
+            format!(
+                "expected a service (a breed name or a map), found {}",
+                describe(node)
+            ),
         )),
         _ => {
             let name = scalar_text(ctx, node, path)?;
@@ -221,7 +273,9 @@ fn read_cluster_gateways(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Gateway>> 
             format!("expected a map of port name: gateway, found {}", describe(node)),
         ));
     };
-    let anonymous = entries.iter().any(|(k, _)| GATEWAY_BODY_KEYS.contains(&k.as_str()));
+    let anonymous = entries
+        .iter()
+        .any(|(k, _)| GATEWAY_BODY_KEYS.contains(&k.as_str()));
     if anonymous {
         let c = MapCursor::new(ctx, node, path)?;
         let gw = read_gateway_body(&c, String::new(), GatewayPort::default())?;

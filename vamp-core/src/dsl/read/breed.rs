@@ -4,8 +4,8 @@
 use indexmap::IndexMap;
 
 use super::common::{
-    read_arguments, read_constants, read_environment, read_health_checks, read_metadata, read_name, read_ports,
-    ref_or_inline, RefOrInline,
+    read_arguments, read_constants, read_environment, read_health_checks, read_metadata, read_name,
+    read_ports, ref_or_inline, RefOrInline,
 };
 use crate::dsl::cursor::{describe, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
@@ -32,7 +32,17 @@ fn read_breed_fields(c: &MapCursor, name: String) -> R<Breed> {
     let arguments = read_arguments(c)?;
     let dependencies = read_dependencies(c)?;
     let health_checks = read_health_checks(c)?;
-    Ok(Breed { name, metadata, deployable, ports, environment_variables, constants, arguments, dependencies, health_checks })
+    Ok(Breed {
+        name,
+        metadata,
+        deployable,
+        ports,
+        environment_variables,
+        constants,
+        arguments,
+        dependencies,
+        health_checks,
+    })
 }
 
 fn read_deployable(c: &MapCursor) -> R<Deployable> {
@@ -41,7 +51,9 @@ fn read_deployable(c: &MapCursor) -> R<Deployable> {
     match &node.value {
         Value::Map(_) => {
             let d = MapCursor::new(c.ctx, node, &path)?;
-            let kind = d.text("type")?.unwrap_or_else(|| DEFAULT_DEPLOYABLE_TYPE.to_string());
+            let kind = d
+                .text("type")?
+                .unwrap_or_else(|| DEFAULT_DEPLOYABLE_TYPE.to_string());
             let definition = d.required_text("definition")?;
             d.finish()?;
             Ok(Deployable { kind, definition })
@@ -78,7 +90,10 @@ pub(crate) fn read_breed_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Breed>
     match ref_or_inline(ctx, node, path)? {
         RefOrInline::Named(n) => {
             if let Value::Map(entries) = &node.value {
-                if let Some((k, v)) = entries.iter().find(|(k, _)| !matches!(k.as_str(), "ref" | "reference" | "kind")) {
+                if let Some((k, v)) = entries
+                    .iter()
+                    .find(|(k, _)| !matches!(k.as_str(), "ref" | "reference" | "kind"))
+                {
                     return Err(ctx.err_at(
                         ErrorCode::UnexpectedElement,
                         &crate::dsl::cursor::join(path, k),
@@ -94,7 +109,9 @@ pub(crate) fn read_breed_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Breed>
 }
 
 fn read_dependencies(c: &MapCursor) -> R<IndexMap<String, Ref<Breed>>> {
-    let Some(node) = c.value("dependencies") else { return Ok(IndexMap::new()) };
+    let Some(node) = c.value("dependencies") else {
+        return Ok(IndexMap::new());
+    };
     let path = c.path_of("dependencies");
     let Value::Map(entries) = &node.value else {
         return Err(c.ctx.err_at(

@@ -8,13 +8,16 @@ use crate::dsl::error::ErrorCode;
 use crate::dsl::node::{Node, Value};
 use crate::model::traits::split_alias;
 use crate::model::{
-    Argument, Constant, Cpu, Dialects, EnvironmentVariable, HealthCheck, Memory, Metadata, Percentage, Port, Ref,
-    Scale, Seconds,
+    Argument, Constant, Cpu, Dialects, EnvironmentVariable, HealthCheck, Memory, Metadata, Percentage, Port,
+    Ref, Scale, Seconds,
 };
 
 /// Whether `name` is a valid artifact name or reference: no white space, `/`, `[` or `]`.
 pub(crate) fn is_valid_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '[' | ']'))
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '[' | ']'))
 }
 
 /// Whether `name` is a valid trait name: a valid artifact name without `.`.
@@ -139,8 +142,9 @@ pub(crate) fn weak_ref<T>(
     match ref_or_inline(ctx, node, path)? {
         RefOrInline::Named(n) => {
             if let Value::Map(entries) = &node.value {
-                if let Some((k, v)) =
-                    entries.iter().find(|(k, _)| !matches!(k.as_str(), "ref" | "reference" | "kind"))
+                if let Some((k, v)) = entries
+                    .iter()
+                    .find(|(k, _)| !matches!(k.as_str(), "ref" | "reference" | "kind"))
                 {
                     return Err(ctx.err_at(
                         ErrorCode::UnexpectedElement,
@@ -186,7 +190,9 @@ fn trait_value(ctx: &Ctx, node: &Node, path: &str) -> R<Option<String>> {
     }
 }
 
-fn trait_entries<'a>(c: &MapCursor<'a>, keys: &[&'static str]) -> R<Option<(String, &'a [(String, Node)])>> {
+type Entries<'a> = &'a [(String, Node)];
+
+fn trait_entries<'a>(c: &MapCursor<'a>, keys: &[&'static str]) -> R<Option<(String, Entries<'a>)>> {
     match c.take_any(keys) {
         None => Ok(None),
         Some((key, node)) => match &node.value {
@@ -205,13 +211,20 @@ fn trait_entries<'a>(c: &MapCursor<'a>, keys: &[&'static str]) -> R<Option<(Stri
 /// Reads `ports`: `name: "8080/http"`. A missing value is `MissingPortValueError`; a protocol other than http or
 /// tcp is `UnsupportedProtocolError`.
 pub(crate) fn read_ports(c: &MapCursor) -> R<Vec<Port>> {
-    let Some((path, entries)) = trait_entries(c, &["ports"])? else { return Ok(Vec::new()) };
+    let Some((path, entries)) = trait_entries(c, &["ports"])? else {
+        return Ok(Vec::new());
+    };
     let mut ports = Vec::new();
     for (name, node) in entries {
         let p = join(&path, name);
         check_strict_name(c.ctx, name, &p, node)?;
         let value = trait_value(c.ctx, node, &p)?.ok_or_else(|| {
-            c.ctx.err_at(ErrorCode::MissingPortValueError, &p, node, format!("port '{name}' needs a value such as 8080/http"))
+            c.ctx.err_at(
+                ErrorCode::MissingPortValueError,
+                &p,
+                node,
+                format!("port '{name}' needs a value such as 8080/http"),
+            )
         })?;
         let port = Port::parse(name, &value).ok_or_else(|| {
             c.ctx.err_at(
@@ -228,7 +241,9 @@ pub(crate) fn read_ports(c: &MapCursor) -> R<Vec<Port>> {
 
 /// Reads `environment_variables` (or `env`): `NAME[ALIAS]: value`, `~` for a placeholder.
 pub(crate) fn read_environment(c: &MapCursor, strict_names: bool) -> R<Vec<EnvironmentVariable>> {
-    let Some((path, entries)) = trait_entries(c, &["environment_variables", "env"])? else { return Ok(Vec::new()) };
+    let Some((path, entries)) = trait_entries(c, &["environment_variables", "env"])? else {
+        return Ok(Vec::new());
+    };
     let mut vars = Vec::new();
     for (key, node) in entries {
         let p = join(&path, key);
@@ -242,21 +257,33 @@ pub(crate) fn read_environment(c: &MapCursor, strict_names: bool) -> R<Vec<Envir
             check_strict_name(c.ctx, a, &p, node)?;
         }
         let value = trait_value(c.ctx, node, &p)?;
-        vars.push(EnvironmentVariable { name, alias, value, interpolated: None });
+        vars.push(EnvironmentVariable {
+            name,
+            alias,
+            value,
+            interpolated: None,
+        });
     }
     Ok(vars)
 }
 
 /// Reads `constants`: a missing value is `MissingConstantValueError`.
 pub(crate) fn read_constants(c: &MapCursor) -> R<Vec<Constant>> {
-    let Some((path, entries)) = trait_entries(c, &["constants"])? else { return Ok(Vec::new()) };
+    let Some((path, entries)) = trait_entries(c, &["constants"])? else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     for (key, node) in entries {
         let p = join(&path, key);
         let (name, alias) = split_alias(key);
         check_strict_name(c.ctx, &name, &p, node)?;
         let value = trait_value(c.ctx, node, &p)?.ok_or_else(|| {
-            c.ctx.err_at(ErrorCode::MissingConstantValueError, &p, node, format!("constant '{name}' needs a value"))
+            c.ctx.err_at(
+                ErrorCode::MissingConstantValueError,
+                &p,
+                node,
+                format!("constant '{name}' needs a value"),
+            )
         })?;
         out.push(Constant { name, alias, value });
     }
@@ -266,11 +293,17 @@ pub(crate) fn read_constants(c: &MapCursor) -> R<Vec<Constant>> {
 /// Reads `arguments`: a list of `key: value` maps (a map with several keys counts as several arguments) or one
 /// map. `privileged` must be a boolean.
 pub(crate) fn read_arguments(c: &MapCursor) -> R<Vec<Argument>> {
-    let Some(node) = c.value("arguments") else { return Ok(Vec::new()) };
+    let Some(node) = c.value("arguments") else {
+        return Ok(Vec::new());
+    };
     let path = c.path_of("arguments");
     let mut out = Vec::new();
     for (i, item) in one_or_many(node).into_iter().enumerate() {
-        let p = if matches!(node.value, Value::List(_)) { index(&path, i) } else { path.clone() };
+        let p = if matches!(node.value, Value::List(_)) {
+            index(&path, i)
+        } else {
+            path.clone()
+        };
         let Value::Map(entries) = &item.value else {
             return Err(c.ctx.err_at(
                 ErrorCode::InvalidArgumentError,
@@ -300,7 +333,10 @@ pub(crate) fn read_arguments(c: &MapCursor) -> R<Vec<Argument>> {
                     format!("'privileged' must be true or false, not '{value}'"),
                 ));
             }
-            out.push(Argument { key: key.clone(), value });
+            out.push(Argument {
+                key: key.clone(),
+                value,
+            });
         }
     }
     Ok(out)
@@ -321,16 +357,27 @@ fn read_seconds(c: &MapCursor, key: &str) -> R<Seconds> {
 
 /// Reads `health_checks`: one map or a list. `failures` must not be negative.
 pub(crate) fn read_health_checks(c: &MapCursor) -> R<Option<Vec<HealthCheck>>> {
-    let Some(node) = c.take("health_checks") else { return Ok(None) };
+    let Some(node) = c.take("health_checks") else {
+        return Ok(None);
+    };
     let path = c.path_of("health_checks");
     let mut out = Vec::new();
     for (i, item) in one_or_many(node).into_iter().enumerate() {
-        let p = if matches!(node.value, Value::List(_)) { index(&path, i) } else { path.clone() };
+        let p = if matches!(node.value, Value::List(_)) {
+            index(&path, i)
+        } else {
+            path.clone()
+        };
         let h = MapCursor::new(c.ctx, item, &p)?;
         let failures_node = h.required("failures")?;
         let failures_text = scalar_text(c.ctx, failures_node, &h.path_of("failures"))?;
         let failures: i64 = failures_text.trim().parse().map_err(|_| {
-            c.ctx.err_at(ErrorCode::InvalidValueError, &h.path_of("failures"), failures_node, "'failures' must be a whole number")
+            c.ctx.err_at(
+                ErrorCode::InvalidValueError,
+                &h.path_of("failures"),
+                failures_node,
+                "'failures' must be a whole number",
+            )
         })?;
         if failures < 0 {
             return Err(c.ctx.err_at(
@@ -361,23 +408,44 @@ pub(crate) fn read_scale_body(c: &MapCursor, name: String) -> R<Scale> {
     let cpu_node = c.required("cpu")?;
     let cpu_text = scalar_text(c.ctx, cpu_node, &c.path_of("cpu"))?;
     let cpu = Cpu::parse(&cpu_text).ok_or_else(|| {
-        c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of("cpu"), cpu_node, format!("'{cpu_text}' is not a CPU share: use e.g. 0.5 or 500m"))
+        c.ctx.err_at(
+            ErrorCode::InvalidValueError,
+            &c.path_of("cpu"),
+            cpu_node,
+            format!("'{cpu_text}' is not a CPU share: use e.g. 0.5 or 500m"),
+        )
     })?;
     let mem_node = c.required("memory")?;
     let mem_text = scalar_text(c.ctx, mem_node, &c.path_of("memory"))?;
     let memory = Memory::parse(&mem_text).ok_or_else(|| {
-        c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of("memory"), mem_node, format!("'{mem_text}' is not a memory size: use e.g. 256MB or 1GB"))
+        c.ctx.err_at(
+            ErrorCode::InvalidValueError,
+            &c.path_of("memory"),
+            mem_node,
+            format!("'{mem_text}' is not a memory size: use e.g. 256MB or 1GB"),
+        )
     })?;
     let instances = match c.value("instances") {
         None => 1,
         Some(n) => {
             let t = scalar_text(c.ctx, n, &c.path_of("instances"))?;
             t.trim().parse::<u32>().map_err(|_| {
-                c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of("instances"), n, format!("'{t}' is not a number of instances (0 or more)"))
+                c.ctx.err_at(
+                    ErrorCode::InvalidValueError,
+                    &c.path_of("instances"),
+                    n,
+                    format!("'{t}' is not a number of instances (0 or more)"),
+                )
             })?
         }
     };
-    Ok(Scale { name, metadata, cpu, memory, instances })
+    Ok(Scale {
+        name,
+        metadata,
+        cpu,
+        memory,
+        instances,
+    })
 }
 
 /// Reads a scale reference or an anonymous scale.
@@ -390,7 +458,12 @@ pub(crate) fn read_percentage(c: &MapCursor, key: &str, code: ErrorCode) -> R<Op
     let Some(node) = c.value(key) else { return Ok(None) };
     let text = scalar_text(c.ctx, node, &c.path_of(key))?;
     Percentage::parse(&text).map(Some).ok_or_else(|| {
-        c.ctx.err_at(code, &c.path_of(key), node, format!("'{text}' is not a percentage between 0% and 100%"))
+        c.ctx.err_at(
+            code,
+            &c.path_of(key),
+            node,
+            format!("'{text}' is not a percentage between 0% and 100%"),
+        )
     })
 }
 
@@ -398,7 +471,11 @@ pub(crate) fn read_percentage(c: &MapCursor, key: &str, code: ErrorCode) -> R<Op
 pub(crate) fn read_string_list(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<String>> {
     let mut out = Vec::new();
     for (i, item) in one_or_many(node).into_iter().enumerate() {
-        let p = if matches!(node.value, Value::List(_)) { index(path, i) } else { path.to_string() };
+        let p = if matches!(node.value, Value::List(_)) {
+            index(path, i)
+        } else {
+            path.to_string()
+        };
         out.push(scalar_text(ctx, item, &p)?);
     }
     Ok(out)

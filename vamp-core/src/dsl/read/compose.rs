@@ -9,8 +9,8 @@ use crate::dsl::cursor::{describe, index, join, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
 use crate::dsl::node::{Node, Value};
 use crate::model::{
-    Blueprint, Breed, Cluster, Deployable, Dialects, EnvironmentVariable, Gateway, GatewayPort, GatewayRoute, Metadata,
-    Port, Protocol, Ref, Service,
+    Blueprint, Breed, Cluster, Deployable, Dialects, EnvironmentVariable, Gateway, GatewayPort, GatewayRoute,
+    Metadata, Port, Protocol, Ref, Service,
 };
 
 /// A published or exposed port of a compose service.
@@ -26,11 +26,19 @@ pub struct ComposePort {
 
 fn port_range(ctx: &Ctx, text: &str, path: &str, node: &Node) -> R<Vec<u16>> {
     let bad = || {
-        ctx.err_at(ErrorCode::InvalidValueError, path, node, format!("'{text}' is not a port or a port range such as 3000-3005"))
+        ctx.err_at(
+            ErrorCode::InvalidValueError,
+            path,
+            node,
+            format!("'{text}' is not a port or a port range such as 3000-3005"),
+        )
     };
     match text.split_once('-') {
         Some((a, b)) => {
-            let (a, b): (u16, u16) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+            let (a, b): (u16, u16) = (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            );
             if a > b || b - a > 1000 {
                 return Err(bad());
             }
@@ -61,7 +69,14 @@ pub(crate) fn read_compose_port(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Com
         [c] => (None, *c),
         [h, c] => (Some(*h), *c),
         [_, h, c] => (Some(*h), *c),
-        _ => return Err(ctx.err_at(ErrorCode::InvalidValueError, path, node, format!("'{text}' is not a compose port"))),
+        _ => {
+            return Err(ctx.err_at(
+                ErrorCode::InvalidValueError,
+                path,
+                node,
+                format!("'{text}' is not a compose port"),
+            ))
+        }
     };
     let containers = port_range(ctx, container, path, node)?;
     let hosts = match host {
@@ -69,18 +84,36 @@ pub(crate) fn read_compose_port(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Com
         Some(h) => {
             let hs = port_range(ctx, h, path, node)?;
             if hs.len() != containers.len() {
-                return Err(ctx.err_at(ErrorCode::InvalidValueError, path, node, format!("'{text}': host and container ranges differ in length")));
+                return Err(ctx.err_at(
+                    ErrorCode::InvalidValueError,
+                    path,
+                    node,
+                    format!("'{text}': host and container ranges differ in length"),
+                ));
             }
             hs.into_iter().map(Some).collect()
         }
     };
-    Ok(hosts.into_iter().zip(containers).map(|(host, container)| ComposePort { host, container, protocol }).collect())
+    Ok(hosts
+        .into_iter()
+        .zip(containers)
+        .map(|(host, container)| ComposePort {
+            host,
+            container,
+            protocol,
+        })
+        .collect())
 }
 
 /// Reads a `ports` list.
 pub(crate) fn read_compose_ports(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<ComposePort>> {
     let Value::List(items) = &node.value else {
-        return Err(ctx.err_at(ErrorCode::UnexpectedTypeError, path, node, format!("expected a list of ports, found {}", describe(node))));
+        return Err(ctx.err_at(
+            ErrorCode::UnexpectedTypeError,
+            path,
+            node,
+            format!("expected a list of ports, found {}", describe(node)),
+        ));
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -104,12 +137,23 @@ fn read_compose_environment(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Environ
         }
         Value::Map(entries) => {
             for (k, v) in entries {
-                let value = if v.is_null() { None } else { Some(scalar_text(ctx, v, &join(path, k))?) };
+                let value = if v.is_null() {
+                    None
+                } else {
+                    Some(scalar_text(ctx, v, &join(path, k))?)
+                };
                 vars.push(EnvironmentVariable::new(k.clone(), value));
             }
         }
         Value::Null => {}
-        _ => return Err(ctx.err_at(ErrorCode::UnexpectedTypeError, path, node, "environment is a list of NAME=value or a map")),
+        _ => {
+            return Err(ctx.err_at(
+                ErrorCode::UnexpectedTypeError,
+                path,
+                node,
+                "environment is a list of NAME=value or a map",
+            ))
+        }
     }
     Ok(vars)
 }
@@ -128,7 +172,12 @@ pub(crate) fn read_compose(ctx: &Ctx, node: &Node, name: &str) -> R<(Blueprint, 
     c.take_all();
     let services_node = node.get("services").ok_or_else(|| c.missing("services"))?;
     let Value::Map(services) = &services_node.value else {
-        return Err(ctx.err_at(ErrorCode::UnexpectedTypeError, "services", services_node, "expected a map of services"));
+        return Err(ctx.err_at(
+            ErrorCode::UnexpectedTypeError,
+            "services",
+            services_node,
+            "expected a map of services",
+        ));
     };
     let mut clusters = Vec::new();
     let mut gateways = Vec::new();
@@ -153,10 +202,20 @@ pub(crate) fn read_compose(ctx: &Ctx, node: &Node, name: &str) -> R<(Blueprint, 
         for p in &ports {
             let port_name = format!("port_{}", p.container);
             if breed.port(&port_name).is_none() {
-                breed.ports.push(Port { name: port_name.clone(), value: p.container.to_string(), protocol: p.protocol });
+                breed.ports.push(Port {
+                    name: port_name.clone(),
+                    value: p.container.to_string(),
+                    protocol: p.protocol,
+                });
             }
             if let Some(host) = p.host {
-                let mut gw = Gateway::new(host.to_string(), GatewayPort { number: host, protocol: p.protocol });
+                let mut gw = Gateway::new(
+                    host.to_string(),
+                    GatewayPort {
+                        number: host,
+                        protocol: p.protocol,
+                    },
+                );
                 gw.routes.push(GatewayRoute::new(format!("{svc}/{port_name}")));
                 gateways.push(gw);
             }
@@ -169,7 +228,10 @@ pub(crate) fn read_compose(ctx: &Ctx, node: &Node, name: &str) -> R<(Blueprint, 
                 Value::Map(entries) => entries.iter().map(|(k, _)| k.clone()).collect(),
                 _ => super::common::read_string_list(ctx, d, &s.path_of("depends_on"))?,
             };
-            breed.dependencies = deps.into_iter().map(|dep| (dep.clone(), Ref::Named(format!("{dep}:1.0.0")))).collect();
+            breed.dependencies = deps
+                .into_iter()
+                .map(|dep| (dep.clone(), Ref::Named(format!("{dep}:1.0.0"))))
+                .collect();
         }
         let mut dialects = Dialects::new();
         if let Some(cmd) = s.value("command") {

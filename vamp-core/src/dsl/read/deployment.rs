@@ -7,8 +7,8 @@ use indexmap::IndexMap;
 use super::blueprint::read_gateway_map;
 use super::breed::read_breed;
 use super::common::{
-    check_name, read_arguments, read_dialects, read_environment, read_health_checks, read_metadata, read_name,
-    read_scale_body,
+    check_name, read_arguments, read_dialects, read_environment, read_health_checks, read_metadata,
+    read_name, read_scale_body,
 };
 use super::sla::read_sla_ref;
 use crate::dsl::cursor::{describe, index, join, scalar_text, Ctx, MapCursor, R};
@@ -16,8 +16,8 @@ use crate::dsl::error::ErrorCode;
 use crate::dsl::node::{Node, Value};
 use crate::model::traits::split_alias;
 use crate::model::{
-    Deployment, DeploymentCluster, DeploymentService, EnvironmentVariable, Health, Instance, Intention, Kind, Phase,
-    ServiceStatus,
+    Deployment, DeploymentCluster, DeploymentService, EnvironmentVariable, Health, Instance, Intention, Kind,
+    Phase, ServiceStatus,
 };
 
 /// Reads a deployment.
@@ -30,7 +30,12 @@ pub(crate) fn read_deployment(ctx: &Ctx, node: &Node, path: &str) -> R<Deploymen
     if let Some(n) = c.value("clusters") {
         let p = c.path_of("clusters");
         let Value::Map(entries) = &n.value else {
-            return Err(ctx.err_at(ErrorCode::UnexpectedTypeError, &p, n, format!("expected a map of clusters, found {}", describe(n))));
+            return Err(ctx.err_at(
+                ErrorCode::UnexpectedTypeError,
+                &p,
+                n,
+                format!("expected a map of clusters, found {}", describe(n)),
+            ));
         };
         for (cname, cnode) in entries {
             let cp = join(&p, cname);
@@ -47,7 +52,14 @@ pub(crate) fn read_deployment(ctx: &Ctx, node: &Node, path: &str) -> R<Deploymen
     c.take("ports");
     c.take("hosts");
     c.finish()?;
-    Ok(Deployment { name, metadata, clusters, gateways, environment_variables, dialects })
+    Ok(Deployment {
+        name,
+        metadata,
+        clusters,
+        gateways,
+        environment_variables,
+        dialects,
+    })
 }
 
 fn read_cluster(ctx: &Ctx, name: &str, node: &Node, path: &str) -> R<DeploymentCluster> {
@@ -57,7 +69,12 @@ fn read_cluster(ctx: &Ctx, name: &str, node: &Node, path: &str) -> R<DeploymentC
     if let Some(n) = c.value("services") {
         let p = c.path_of("services");
         let Value::List(items) = &n.value else {
-            return Err(ctx.err_at(ErrorCode::UnexpectedTypeError, &p, n, format!("expected a list of services, found {}", describe(n))));
+            return Err(ctx.err_at(
+                ErrorCode::UnexpectedTypeError,
+                &p,
+                n,
+                format!("expected a list of services, found {}", describe(n)),
+            ));
         };
         for (i, item) in items.iter().enumerate() {
             services.push(read_service(ctx, item, &index(&p, i))?);
@@ -75,15 +92,31 @@ fn read_cluster(ctx: &Ctx, name: &str, node: &Node, path: &str) -> R<DeploymentC
     };
     let dialects = read_dialects(&c)?;
     c.finish()?;
-    Ok(DeploymentCluster { name: name.to_string(), metadata, services, gateways, health_checks, network, sla, dialects })
+    Ok(DeploymentCluster {
+        name: name.to_string(),
+        metadata,
+        services,
+        gateways,
+        health_checks,
+        network,
+        sla,
+        dialects,
+    })
 }
 
 fn read_time(ctx: &Ctx, c: &MapCursor, key: &str) -> R<DateTime<Utc>> {
     let node = c.required(key)?;
     let text = scalar_text(ctx, node, &c.path_of(key))?;
-    DateTime::parse_from_rfc3339(text.trim()).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-        ctx.err_at(ErrorCode::InvalidValueError, &c.path_of(key), node, format!("'{text}' is not an ISO-8601 date-time"))
-    })
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ctx.err_at(
+                ErrorCode::InvalidValueError,
+                &c.path_of(key),
+                node,
+                format!("'{text}' is not an ISO-8601 date-time"),
+            )
+        })
 }
 
 fn read_status(ctx: &Ctx, node: &Node, path: &str) -> R<ServiceStatus> {
@@ -124,7 +157,12 @@ fn read_status(ctx: &Ctx, node: &Node, path: &str) -> R<ServiceStatus> {
     let phase_since = read_time(ctx, &p, "since")?;
     p.finish()?;
     c.finish()?;
-    Ok(ServiceStatus { intention, since, phase, phase_since })
+    Ok(ServiceStatus {
+        intention,
+        since,
+        phase,
+        phase_since,
+    })
 }
 
 fn read_u32(ctx: &Ctx, c: &MapCursor, key: &str) -> R<u32> {
@@ -132,7 +170,14 @@ fn read_u32(ctx: &Ctx, c: &MapCursor, key: &str) -> R<u32> {
         None => Ok(0),
         Some(n) => {
             let t = scalar_text(ctx, n, &c.path_of(key))?;
-            t.trim().parse().map_err(|_| ctx.err_at(ErrorCode::InvalidValueError, &c.path_of(key), n, format!("'{t}' is not a count")))
+            t.trim().parse().map_err(|_| {
+                ctx.err_at(
+                    ErrorCode::InvalidValueError,
+                    &c.path_of(key),
+                    n,
+                    format!("'{t}' is not a count"),
+                )
+            })
         }
     }
 }
@@ -145,11 +190,23 @@ fn read_instance(ctx: &Ctx, node: &Node, path: &str) -> R<Instance> {
     if let Some(pn) = c.value("ports") {
         let pp = c.path_of("ports");
         let Value::Map(entries) = &pn.value else {
-            return Err(ctx.err_at(ErrorCode::UnexpectedTypeError, &pp, pn, "expected a map of port name: number"));
+            return Err(ctx.err_at(
+                ErrorCode::UnexpectedTypeError,
+                &pp,
+                pn,
+                "expected a map of port name: number",
+            ));
         };
         for (k, v) in entries {
             let t = scalar_text(ctx, v, &join(&pp, k))?;
-            let port: u16 = t.trim().parse().map_err(|_| ctx.err_at(ErrorCode::InvalidValueError, &join(&pp, k), v, format!("'{t}' is not a port number")))?;
+            let port: u16 = t.trim().parse().map_err(|_| {
+                ctx.err_at(
+                    ErrorCode::InvalidValueError,
+                    &join(&pp, k),
+                    v,
+                    format!("'{t}' is not a port number"),
+                )
+            })?;
             ports.insert(k.clone(), port);
         }
     }
@@ -158,14 +215,26 @@ fn read_instance(ctx: &Ctx, node: &Node, path: &str) -> R<Instance> {
         Some(n) => matches!(n.value, Value::Bool(true)),
     };
     c.finish()?;
-    Ok(Instance { name, host, ports, deployed })
+    Ok(Instance {
+        name,
+        host,
+        ports,
+        deployed,
+    })
 }
 
 fn read_interpolated_environment(ctx: &Ctx, c: &MapCursor) -> R<Vec<EnvironmentVariable>> {
-    let Some(node) = c.value("environment_variables") else { return Ok(Vec::new()) };
+    let Some(node) = c.value("environment_variables") else {
+        return Ok(Vec::new());
+    };
     let path = c.path_of("environment_variables");
     let Value::Map(entries) = &node.value else {
-        return Err(ctx.err_at(ErrorCode::UnexpectedTypeError, &path, node, "expected a map of NAME: value"));
+        return Err(ctx.err_at(
+            ErrorCode::UnexpectedTypeError,
+            &path,
+            node,
+            "expected a map of NAME: value",
+        ));
     };
     let mut out = Vec::new();
     for (key, v) in entries {
@@ -182,7 +251,12 @@ fn read_interpolated_environment(ctx: &Ctx, c: &MapCursor) -> R<Vec<EnvironmentV
             Value::Null => (None, None),
             _ => (Some(scalar_text(ctx, v, &p)?), None),
         };
-        out.push(EnvironmentVariable { name, alias, value, interpolated });
+        out.push(EnvironmentVariable {
+            name,
+            alias,
+            value,
+            interpolated,
+        });
     }
     Ok(out)
 }
@@ -206,7 +280,12 @@ fn read_service(ctx: &Ctx, node: &Node, path: &str) -> R<DeploymentService> {
     if let Some(n) = c.value("instances") {
         let p = c.path_of("instances");
         let Value::List(items) = &n.value else {
-            return Err(ctx.err_at(ErrorCode::UnexpectedTypeError, &p, n, "expected a list of instances"));
+            return Err(ctx.err_at(
+                ErrorCode::UnexpectedTypeError,
+                &p,
+                n,
+                "expected a list of instances",
+            ));
         };
         for (i, item) in items.iter().enumerate() {
             instances.push(read_instance(ctx, item, &index(&p, i))?);
@@ -219,7 +298,12 @@ fn read_service(ctx: &Ctx, node: &Node, path: &str) -> R<DeploymentService> {
     if let Some(n) = c.value("dependencies") {
         let p = c.path_of("dependencies");
         let Value::Map(entries) = &n.value else {
-            return Err(ctx.err_at(ErrorCode::UnexpectedTypeError, &p, n, "expected a map of alias: cluster"));
+            return Err(ctx.err_at(
+                ErrorCode::UnexpectedTypeError,
+                &p,
+                n,
+                "expected a map of alias: cluster",
+            ));
         };
         for (k, v) in entries {
             dependencies.insert(k.clone(), scalar_text(ctx, v, &join(&p, k))?);

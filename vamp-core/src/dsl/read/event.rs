@@ -15,25 +15,36 @@ pub(crate) fn read_event(ctx: &Ctx, node: &Node, path: &str, now: DateTime<Utc>)
     let c = MapCursor::new(ctx, node, path)?;
     let tags_node = c.take("tags").ok_or_else(|| c.missing("tags"))?;
     let tags = read_string_list(ctx, tags_node, &c.path_of("tags"))?;
-    let value = c.take("value").map(Node::to_json).unwrap_or(serde_json::Value::Null);
+    let value = c
+        .take("value")
+        .map(Node::to_json)
+        .unwrap_or(serde_json::Value::Null);
     let timestamp = match c.value("timestamp") {
         None => now,
         Some(n) => {
             let text = scalar_text(ctx, n, &c.path_of("timestamp"))?;
-            DateTime::parse_from_rfc3339(text.trim()).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-                ctx.err_at(
-                    ErrorCode::EventTimestampError,
-                    &c.path_of("timestamp"),
-                    n,
-                    format!("'{text}' is not an ISO-8601 date-time such as 2017-06-01T10:00:00Z"),
-                )
-            })?
+            DateTime::parse_from_rfc3339(text.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    ctx.err_at(
+                        ErrorCode::EventTimestampError,
+                        &c.path_of("timestamp"),
+                        n,
+                        format!("'{text}' is not an ISO-8601 date-time such as 2017-06-01T10:00:00Z"),
+                    )
+                })?
         }
     };
     let kind = read_type(&c)?.unwrap_or_else(|| DEFAULT_EVENT_TYPE.to_string());
     let id = c.text("id")?;
     c.finish()?;
-    Ok(Event { id, tags: Event::expand_tags(tags), value, timestamp, kind })
+    Ok(Event {
+        id,
+        tags: Event::expand_tags(tags),
+        value,
+        timestamp,
+        kind,
+    })
 }
 
 fn read_type(c: &MapCursor) -> R<Option<String>> {
@@ -83,7 +94,12 @@ pub(crate) fn read_event_query(ctx: &Ctx, node: &Node, path: &str) -> R<EventQue
         }
     };
     c.finish()?;
-    Ok(EventQuery { tags: tags.into_iter().collect(), kind, time, aggregator })
+    Ok(EventQuery {
+        tags: tags.into_iter().collect(),
+        kind,
+        time,
+        aggregator,
+    })
 }
 
 fn read_time_range(ctx: &Ctx, node: &Node, path: &str) -> R<TimeRange> {
@@ -103,7 +119,12 @@ fn read_time_range(ctx: &Ctx, node: &Node, path: &str) -> R<TimeRange> {
     let (lt, lte, gt, gte) = (bound("lt")?, bound("lte")?, bound("gt")?, bound("gte")?);
     let both = |a: &Option<TimeBound>, b: &Option<TimeBound>, which: &str| -> R<()> {
         if a.is_some() && b.is_some() {
-            Err(ctx.err_at(ErrorCode::EventQueryTimeError, path, node, format!("give only one of {which}")))
+            Err(ctx.err_at(
+                ErrorCode::EventQueryTimeError,
+                path,
+                node,
+                format!("give only one of {which}"),
+            ))
         } else {
             Ok(())
         }

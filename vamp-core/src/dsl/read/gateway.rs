@@ -1,14 +1,13 @@
 //! Reads gateways, routes, conditions and rewrites: standalone, in blueprints (`port: routes`) and in clusters
 //! (keyed by breed port, or anonymous when the cluster has one port).
 
-use super::common::{
-    is_valid_name, read_metadata, read_percentage, weak_ref,
-};
+use super::common::{is_valid_name, read_metadata, read_percentage, weak_ref};
 use crate::dsl::cursor::{describe, index, join, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
 use crate::dsl::node::{Node, Value};
 use crate::model::{
-    Condition, Gateway, GatewayPort, GatewayRoute, GatewayService, Metadata, Ref, Rewrite, Route, RoutePath, Sticky,
+    Condition, Gateway, GatewayPort, GatewayRoute, GatewayService, Metadata, Ref, Rewrite, Route, RoutePath,
+    Sticky,
 };
 
 /// Keys that mark a cluster's `gateways` map as one anonymous gateway rather than a map keyed by port name.
@@ -19,7 +18,9 @@ pub(crate) fn is_valid_gateway_name(name: &str) -> bool {
     let segments: Vec<&str> = name.split('/').collect();
     (1..=4).contains(&segments.len())
         && segments.iter().all(|s| !s.is_empty())
-        && !name.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '[' | ']'))
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '[' | ']'))
 }
 
 /// Reads a standalone gateway.
@@ -57,7 +58,10 @@ fn read_service(ctx: &Ctx, node: &Node, path: &str) -> R<GatewayService> {
     let port_node = c.required("port")?;
     let port = read_gateway_port(ctx, port_node, &c.path_of("port"))?;
     c.finish()?;
-    Ok(GatewayService { host, port: port.number })
+    Ok(GatewayService {
+        host,
+        port: port.number,
+    })
 }
 
 /// Reads a gateway port `8080`, `8080/http` or `8080/tcp`.
@@ -82,11 +86,21 @@ pub(crate) fn read_gateway_body(c: &MapCursor, name: String, port: GatewayPort) 
         None => Vec::new(),
         Some(n) => read_routes(c.ctx, n, &c.path_of("routes"))?,
     };
-    Ok(Gateway { name, metadata, port, service: None, sticky, virtual_hosts, routes })
+    Ok(Gateway {
+        name,
+        metadata,
+        port,
+        service: None,
+        sticky,
+        virtual_hosts,
+        routes,
+    })
 }
 
 fn read_sticky(c: &MapCursor) -> R<Option<Sticky>> {
-    let Some(node) = c.value("sticky") else { return Ok(None) };
+    let Some(node) = c.value("sticky") else {
+        return Ok(None);
+    };
     let text = scalar_text(c.ctx, node, &c.path_of("sticky"))?;
     match text.trim().to_ascii_lowercase().as_str() {
         "route" => Ok(Some(Sticky::Route)),
@@ -102,7 +116,9 @@ fn read_sticky(c: &MapCursor) -> R<Option<Sticky>> {
 }
 
 fn read_virtual_hosts(c: &MapCursor) -> R<Vec<String>> {
-    let Some(node) = c.value("virtual_hosts") else { return Ok(Vec::new()) };
+    let Some(node) = c.value("virtual_hosts") else {
+        return Ok(Vec::new());
+    };
     let path = c.path_of("virtual_hosts");
     let items: Vec<&Node> = match &node.value {
         Value::List(items) => items.iter().collect(),
@@ -119,7 +135,9 @@ fn read_virtual_hosts(c: &MapCursor) -> R<Vec<String>> {
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let host = match item.as_text() {
-            Some(t) if !t.trim().is_empty() && !t.chars().any(|ch| ch.is_whitespace() || ch.is_control()) => t.to_string(),
+            Some(t) if !t.trim().is_empty() && !t.chars().any(|ch| ch.is_whitespace() || ch.is_control()) => {
+                t.to_string()
+            }
             _ => {
                 return Err(c.ctx.err_at(
                     ErrorCode::IllegalGatewayVirtualHosts,
@@ -138,7 +156,12 @@ fn route_path(ctx: &Ctx, text: &str, path: &str, node: &Node) -> R<RoutePath> {
     let p = RoutePath(text.to_string());
     let ok = match p.external() {
         Some(addr) => !addr.is_empty() && !addr.chars().any(|ch| ch.is_whitespace() || ch.is_control()),
-        None => p.is_valid() && !text.chars().any(|ch| ch.is_whitespace() || ch.is_control() || matches!(ch, '[' | ']')),
+        None => {
+            p.is_valid()
+                && !text
+                    .chars()
+                    .any(|ch| ch.is_whitespace() || ch.is_control() || matches!(ch, '[' | ']'))
+        }
     };
     if ok {
         Ok(p)
@@ -214,7 +237,11 @@ fn read_route_entry(ctx: &Ctx, key: &str, node: &Node, path: &str) -> R<GatewayR
         Value::Null => Ref::Inline(Route::default()),
         _ => weak_ref(ctx, node, path, |c| read_route_body(c, String::new()))?,
     };
-    Ok(GatewayRoute { path: route_path, route, targets: Vec::new() })
+    Ok(GatewayRoute {
+        path: route_path,
+        route,
+        targets: Vec::new(),
+    })
 }
 
 /// Reads the fields of a route: weight, condition, condition strength, rewrites, balance.
@@ -234,7 +261,15 @@ pub(crate) fn read_route_body(c: &MapCursor, name: String) -> R<Route> {
     let balance = c.text("balance")?.filter(|b| !b.trim().is_empty());
     c.take("targets");
     c.take("lookup_name");
-    Ok(Route { name, metadata, weight, condition, condition_strength, rewrites, balance })
+    Ok(Route {
+        name,
+        metadata,
+        weight,
+        condition,
+        condition_strength,
+        rewrites,
+        balance,
+    })
 }
 
 /// Reads a condition: a text (a single valid name is a reference to a stored condition, anything else the
@@ -288,7 +323,11 @@ pub(crate) fn read_condition_body(c: &MapCursor, name: String) -> R<Condition> {
         None => String::new(),
         Some((key, n)) => scalar_text(c.ctx, n, &c.path_of(key))?,
     };
-    Ok(Condition { name, metadata, definition })
+    Ok(Condition {
+        name,
+        metadata,
+        definition,
+    })
 }
 
 fn read_rewrites(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Ref<Rewrite>>> {
@@ -317,7 +356,12 @@ pub(crate) fn read_rewrite_body(c: &MapCursor, name: String) -> R<Rewrite> {
             format!("'{text}' is not a rewrite: write '<new path> if <condition>'"),
         )
     })?;
-    Ok(Rewrite { name, metadata, path, condition })
+    Ok(Rewrite {
+        name,
+        metadata,
+        path,
+        condition,
+    })
 }
 
 /// Reads a stored route artifact.

@@ -21,7 +21,9 @@ pub(crate) fn read_sla_artifact(ctx: &Ctx, node: &Node, path: &str) -> R<Sla> {
 pub(crate) fn read_sla_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Sla>> {
     match ref_or_inline(ctx, node, path)? {
         RefOrInline::Named(name) => {
-            let Value::Map(_) = &node.value else { return Ok(Ref::Named(name)) };
+            let Value::Map(_) = &node.value else {
+                return Ok(Ref::Named(name));
+            };
             let c = MapCursor::new(ctx, node, path)?;
             c.take_any(&["reference", "ref"]);
             let escalations = read_escalations(&c)?;
@@ -59,7 +61,12 @@ fn read_u64(c: &MapCursor, key: &str) -> R<u64> {
     let node = c.required(key)?;
     let text = scalar_text(c.ctx, node, &c.path_of(key))?;
     text.trim().parse().map_err(|_| {
-        c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of(key), node, format!("'{text}' is not a whole number of 0 or more"))
+        c.ctx.err_at(
+            ErrorCode::InvalidValueError,
+            &c.path_of(key),
+            node,
+            format!("'{text}' is not a whole number of 0 or more"),
+        )
     })
 }
 
@@ -84,14 +91,26 @@ fn read_sla_body(c: &MapCursor, name: String) -> R<Sla> {
         "escalation_only" => SlaKind::EscalationOnly,
         other => {
             let parameters = rest(c);
-            SlaKind::Generic { kind: other.to_string(), parameters }
+            SlaKind::Generic {
+                kind: other.to_string(),
+                parameters,
+            }
         }
     };
-    Ok(Sla { name, metadata, kind, escalations })
+    Ok(Sla {
+        name,
+        metadata,
+        kind,
+        escalations,
+    })
 }
 
 fn rest(c: &MapCursor) -> Metadata {
-    let keys: Vec<String> = c.keys().filter(|k| !matches!(*k, "kind" | "lookup_name")).map(str::to_string).collect();
+    let keys: Vec<String> = c
+        .keys()
+        .filter(|k| !matches!(*k, "kind" | "lookup_name"))
+        .map(str::to_string)
+        .collect();
     let mut out = Metadata::new();
     for k in keys {
         if let Some(v) = c.take(&k) {
@@ -113,7 +132,11 @@ pub(crate) fn read_escalations(c: &MapCursor) -> R<Vec<Ref<Escalation>>> {
 
 fn read_escalation_list(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Ref<Escalation>>> {
     match &node.value {
-        Value::List(items) => items.iter().enumerate().map(|(i, n)| read_escalation_ref(ctx, n, &index(path, i))).collect(),
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, n)| read_escalation_ref(ctx, n, &index(path, i)))
+            .collect(),
         Value::Null => Ok(Vec::new()),
         _ => Ok(vec![read_escalation_ref(ctx, node, path)?]),
     }
@@ -135,7 +158,11 @@ pub(crate) fn read_escalation_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<E
                 }
                 _ => read_escalation_list(ctx, inner, &p)?,
             };
-            let kind = if key == "to_all" { EscalationKind::ToAll(children) } else { EscalationKind::ToOne(children) };
+            let kind = if key == "to_all" {
+                EscalationKind::ToAll(children)
+            } else {
+                EscalationKind::ToOne(children)
+            };
             return Ok(Ref::Inline(Escalation::inline(kind)));
         }
     }
@@ -165,16 +192,30 @@ pub(crate) fn read_escalation_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<E
 fn read_f64(c: &MapCursor, key: &str) -> R<f64> {
     let node = c.required(key)?;
     let text = scalar_text(c.ctx, node, &c.path_of(key))?;
-    text.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
-        c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of(key), node, format!("'{text}' is not a number"))
-    })
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| {
+            c.ctx.err_at(
+                ErrorCode::InvalidValueError,
+                &c.path_of(key),
+                node,
+                format!("'{text}' is not a number"),
+            )
+        })
 }
 
 fn read_i64(c: &MapCursor, key: &str) -> R<i64> {
     let node = c.required(key)?;
     let text = scalar_text(c.ctx, node, &c.path_of(key))?;
     text.trim().parse().map_err(|_| {
-        c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of(key), node, format!("'{text}' is not a whole number"))
+        c.ctx.err_at(
+            ErrorCode::InvalidValueError,
+            &c.path_of(key),
+            node,
+            format!("'{text}' is not a whole number"),
+        )
     })
 }
 
@@ -209,12 +250,20 @@ fn read_escalation_body(c: &MapCursor, name: String) -> R<Escalation> {
             if let Some(t) = target {
                 parameters.insert("target".into(), serde_json::Value::String(t));
             }
-            EscalationKind::Generic { kind: other.to_string(), parameters }
+            EscalationKind::Generic {
+                kind: other.to_string(),
+                parameters,
+            }
         }
     };
     if let EscalationKind::ScaleInstances { minimum, maximum, .. } = &kind {
         if minimum > maximum {
-            return Err(c.ctx.err_at(ErrorCode::InvalidValueError, &c.path_of("minimum"), c.node, "'minimum' is larger than 'maximum'"));
+            return Err(c.ctx.err_at(
+                ErrorCode::InvalidValueError,
+                &c.path_of("minimum"),
+                c.node,
+                "'minimum' is larger than 'maximum'",
+            ));
         }
     }
     if matches!(&kind, EscalationKind::ToAll(_) | EscalationKind::ToOne(_)) && !c.has("escalations") {

@@ -17,7 +17,11 @@ pub(crate) fn read_template(ctx: &Ctx, node: &Node, path: &str) -> R<Template> {
         Some((key, n)) => free_map(ctx, n, &c.path_of(key))?.into_iter().collect(),
     };
     c.finish()?;
-    Ok(Template { name, metadata, definition })
+    Ok(Template {
+        name,
+        metadata,
+        definition,
+    })
 }
 
 /// The entries of a document's `import:`, as written (each a JSON value: normally a text).

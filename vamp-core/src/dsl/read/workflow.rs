@@ -3,8 +3,8 @@
 
 use super::breed::read_breed_ref;
 use super::common::{
-    read_arguments, read_dialects, read_environment, read_health_checks, read_metadata, read_name, read_scale_ref,
-    read_string_list,
+    read_arguments, read_dialects, read_environment, read_health_checks, read_metadata, read_name,
+    read_scale_ref, read_string_list,
 };
 use crate::dsl::cursor::{describe, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
@@ -86,7 +86,12 @@ fn read_schedule(ctx: &Ctx, node: &Node, path: &str) -> R<Schedule> {
                     _ => read_string_list(ctx, ev, &p)?,
                 };
                 if tags.is_empty() {
-                    return Err(ctx.err_at(ErrorCode::UndefinedWorkflowScheduleError, &p, ev, "an event schedule needs at least one tag"));
+                    return Err(ctx.err_at(
+                        ErrorCode::UndefinedWorkflowScheduleError,
+                        &p,
+                        ev,
+                        "an event schedule needs at least one tag",
+                    ));
                 }
                 Schedule::Event { tags }
             } else if let Some(t) = c.value("time") {
@@ -122,7 +127,12 @@ fn read_time(ctx: &Ctx, node: &Node, path: &str) -> R<Schedule> {
                 Some(r) => {
                     let t = scalar_text(ctx, r, &c.path_of("repeat"))?;
                     Some(t.trim().parse::<u32>().map_err(|_| {
-                        ctx.err_at(ErrorCode::InvalidValueError, &c.path_of("repeat"), r, format!("'{t}' is not a number of runs"))
+                        ctx.err_at(
+                            ErrorCode::InvalidValueError,
+                            &c.path_of("repeat"),
+                            r,
+                            format!("'{t}' is not a number of runs"),
+                        )
                     })?)
                 }
             };
@@ -130,7 +140,12 @@ fn read_time(ctx: &Ctx, node: &Node, path: &str) -> R<Schedule> {
             (period_node, c.path_of("period"), start, repeat)
         }
         Value::List(_) => {
-            return Err(ctx.err_at(ErrorCode::UndefinedWorkflowScheduleError, path, node, format!("expected a period, found {}", describe(node))))
+            return Err(ctx.err_at(
+                ErrorCode::UndefinedWorkflowScheduleError,
+                path,
+                node,
+                format!("expected a period, found {}", describe(node)),
+            ))
         }
         _ => (node, path.to_string(), None, None),
     };
@@ -143,7 +158,11 @@ fn read_time(ctx: &Ctx, node: &Node, path: &str) -> R<Schedule> {
             format!("'{period}' is not an ISO-8601 period such as PT1M or P1DT2H"),
         ));
     }
-    Ok(Schedule::Time { period, start, repeat })
+    Ok(Schedule::Time {
+        period,
+        start,
+        repeat,
+    })
 }
 
 /// The length of an ISO-8601 period (`P1Y2M3DT4H5M6S`, `PT1M`, `P2W`) in seconds, counting a year as 365 days
@@ -174,9 +193,17 @@ pub fn iso_period_seconds(text: &str) -> Option<u64> {
         }
         num.is_empty().then_some(total)
     }
-    let d = fields(date, &[('Y', 365 * 86_400), ('M', 30 * 86_400), ('W', 7 * 86_400), ('D', 86_400)])?;
+    let d = fields(
+        date,
+        &[
+            ('Y', 365 * 86_400),
+            ('M', 30 * 86_400),
+            ('W', 7 * 86_400),
+            ('D', 86_400),
+        ],
+    )?;
     let t = match time {
-        Some(t) if t.is_empty() => return None,
+        Some("") => return None,
         Some(t) => fields(t, &[('H', 3600), ('M', 60), ('S', 1)])?,
         None => 0,
     };
@@ -195,7 +222,10 @@ mod tests {
     fn iso_periods_are_parsed() {
         assert_eq!(iso_period_seconds("PT1M"), Some(60));
         assert_eq!(iso_period_seconds("P1DT2H"), Some(86_400 + 7200));
-        assert_eq!(iso_period_seconds("P1Y2M3DT4H5M6S"), Some(365 * 86_400 + 60 * 86_400 + 3 * 86_400 + 4 * 3600 + 5 * 60 + 6));
+        assert_eq!(
+            iso_period_seconds("P1Y2M3DT4H5M6S"),
+            Some(365 * 86_400 + 60 * 86_400 + 3 * 86_400 + 4 * 3600 + 5 * 60 + 6)
+        );
         assert_eq!(iso_period_seconds("now"), None);
         assert_eq!(iso_period_seconds("P"), None);
         assert_eq!(iso_period_seconds("PT"), None);

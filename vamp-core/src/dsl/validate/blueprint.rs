@@ -9,9 +9,7 @@ use std::collections::HashSet;
 use super::breed::{has_trait, trait_values, validate_breed, value_references};
 use super::gateway::{check_gateway_routing, check_gateway_weights};
 use crate::dsl::error::{ArtifactId, DslError, ErrorCode};
-use crate::model::{
-    Blueprint, Breed, Cluster, Escalation, EscalationKind, Kind, Port, Protocol, Ref, Sla,
-};
+use crate::model::{Blueprint, Breed, Cluster, Escalation, EscalationKind, Kind, Port, Protocol, Ref, Sla};
 use crate::resolve::Reference;
 
 /// Whether a blueprint is validated on its own or as a deployment request, whose dependencies may be satisfied
@@ -51,7 +49,10 @@ impl V<'_> {
 
     fn breed_cluster(&self, breed_name: &str) -> Option<(&Cluster, &Ref<Breed>)> {
         self.bp.clusters.iter().find_map(|c| {
-            c.services.iter().find(|s| crate::resolve::matches_dependency(breed_name, s.breed_name())).map(|s| (c, &s.breed))
+            c.services
+                .iter()
+                .find(|s| crate::resolve::matches_dependency(breed_name, s.breed_name()))
+                .map(|s| (c, &s.breed))
         })
     }
 }
@@ -65,12 +66,20 @@ enum PortLookup {
 /// Resolves anonymous cluster gateways (written without a port name) to the cluster's single port, when the
 /// cluster's breeds are inline; several ports are `IllegalAnonymousRoutingPortMappingError`.
 pub fn name_anonymous_gateways(bp: &mut Blueprint) -> Result<(), DslError> {
-    let id = ArtifactId { kind: Kind::Blueprint, name: bp.name.clone() };
+    let id = ArtifactId {
+        kind: Kind::Blueprint,
+        name: bp.name.clone(),
+    };
     for cluster in &mut bp.clusters {
-        let Some(gw_index) = cluster.gateways.iter().position(|g| g.name.is_empty()) else { continue };
+        let Some(gw_index) = cluster.gateways.iter().position(|g| g.name.is_empty()) else {
+            continue;
+        };
         let breeds: Option<Vec<&Breed>> = cluster.services.iter().map(|s| s.breed.inline()).collect();
         let Some(breeds) = breeds else { continue };
-        let mut ports: Vec<&str> = breeds.iter().flat_map(|b| b.ports.iter().map(|p| p.name.as_str())).collect();
+        let mut ports: Vec<&str> = breeds
+            .iter()
+            .flat_map(|b| b.ports.iter().map(|p| p.name.as_str()))
+            .collect();
         ports.sort_unstable();
         ports.dedup();
         match ports.as_slice() {
@@ -100,7 +109,13 @@ pub fn name_anonymous_gateways(bp: &mut Blueprint) -> Result<(), DslError> {
 
 /// Validates a blueprint.
 pub fn validate_blueprint(bp: &Blueprint, scope: Scope) -> Result<(), DslError> {
-    let v = V { bp, id: ArtifactId { kind: Kind::Blueprint, name: bp.name.clone() } };
+    let v = V {
+        bp,
+        id: ArtifactId {
+            kind: Kind::Blueprint,
+            name: bp.name.clone(),
+        },
+    };
     check_services(&v)?;
     check_breeds(&v, scope)?;
     check_environment(&v)?;
@@ -125,7 +140,10 @@ fn check_services(v: &V) -> Result<(), DslError> {
                 return Err(v.err(
                     ErrorCode::NonUniqueBlueprintBreedReferenceError,
                     format!("clusters.{}.services[{i}].breed", c.name),
-                    format!("breed '{}' appears more than once; a breed may run in one place of a blueprint", s.breed_name()),
+                    format!(
+                        "breed '{}' appears more than once; a breed may run in one place of a blueprint",
+                        s.breed_name()
+                    ),
                 ));
             }
         }
@@ -139,7 +157,11 @@ fn check_breeds(v: &V, scope: Scope) -> Result<(), DslError> {
             let Ref::Inline(b) = &s.breed else { continue };
             let path = format!("clusters.{}.services[{i}].breed", c.name);
             validate_breed(b, &v.id).map_err(|mut e| {
-                e.path = if e.path.is_empty() { path.clone() } else { format!("{path}.{}", e.path) };
+                e.path = if e.path.is_empty() {
+                    path.clone()
+                } else {
+                    format!("{path}.{}", e.path)
+                };
                 e
             })?;
             for (alias, dep) in &b.dependencies {
@@ -155,15 +177,23 @@ fn check_breeds(v: &V, scope: Scope) -> Result<(), DslError> {
                         format!("breed '{}' depends on '{dep_name}', which no cluster of the blueprint runs; add a cluster for it", b.name),
                     ));
                 }
-                let Some((_, Ref::Inline(dep_breed))) = target else { continue };
+                let Some((_, Ref::Inline(dep_breed))) = target else {
+                    continue;
+                };
                 for (trait_path, value) in trait_values(b) {
                     for r in value_references(&v.id, &format!("{path}.{trait_path}"), value)? {
-                        let Reference::Trait { cluster, group, name } = &r else { continue };
+                        let Reference::Trait { cluster, group, name } = &r else {
+                            continue;
+                        };
                         if cluster == alias && !has_trait(dep_breed, *group, name) {
                             return Err(v.err(
                                 ErrorCode::UnresolvedEnvironmentVariableError,
                                 format!("{path}.{trait_path}"),
-                                format!("'${}': breed '{}' has no {group} '{name}'", r.name(), dep_breed.name),
+                                format!(
+                                    "'${}': breed '{}' has no {group} '{name}'",
+                                    r.name(),
+                                    dep_breed.name
+                                ),
                             ));
                         }
                     }
@@ -188,7 +218,10 @@ fn check_environment(v: &V) -> Result<(), DslError> {
             return Err(v.err(
                 ErrorCode::UnresolvedEnvironmentVariableError,
                 path,
-                format!("'{}' names cluster '{cluster_name}', which the blueprint does not have", var.name),
+                format!(
+                    "'{}' names cluster '{cluster_name}', which the blueprint does not have",
+                    var.name
+                ),
             ));
         };
         if let Some(breeds) = v.inline_breeds(cluster) {
@@ -204,13 +237,19 @@ fn check_environment(v: &V) -> Result<(), DslError> {
     for c in &v.bp.clusters {
         for (i, s) in c.services.iter().enumerate() {
             for var in &s.environment_variables {
-                let path = format!("clusters.{}.services[{i}].environment_variables.{}", c.name, var.name);
+                let path = format!(
+                    "clusters.{}.services[{i}].environment_variables.{}",
+                    c.name, var.name
+                );
                 if let Ref::Inline(b) = &s.breed {
                     if b.environment_variable(&var.name).is_none() {
                         return Err(v.err(
                             ErrorCode::UnresolvedDependencyInTraitValueError,
                             path,
-                            format!("breed '{}' has no variable '{}' to override; declare it in the breed", b.name, var.name),
+                            format!(
+                                "breed '{}' has no variable '{}' to override; declare it in the breed",
+                                b.name, var.name
+                            ),
                         ));
                     }
                 }
@@ -259,7 +298,9 @@ fn check_health_checks(v: &V) -> Result<(), DslError> {
 fn escalation_targets<'a>(escalations: &'a [Ref<Escalation>], out: &mut Vec<&'a str>) {
     for e in escalations.iter().filter_map(Ref::inline) {
         match &e.kind {
-            EscalationKind::ToAll(children) | EscalationKind::ToOne(children) => escalation_targets(children, out),
+            EscalationKind::ToAll(children) | EscalationKind::ToOne(children) => {
+                escalation_targets(children, out)
+            }
             EscalationKind::ScaleInstances { target: Some(t), .. }
             | EscalationKind::ScaleCpu { target: Some(t), .. }
             | EscalationKind::ScaleMemory { target: Some(t), .. } => out.push(t),
@@ -311,16 +352,28 @@ fn check_cluster_gateways(v: &V) -> Result<(), DslError> {
                     return Err(v.err(
                         ErrorCode::UnresolvedServiceRouteError,
                         format!("{path}.routes.{}", r.path),
-                        format!("cluster '{}' has no service of breed '{}'; route to one of its services", c.name, r.path),
+                        format!(
+                            "cluster '{}' has no service of breed '{}'; route to one of its services",
+                            c.name, r.path
+                        ),
                     ));
                 }
             }
-            let total: u32 = gw.routes.iter().filter_map(|r| r.route.inline()).filter_map(|r| r.weight).map(|w| u32::from(w.0)).sum();
+            let total: u32 = gw
+                .routes
+                .iter()
+                .filter_map(|r| r.route.inline())
+                .filter_map(|r| r.weight)
+                .map(|w| u32::from(w.0))
+                .sum();
             if total > 100 {
                 return Err(v.err(
                     ErrorCode::RouteWeightError,
                     format!("{path}.routes"),
-                    format!("total route weight of cluster '{}' is {total}%; it cannot exceed 100%", c.name),
+                    format!(
+                        "total route weight of cluster '{}' is {total}%; it cannot exceed 100%",
+                        c.name
+                    ),
                 ));
             }
             check_gateway_routing(gw, protocol, &v.id, &path)?;
@@ -337,7 +390,10 @@ fn check_blueprint_gateways(v: &V) -> Result<(), DslError> {
             return Err(v.err(
                 ErrorCode::DuplicateGatewayPortError,
                 path,
-                format!("port {} is used by another gateway of this blueprint; give each gateway its own port", gw.port.number),
+                format!(
+                    "port {} is used by another gateway of this blueprint; give each gateway its own port",
+                    gw.port.number
+                ),
             ));
         }
         for r in &gw.routes {
@@ -348,10 +404,15 @@ fn check_blueprint_gateways(v: &V) -> Result<(), DslError> {
                 return Err(unresolved(format!("'{}' must be written 'cluster/port'", r.path)));
             };
             let Some(cluster) = v.bp.cluster(cluster_name) else {
-                return Err(unresolved(format!("'{}' names cluster '{cluster_name}', which the blueprint does not have", r.path)));
+                return Err(unresolved(format!(
+                    "'{}' names cluster '{cluster_name}', which the blueprint does not have",
+                    r.path
+                )));
             };
             if let PortLookup::Missing = v.find_port(cluster, port) {
-                return Err(unresolved(format!("no breed of cluster '{cluster_name}' has a port '{port}'")));
+                return Err(unresolved(format!(
+                    "no breed of cluster '{cluster_name}' has a port '{port}'"
+                )));
             }
         }
         check_gateway_routing(gw, gw.port.protocol, &v.id, &path)?;

@@ -7,7 +7,10 @@ use crate::resolve::{breed_cycle, parse_value, Part, Reference, TraitGroup};
 
 /// The id of a breed in errors.
 pub(crate) fn id(b: &Breed) -> ArtifactId {
-    ArtifactId { kind: Kind::Breed, name: b.name.clone() }
+    ArtifactId {
+        kind: Kind::Breed,
+        name: b.name.clone(),
+    }
 }
 
 /// Every `(field path, value)` of a breed that may hold references.
@@ -28,13 +31,20 @@ pub(crate) fn trait_values(b: &Breed) -> Vec<(String, &str)> {
 }
 
 /// The references of a value, as `ParserError` when malformed.
-pub(crate) fn value_references(artifact: &ArtifactId, path: &str, value: &str) -> Result<Vec<Reference>, DslError> {
+pub(crate) fn value_references(
+    artifact: &ArtifactId,
+    path: &str,
+    value: &str,
+) -> Result<Vec<Reference>, DslError> {
     let parts = parse_value(value).map_err(|e| {
         DslError::new(
             ErrorCode::ParserError,
             artifact.clone(),
             path,
-            format!("cannot parse the value '{value}': {} (position {}); write '$$' for a literal '$'", e.message, e.position),
+            format!(
+                "cannot parse the value '{value}': {} (position {}); write '$$' for a literal '$'",
+                e.message, e.position
+            ),
         )
     })?;
     Ok(parts
@@ -64,7 +74,10 @@ pub fn validate_breed(b: &Breed, artifact: &ArtifactId) -> Result<(), DslError> 
             ErrorCode::RecursiveDependenciesError,
             artifact.clone(),
             "dependencies",
-            format!("breed dependencies form a cycle: {}; remove one of them", cycle.join(" -> ")),
+            format!(
+                "breed dependencies form a cycle: {}; remove one of them",
+                cycle.join(" -> ")
+            ),
         ));
     }
     for (i, hc) in b.health_checks.iter().flatten().enumerate() {
@@ -73,7 +86,10 @@ pub fn validate_breed(b: &Breed, artifact: &ArtifactId) -> Result<(), DslError> 
                 ErrorCode::UnresolvedPortReferenceError,
                 artifact.clone(),
                 format!("health_checks[{i}].port"),
-                format!("breed '{}' has no port '{}'; name one of its ports", b.name, hc.port),
+                format!(
+                    "breed '{}' has no port '{}'; name one of its ports",
+                    b.name, hc.port
+                ),
             ));
         }
     }
@@ -102,7 +118,11 @@ pub fn validate_breed(b: &Breed, artifact: &ArtifactId) -> Result<(), DslError> 
                         ErrorCode::UnresolvedDependencyInTraitValueError,
                         artifact.clone(),
                         path,
-                        format!("'${}': dependency '{alias}' (breed '{}') has no {group} '{name}'", r.name(), dep_breed.name),
+                        format!(
+                            "'${}': dependency '{alias}' (breed '{}') has no {group} '{name}'",
+                            r.name(),
+                            dep_breed.name
+                        ),
                     ));
                 }
             }

@@ -14,7 +14,9 @@ fn join(path: &str, key: &str) -> String {
 
 /// Checks a condition's syntax strictly.
 pub(crate) fn check_condition(c: &Condition, artifact: &ArtifactId, path: &str) -> Result<(), DslError> {
-    compile(&c.definition).map(|_| ()).map_err(|e| e.into_dsl(artifact.clone(), path))
+    compile(&c.definition)
+        .map(|_| ())
+        .map_err(|e| e.into_dsl(artifact.clone(), path))
 }
 
 /// Checks what every gateway form shares: sticky and conditions only on HTTP, condition syntax.
@@ -56,9 +58,17 @@ pub(crate) fn check_gateway_routing(
 /// weight share what the others leave, so the given weights must total at most 100% if some route has none, and
 /// exactly 0% or 100% if all have one. Routes given by reference are weighed when resolved.
 pub(crate) fn weights_can_total_100(routes: &[&Route]) -> Option<u32> {
-    let given: u32 = routes.iter().filter_map(|r| r.weight).map(|w| u32::from(w.0)).sum();
+    let given: u32 = routes
+        .iter()
+        .filter_map(|r| r.weight)
+        .map(|w| u32::from(w.0))
+        .sum();
     let unweighted = routes.iter().filter(|r| r.weight.is_none()).count();
-    let ok = if unweighted > 0 { given <= 100 } else { given == 0 || given == 100 };
+    let ok = if unweighted > 0 {
+        given <= 100
+    } else {
+        given == 0 || given == 100
+    };
     (!ok).then_some(given)
 }
 
@@ -74,21 +84,30 @@ pub(crate) fn check_gateway_weights(gw: &Gateway, artifact: &ArtifactId, path: &
             ErrorCode::GatewayRouteWeightError,
             artifact.clone(),
             join(path, "routes"),
-            format!("total route weight of gateway '{}' is {total}%; it must be either 0% or 100%", gw.name),
+            format!(
+                "total route weight of gateway '{}' is {total}%; it must be either 0% or 100%",
+                gw.name
+            ),
         )),
     }
 }
 
 /// Validates a standalone gateway.
 pub fn validate_gateway(gw: &Gateway) -> Result<(), DslError> {
-    let id = ArtifactId { kind: Kind::Gateway, name: gw.name.clone() };
+    let id = ArtifactId {
+        kind: Kind::Gateway,
+        name: gw.name.clone(),
+    };
     check_gateway_routing(gw, gw.port.protocol, &id, "")?;
     check_gateway_weights(gw, &id, "")
 }
 
 /// Validates a stored route.
 pub fn validate_route_artifact(r: &Route) -> Result<(), DslError> {
-    let id = ArtifactId { kind: Kind::Route, name: r.name.clone() };
+    let id = ArtifactId {
+        kind: Kind::Route,
+        name: r.name.clone(),
+    };
     match &r.condition {
         Some(Ref::Inline(c)) => check_condition(c, &id, "condition"),
         _ => Ok(()),
@@ -97,6 +116,9 @@ pub fn validate_route_artifact(r: &Route) -> Result<(), DslError> {
 
 /// Validates a stored condition.
 pub fn validate_condition_artifact(c: &Condition) -> Result<(), DslError> {
-    let id = ArtifactId { kind: Kind::Condition, name: c.name.clone() };
+    let id = ArtifactId {
+        kind: Kind::Condition,
+        name: c.name.clone(),
+    };
     check_condition(c, &id, "condition")
 }

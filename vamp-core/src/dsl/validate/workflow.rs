@@ -6,7 +6,10 @@ use crate::model::{Kind, Ref, Workflow};
 
 /// Validates a workflow.
 pub fn validate_workflow(w: &Workflow) -> Result<(), DslError> {
-    let id = ArtifactId { kind: Kind::Workflow, name: w.name.clone() };
+    let id = ArtifactId {
+        kind: Kind::Workflow,
+        name: w.name.clone(),
+    };
     for v in &w.environment_variables {
         let path = format!("environment_variables.{}", v.name);
         if v.value.is_none() {
@@ -23,7 +26,10 @@ pub fn validate_workflow(w: &Workflow) -> Result<(), DslError> {
                     ErrorCode::UnresolvedDependencyInTraitValueError,
                     id,
                     path,
-                    format!("breed '{}' has no variable '{}' to override; declare it in the breed", b.name, v.name),
+                    format!(
+                        "breed '{}' has no variable '{}' to override; declare it in the breed",
+                        b.name, v.name
+                    ),
                 ));
             }
         }
