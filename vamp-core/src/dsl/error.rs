@@ -40,7 +40,6 @@ catalogue! {
     UnexpectedTypeError => "A field has the wrong type (a list where a text is expected, …).",
     UnexpectedInnerElementError => "A field that must be a scalar holds a nested map or list.",
     EitherReferenceOrAnonymous => "An artifact is given both as a reference and inline.",
-    NotAnonymousError => "An inline artifact that must be anonymous has a name.",
     UnexpectedElement => "A field the DSL does not know.",
     IllegalName => "A name contains white space, '/', '[' or ']'.",
     IllegalStrictName => "A port, variable or constant name contains white space, '.', '/', '[' or ']'.",

@@ -3,3 +3,4 @@
 pub mod deployment;
 pub mod gateways;
 pub mod reconcile;
+pub mod workflows;

@@ -252,8 +252,12 @@ pub(crate) fn read_route_body(c: &MapCursor, name: String) -> R<Route> {
         None => None,
         Some((key, n)) => read_condition_ref(c.ctx, n, &c.path_of(key))?,
     };
-    let condition_strength =
-        read_percentage(c, "condition_strength", ErrorCode::RouteConditionStrengthError)?;
+    let strength_code = if c.ctx.artifact.kind == crate::model::Kind::Gateway {
+        ErrorCode::GatewayRouteConditionStrengthError
+    } else {
+        ErrorCode::RouteConditionStrengthError
+    };
+    let condition_strength = read_percentage(c, "condition_strength", strength_code)?;
     let rewrites = match c.value("rewrites") {
         None => Vec::new(),
         Some(n) => read_rewrites(c.ctx, n, &c.path_of("rewrites"))?,
