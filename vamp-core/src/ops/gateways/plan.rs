@@ -11,7 +11,7 @@ use crate::model::{Deployment, Gateway};
 
 use super::external::deployment_gateway;
 use super::internal::internal_gateways;
-use super::ports::{assign_ports, PortRange};
+use super::ports::{assign_ports, PortAllocator, PortRange};
 use super::protections::check_gateway_create;
 use super::targets::{deployable, TargetResolver};
 use super::validate::{gateway_error, normalize_gateway};
@@ -143,6 +143,7 @@ struct Candidates<'c> {
     names: HashSet<String>,
     gateways: Vec<Gateway>,
     held_back: Vec<DslError>,
+    invalid: Vec<String>,
     virtual_hosts: &'c VirtualHostConfig,
 }
 
@@ -157,7 +158,10 @@ impl Candidates<'_> {
                 g.virtual_hosts = merge_virtual_hosts(&g, self.virtual_hosts);
                 self.gateways.push(g);
             }
-            Err(e) => self.held_back.push(e),
+            Err(e) => {
+                self.invalid.push(gateway.name);
+                self.held_back.push(e);
+            }
         }
     }
 }
@@ -171,8 +175,10 @@ impl Candidates<'_> {
 /// segments, then name; ports are assigned in that order ([`assign_ports`]: kept ports first, then new explicit
 /// ones, then the lowest free ports of the range); targets are resolved against the planned gateways and
 /// `input.deployments` ([`TargetResolver`]) and each gateway is marked [`deployable`]. A gateway that fails
-/// any step is held back with its error and the rest is planned regardless. The diff compares the deployable
-/// gateways with those of `input.previous`.
+/// any step is held back with its error and the rest is planned regardless; one held back for its content
+/// (weights, names, port type) keeps its previous port reserved, so a passing mistake never hands the port of a
+/// running gateway (which dependent services reach it by) to another. The diff compares the deployable gateways
+/// with those of `input.previous`.
 ///
 /// The same input always gives the same plan. Cost is O(g log g) in the number of gateways plus linear in
 /// routes and instances: every lookup is by name in a hash map.
@@ -197,6 +203,7 @@ pub fn plan_gateways(input: &GatewayPlanInput<'_>) -> Result<GatewayPlan, DslErr
         names: HashSet::new(),
         gateways: Vec::new(),
         held_back: Vec::new(),
+        invalid: Vec::new(),
         virtual_hosts: &config.virtual_hosts,
     };
     let mut seen_deployments: HashSet<&str> = HashSet::with_capacity(input.deployments.len());
@@ -220,6 +227,7 @@ pub fn plan_gateways(input: &GatewayPlanInput<'_>) -> Result<GatewayPlan, DslErr
     let Candidates {
         gateways: mut planned,
         mut held_back,
+        invalid,
         ..
     } = candidates;
     planned.sort_by(|a, b| sort_key(&a.name).cmp(&sort_key(&b.name)));
@@ -229,11 +237,20 @@ pub fn plan_gateways(input: &GatewayPlanInput<'_>) -> Result<GatewayPlan, DslErr
         .iter()
         .map(|p| (p.gateway.name.as_str(), p))
         .collect();
-    let failures = assign_ports(
-        &mut planned,
-        |name| previous.get(name).map(|p| p.gateway.port.number),
-        config.port_range,
-    );
+    let previous_port = |name: &str| {
+        previous
+            .get(name)
+            .map(|p| p.gateway.port.number)
+            .filter(|n| *n != 0)
+    };
+    let mut ports = PortAllocator::new(config.port_range);
+    for name in &invalid {
+        if let Some(port) = previous_port(name) {
+            // A clash here means the previous plan was inconsistent; the first reservation stands.
+            let _ = ports.claim(port, name);
+        }
+    }
+    let failures = assign_ports(&mut planned, previous_port, &mut ports);
     let failed: HashSet<usize> = failures.iter().map(|(i, _)| *i).collect();
     held_back.extend(failures.into_iter().map(|(_, e)| e));
     let mut gateways: Vec<Gateway> = planned

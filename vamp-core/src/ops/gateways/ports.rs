@@ -128,6 +128,11 @@ impl PortAllocator {
         Ok(())
     }
 
+    /// The range free ports are taken from.
+    pub fn range(&self) -> PortRange {
+        self.range
+    }
+
     /// Who uses `port`, if anyone.
     pub fn holder(&self, port: u16) -> Option<&str> {
         self.used.get(&port).map(String::as_str)
@@ -155,19 +160,20 @@ impl PortAllocator {
 /// 3. gateways still without a port get the lowest free port of `range`; none left fails with
 ///    `NoAvailablePortError`.
 ///
-/// A gateway that lost its previous port to a gateway of pass 1 is reassigned in pass 3. Returns the index and
-/// error of every gateway that got no port; their port is left as it was and their ports are not counted used.
+/// Ports already claimed in `ports` (e.g. reserved for gateways held back this round) are not handed out. A
+/// gateway that lost its previous port to an earlier claim is reassigned in pass 3. Returns the index and error
+/// of every gateway that got no port; its port is left as it was and not counted used.
 pub fn assign_ports(
     gateways: &mut [Gateway],
     previous_port: impl Fn(&str) -> Option<u16>,
-    range: PortRange,
+    ports: &mut PortAllocator,
 ) -> Vec<(usize, DslError)> {
-    let mut ports = PortAllocator::new(range);
+    let range = ports.range();
     let mut settled = vec![false; gateways.len()];
     let mut failures = Vec::new();
 
     for explicit in [true, false] {
-        for (i, g) in gateways.iter_mut().enumerate() {
+        for (g, done) in gateways.iter_mut().zip(settled.iter_mut()) {
             if (g.port.number != 0) != explicit {
                 continue;
             }
@@ -177,23 +183,23 @@ pub fn assign_ports(
             };
             if ports.claim(kept, &g.name).is_ok() {
                 g.port.number = kept;
-                settled[i] = true;
+                *done = true;
             }
         }
     }
 
-    for (i, g) in gateways.iter_mut().enumerate() {
-        if settled[i] || g.port.number == 0 {
+    for (i, (g, done)) in gateways.iter_mut().zip(settled.iter_mut()).enumerate() {
+        if *done || g.port.number == 0 {
             continue;
         }
-        settled[i] = true;
+        *done = true;
         if let Err(holder) = ports.claim(g.port.number, &g.name) {
             failures.push((i, unavailable_port(g, &holder)));
         }
     }
 
-    for (i, g) in gateways.iter_mut().enumerate() {
-        if settled[i] {
+    for (i, (g, done)) in gateways.iter_mut().zip(settled.iter()).enumerate() {
+        if *done {
             continue;
         }
         match ports.next_free(&g.name) {
@@ -304,7 +310,7 @@ mod tests {
     #[test]
     fn unassigned_gateways_get_the_lowest_free_ports() {
         let mut gs = vec![gw("a", 0), gw("b", 40001), gw("c", 0), gw("d", 0)];
-        let failures = assign_ports(&mut gs, |_| None, PortRange::default());
+        let failures = assign_ports(&mut gs, |_| None, &mut PortAllocator::new(PortRange::default()));
         assert!(failures.is_empty());
         assert_eq!(ports(&gs), vec![40000, 40001, 40002, 40003]);
     }
@@ -313,7 +319,11 @@ mod tests {
     fn ports_of_removed_gateways_are_reused() {
         let previous: HashMap<&str, u16> = [("a", 40000), ("b", 40001), ("c", 40002)].into();
         let mut gs = vec![gw("a", 0), gw("c", 0), gw("new", 0)];
-        assign_ports(&mut gs, |n| previous.get(n).copied(), PortRange::default());
+        assign_ports(
+            &mut gs,
+            |n| previous.get(n).copied(),
+            &mut PortAllocator::new(PortRange::default()),
+        );
         assert_eq!(ports(&gs), vec![40000, 40002, 40001]);
     }
 
@@ -321,7 +331,11 @@ mod tests {
     fn previous_ports_are_kept_before_new_ones_are_handed_out() {
         let previous: HashMap<&str, u16> = [("late", 40000)].into();
         let mut gs = vec![gw("early", 0), gw("late", 0)];
-        assign_ports(&mut gs, |n| previous.get(n).copied(), PortRange::default());
+        assign_ports(
+            &mut gs,
+            |n| previous.get(n).copied(),
+            &mut PortAllocator::new(PortRange::default()),
+        );
         assert_eq!(ports(&gs), vec![40001, 40000]);
     }
 
@@ -329,7 +343,7 @@ mod tests {
     fn exhaustion_names_the_gateway_and_the_range() {
         let range = PortRange::new(100, 101).unwrap();
         let mut gs = vec![gw("a", 0), gw("b", 0), gw("c", 0)];
-        let failures = assign_ports(&mut gs, |_| None, range);
+        let failures = assign_ports(&mut gs, |_| None, &mut PortAllocator::new(range));
         assert_eq!(failures.len(), 1);
         let (i, err) = &failures[0];
         assert_eq!(*i, 2);
@@ -342,10 +356,21 @@ mod tests {
     }
 
     #[test]
+    fn reserved_ports_are_not_handed_out() {
+        let mut ports = PortAllocator::new(PortRange::default());
+        ports.claim(40000, "held-back").unwrap();
+        let mut gs = vec![gw("a", 0)];
+        assign_ports(&mut gs, |_| None, &mut ports);
+        assert_eq!(gs[0].port.number, 40001);
+        assert_eq!(ports.holder(40000), Some("held-back"));
+        assert_eq!(ports.holder(40001), Some("a"));
+    }
+
+    #[test]
     fn the_last_port_of_the_range_is_usable() {
         let range = PortRange::new(65535, 65535).unwrap();
         let mut gs = vec![gw("a", 0), gw("b", 0)];
-        let failures = assign_ports(&mut gs, |_| None, range);
+        let failures = assign_ports(&mut gs, |_| None, &mut PortAllocator::new(range));
         assert_eq!(gs[0].port.number, 65535);
         assert_eq!(failures.len(), 1);
     }
@@ -354,7 +379,11 @@ mod tests {
     fn a_new_explicit_port_held_by_another_gateway_is_refused() {
         let previous: HashMap<&str, u16> = [("old", 9050)].into();
         let mut gs = vec![gw("new", 9050), gw("old", 9050)];
-        let failures = assign_ports(&mut gs, |n| previous.get(n).copied(), PortRange::default());
+        let failures = assign_ports(
+            &mut gs,
+            |n| previous.get(n).copied(),
+            &mut PortAllocator::new(PortRange::default()),
+        );
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].0, 0);
         assert_eq!(failures[0].1.code, ErrorCode::UnavailableGatewayPortError);
@@ -372,7 +401,11 @@ mod tests {
                 previous.get(n).copied()
             }
         };
-        let failures = assign_ports(&mut gs, previous_pinned, PortRange::default());
+        let failures = assign_ports(
+            &mut gs,
+            previous_pinned,
+            &mut PortAllocator::new(PortRange::default()),
+        );
         assert!(failures.is_empty());
         assert_eq!(ports(&gs), vec![40001, 40000]);
     }
@@ -381,7 +414,11 @@ mod tests {
     fn assignment_of_ten_thousand_gateways_is_fast() {
         let mut gs: Vec<Gateway> = (0..10_000).map(|i| gw(&format!("g{i}"), 0)).collect();
         let start = std::time::Instant::now();
-        let failures = assign_ports(&mut gs, |_| None, PortRange::new(20000, 40000).unwrap());
+        let failures = assign_ports(
+            &mut gs,
+            |_| None,
+            &mut PortAllocator::new(PortRange::new(20000, 40000).unwrap()),
+        );
         assert!(failures.is_empty());
         assert_eq!(gs[9999].port.number, 29999);
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
