@@ -652,6 +652,26 @@ fn merged_services_lose_interpolated_values() {
 }
 
 #[test]
+fn a_resolved_environment_is_not_a_change() {
+    let mut bp = blueprint("shop", vec![Cluster::new("cfg", vec![svc("cfg:1")])]);
+    bp.clusters[0].services[0].environment_variables = vec![var("TOKEN", Some("t"))];
+    let mut existing = all_done(deployed(&bp));
+    let resolved = |name: &str, value: &str| EnvironmentVariable {
+        interpolated: Some(value.into()),
+        ..var(name, Some(value))
+    };
+    service_mut(&mut existing, "cfg", "cfg:1").environment_variables =
+        vec![resolved("TOKEN", "t"), resolved("MODE", "prod")];
+    let merged = merge(Some(&existing), &attach_at(&bp, t(100)), t(100)).unwrap();
+    assert_eq!(service(&merged, "cfg", "cfg:1").status.phase, Phase::Done);
+
+    bp.clusters[0].services[0].environment_variables =
+        vec![var("TOKEN", Some("t")), var("MODE", Some("debug"))];
+    let merged = merge(Some(&existing), &attach_at(&bp, t(100)), t(100)).unwrap();
+    assert_eq!(service(&merged, "cfg", "cfg:1").status.phase, Phase::Initiated);
+}
+
+#[test]
 fn merge_brings_back_a_service_being_undeployed_and_retries_a_failed_one() {
     let mut existing = all_done(deployed(&canary()));
     service_mut(&mut existing, "frontend", "web:1").status =
@@ -926,6 +946,20 @@ fn a_dependency_in_use_cannot_be_removed() {
         Cluster::new("store", vec![svc("db:1")]),
     ]);
     assert!(slice(&existing, &everything, t(200)).is_ok());
+}
+
+#[test]
+fn a_delete_body_needs_no_stored_breeds() {
+    use vamp_core::ops::deployment::slice_request;
+    let existing = reweighted();
+    let body = blueprint(
+        "shop",
+        vec![Cluster::new("frontend", vec![svc("web:2"), svc("deleted:9")])],
+    );
+    assert!(attach(&body, "shop", &source(), &DeploymentDefaults::default(), t(0)).is_err());
+    let sliced = slice(&existing, &slice_request(&body), t(200)).unwrap();
+    assert!(service(&sliced, "frontend", "web:2").status.is_undeploying());
+    assert!(!service(&sliced, "frontend", "web:1").status.is_undeploying());
 }
 
 #[test]

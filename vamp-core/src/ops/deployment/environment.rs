@@ -26,8 +26,9 @@ pub fn cluster_scope(name: &str) -> Option<(&str, &str)> {
 /// The variables `service` of `cluster` runs with, keyed by name, before `$` references are interpolated.
 ///
 /// Later wins (§2.2): the breed's variables that have a value, then the deployment's `cluster.VAR` variables
-/// for variables the breed declares, then the service's own. A variable keeps the breed's alias unless a later
-/// scope gives one. `interpolated` is always `None`.
+/// for variables the breed declares, then the service's own that have a value (the DSL refuses a service
+/// variable without one, so a valueless entry is bookkeeping, not an override). A variable keeps the breed's
+/// alias unless a later scope gives one. `interpolated` is always `None`.
 pub fn effective_environment(
     deployment: &Deployment,
     cluster: &str,
@@ -64,7 +65,7 @@ pub fn effective_environment(
             }
         }
     }
-    for v in &service.environment_variables {
+    for v in service.environment_variables.iter().filter(|v| v.value.is_some()) {
         set(&v.name, v.alias.as_ref(), &v.value);
     }
     env

@@ -26,6 +26,7 @@ pub fn as_blueprint(deployment: &Deployment) -> Blueprint {
             let environment_variables = service
                 .environment_variables
                 .iter()
+                .filter(|v| v.value.is_some())
                 .filter(|v| {
                     let inherited = inherited_value(
                         deployment,

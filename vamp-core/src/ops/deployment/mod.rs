@@ -24,7 +24,7 @@ pub use environment::{cluster_scope, effective_environment};
 pub use export::as_blueprint;
 pub use health_checks::effective_health_checks;
 pub use merge::merge;
-pub use slice::{remove_undeployed, slice};
+pub use slice::{remove_undeployed, slice, slice_request};
 pub use source::{references, ArtifactSource, MapSource};
 pub use status::{fail_on_timeout, service_error, timed_out, Timeouts};
 pub use validate::validate;

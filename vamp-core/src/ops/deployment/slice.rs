@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::dsl::{DslError, ErrorCode};
-use crate::model::{Deployment, DeploymentCluster, Intention, Phase, ServiceStatus};
+use crate::model::{
+    Blueprint, Breed, Deployable, Deployment, DeploymentCluster, DeploymentService, Intention, Phase,
+    ServiceStatus,
+};
 
 use super::dependencies::check_dependencies;
 use super::deployment_error;
@@ -96,6 +99,43 @@ fn undeploy_services(cluster: &mut DeploymentCluster, removed: &[String], now: D
             });
         }
     }
+}
+
+/// The slice request for a DELETE body, without looking anything up: [`slice()`] reads only cluster names and
+/// breed names, so a body may name breeds that are no longer stored.
+pub fn slice_request(blueprint: &Blueprint) -> Deployment {
+    let mut request = Deployment::new(blueprint.name.clone());
+    request.clusters = blueprint
+        .clusters
+        .iter()
+        .map(|c| DeploymentCluster {
+            name: c.name.clone(),
+            metadata: Default::default(),
+            services: c
+                .services
+                .iter()
+                .map(|s| DeploymentService {
+                    status: ServiceStatus::initiated(Intention::Undeployment, chrono::DateTime::UNIX_EPOCH),
+                    breed: Breed::new(s.breed_name(), Deployable::docker("")),
+                    environment_variables: Vec::new(),
+                    scale: None,
+                    instances: Vec::new(),
+                    arguments: Vec::new(),
+                    health_checks: None,
+                    network: None,
+                    dependencies: Default::default(),
+                    dialects: Default::default(),
+                    health: None,
+                })
+                .collect(),
+            gateways: Vec::new(),
+            health_checks: None,
+            network: None,
+            sla: None,
+            dialects: Default::default(),
+        })
+        .collect();
+    request
 }
 
 /// `deployment` without the services whose undeployment is done (`Undeployment/Done`) and without clusters
