@@ -1,0 +1,125 @@
+//! Validation of a merged deployment (§1.4 step 6). Only services not being undeployed are checked.
+
+use crate::dsl::{DslError, ErrorCode};
+use crate::model::{Deployment, DeploymentCluster, DeploymentService};
+
+use super::dependencies::check_dependencies;
+use super::deployment_error;
+use super::environment::cluster_scope;
+use super::weights::port_weights;
+
+/// Checks, in this order, and returns the first failure:
+///
+/// 1. each breed runs in one service only (`NonUniqueBreedReferenceError`);
+/// 2. every breed dependency is satisfied by a cluster of the deployment (`UnresolvedDependencyError`);
+/// 3. every service variable is declared by its breed (`UnresolvedDependencyInTraitValueError`);
+/// 4. every breed variable without a value (`~`) gets one from the service or from a deployment variable
+///    `cluster.VAR` (`UnresolvedVariableValueError`);
+/// 5. every cluster port's route weights total 0% or 100% once weightless routes share the rest
+///    (`UnsupportedRouteWeight`).
+///
+/// Checks that need other artifacts (gateway port availability, escalation targets) belong to the callers that
+/// have them.
+pub fn validate(deployment: &Deployment) -> Result<(), DslError> {
+    check_unique_breeds(deployment)?;
+    check_dependencies(deployment)?;
+    for cluster in &deployment.clusters {
+        for (i, service) in cluster.services.iter().enumerate() {
+            if !service.status.is_undeploying() {
+                check_variables(deployment, cluster, i, service)?;
+            }
+        }
+        check_weights(deployment, cluster)?;
+    }
+    Ok(())
+}
+
+fn check_unique_breeds(deployment: &Deployment) -> Result<(), DslError> {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for cluster in &deployment.clusters {
+        for (i, service) in cluster.services.iter().enumerate() {
+            if service.status.is_undeploying() {
+                continue;
+            }
+            if let Some((_, first)) = seen.iter().find(|(b, _)| *b == service.breed.name) {
+                return Err(deployment_error(
+                    ErrorCode::NonUniqueBreedReferenceError,
+                    &deployment.name,
+                    format!("clusters.{}.services[{i}].breed", cluster.name),
+                    format!(
+                        "Breed '{}' is already deployed in cluster '{first}'; a breed runs in one service of a \
+                         deployment only. Use another breed name or remove one of the services.",
+                        service.breed.name
+                    ),
+                ));
+            }
+            seen.push((&service.breed.name, &cluster.name));
+        }
+    }
+    Ok(())
+}
+
+fn check_variables(
+    deployment: &Deployment,
+    cluster: &DeploymentCluster,
+    index: usize,
+    service: &DeploymentService,
+) -> Result<(), DslError> {
+    let breed = &service.breed;
+    for v in &service.environment_variables {
+        if breed.environment_variable(&v.name).is_none() {
+            return Err(deployment_error(
+                ErrorCode::UnresolvedDependencyInTraitValueError,
+                &deployment.name,
+                format!("clusters.{}.services[{index}].environment_variables.{}", cluster.name, v.name),
+                format!(
+                    "Unresolved reference '{}' in breed '{} -> {}': the breed declares no such variable. Declare \
+                     it in the breed or remove it from the service.",
+                    v.name, breed.name, breed.deployable.definition
+                ),
+            ));
+        }
+    }
+    for v in breed.environment_variables.iter().filter(|v| v.value.is_none()) {
+        let by_service = service
+            .environment_variables
+            .iter()
+            .any(|s| s.name == v.name && s.value.is_some());
+        let by_cluster = deployment.environment_variables.iter().any(|d| {
+            d.value.is_some() && cluster_scope(&d.name) == Some((cluster.name.as_str(), v.name.as_str()))
+        });
+        if !by_service && !by_cluster {
+            return Err(deployment_error(
+                ErrorCode::UnresolvedVariableValueError,
+                &deployment.name,
+                format!(
+                    "clusters.{}.services[{index}].environment_variables.{}",
+                    cluster.name, v.name
+                ),
+                format!(
+                    "Unresolved value of variable '{}' for breed '{}'. Give it a value in the service's \
+                     environment_variables or as '{}.{}' in the blueprint's environment_variables.",
+                    v.name, breed.name, cluster.name, v.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_weights(deployment: &Deployment, cluster: &DeploymentCluster) -> Result<(), DslError> {
+    let weights = port_weights(cluster, |s| !s.status.is_undeploying());
+    match weights.into_iter().find(|w| !w.is_valid()) {
+        None => Ok(()),
+        Some(w) => Err(deployment_error(
+            ErrorCode::UnsupportedRouteWeight,
+            &deployment.name,
+            format!("clusters.{}.gateways.{}", cluster.name, w.port),
+            format!(
+                "Total route weight for deployment '{}' and cluster '{}' must be either 100% or 0%, not {}%. Make \
+                 the weights of port '{}' add up to 100%, or leave a route without a weight to take the rest.",
+                deployment.name, cluster.name, w.explicit, w.port
+            ),
+        )),
+    }
+}
