@@ -13,8 +13,16 @@ pub fn big_blueprint(n: usize) -> String {
     }
     s.push_str("clusters:\n");
     for i in 0..n {
-        let dep = if i > 0 { format!("\n          dependencies: {{up: svc{}:1.0}}", i - 1) } else { String::new() };
-        let env = if i > 0 { "\n          environment_variables: {UP: \"$up.host:$up.ports.web\", MODE: fast}" } else { "" };
+        let dep = if i > 0 {
+            format!("\n          dependencies: {{up: svc{}:1.0}}", i - 1)
+        } else {
+            String::new()
+        };
+        let env = if i > 0 {
+            "\n          environment_variables: {UP: \"$up.host:$up.ports.web\", MODE: fast}"
+        } else {
+            ""
+        };
         s.push_str(&format!(
             "  c{i}:\n    gateways:\n      web:\n        routes:\n          svc{i}:1.0: {{weight: 100%}}\n    services:\n      - breed:\n          name: svc{i}:1.0\n          deployable: {{type: process, definition: ./svc --id {i}}}\n          ports: {{web: 8080/http, admin: 9090/tcp}}{env}{dep}\n        scale: {{cpu: 0.1, memory: 64MB, instances: 2}}\n"
         ));
@@ -30,7 +38,11 @@ fn read_and_validate(c: &mut Criterion) {
     let bp = dsl::read_blueprint(&text).expect("valid");
     let artifact = vamp_core::model::Artifact::Blueprint(bp);
     c.bench_function("write blueprint as YAML, 1,000 services", |b| {
-        b.iter_batched(|| artifact.clone(), |a| dsl::to_yaml(&a).expect("yaml"), BatchSize::SmallInput)
+        b.iter_batched(
+            || artifact.clone(),
+            |a| dsl::to_yaml(&a).expect("yaml"),
+            BatchSize::SmallInput,
+        )
     });
 }
 

@@ -106,7 +106,11 @@ error_tests!(
 fn every_catalogue_entry_has_a_case() {
     let all = cases();
     for code in ErrorCode::ALL {
-        assert!(all.iter().any(|c| c.code == code.name()), "no case for {}", code.name());
+        assert!(
+            all.iter().any(|c| c.code == code.name()),
+            "no case for {}",
+            code.name()
+        );
     }
 }
 
@@ -118,5 +122,8 @@ fn errors_doc_is_current() {
         std::fs::write(&path, &rendered).expect("write docs/errors.md");
     }
     let current = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(current == rendered, "docs/errors.md is stale: run VAMP_UPDATE_DOCS=1 cargo test -p vamp-core --test errors");
+    assert!(
+        current == rendered,
+        "docs/errors.md is stale: run VAMP_UPDATE_DOCS=1 cargo test -p vamp-core --test errors"
+    );
 }

@@ -11,13 +11,19 @@ pub fn check_workflow_update(
     requested: &Workflow,
     deployment_exists: bool,
 ) -> Result<(), DslError> {
-    let id = ArtifactId { kind: Kind::Workflow, name: requested.name.clone() };
+    let id = ArtifactId {
+        kind: Kind::Workflow,
+        name: requested.name.clone(),
+    };
     if deployment_exists {
         return Err(DslError::new(
             ErrorCode::DeploymentWorkflowNameCollision,
             id,
             "name",
-            format!("a deployment is called '{}': a deployment and a workflow may not share a name", requested.name),
+            format!(
+                "a deployment is called '{}': a deployment and a workflow may not share a name",
+                requested.name
+            ),
         ));
     }
     match existing {
@@ -28,7 +34,10 @@ pub fn check_workflow_update(
             format!(
                 "workflow '{}' is {}; suspend it (status: suspended) before updating it",
                 w.name,
-                serde_json::to_value(w.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+                serde_json::to_value(w.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
             ),
         )),
         _ => Ok(()),

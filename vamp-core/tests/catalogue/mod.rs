@@ -26,7 +26,12 @@ macro_rules! read_case {
 
 macro_rules! call_case {
     ($code:ident, $path:literal, $doc:literal, $run:expr) => {
-        Case { code: stringify!($code), example: $doc, path: $path, run: $run }
+        Case {
+            code: stringify!($code),
+            example: $doc,
+            path: $path,
+            run: $run,
+        }
     };
 }
 
@@ -230,7 +235,10 @@ pub fn cases() -> Vec<Case> {
 
 fn import(text: &str) -> Result<(), DslError> {
     let doc = dsl::single_document(Kind::Breed, text)?;
-    let id = dsl::ArtifactId { kind: Kind::Breed, name: "web:1.0".into() };
+    let id = dsl::ArtifactId {
+        kind: Kind::Breed,
+        name: "web:1.0".into(),
+    };
     dsl::import::resolve_imports(&doc, &id, |r| match r.name.as_str() {
         "scalar-template" => Some(serde_json::json!("just text")),
         _ => Some(serde_json::json!({"deployable": "web"})),
@@ -250,8 +258,14 @@ test.\n\n",
     );
     let all = cases();
     for code in vamp_core::dsl::ErrorCode::ALL {
-        let Some(case) = all.iter().find(|c| c.code == code.name()) else { continue };
-        let new = if NEW_CODES.contains(&case.code) { " *(new)*" } else { "" };
+        let Some(case) = all.iter().find(|c| c.code == code.name()) else {
+            continue;
+        };
+        let new = if NEW_CODES.contains(&case.code) {
+            " *(new)*"
+        } else {
+            ""
+        };
         out.push_str(&format!("## {}{new}\n\n{}\n\n", case.code, code.description()));
         if case.example.contains('\n') {
             out.push_str(&format!("```yaml\n{}```\n\n", case.example));
@@ -265,4 +279,8 @@ test.\n\n",
     out
 }
 
-const NEW_CODES: &[&str] = &["InvalidValueError", "ConditionSyntaxError", "ConditionTooComplexError"];
+const NEW_CODES: &[&str] = &[
+    "InvalidValueError",
+    "ConditionSyntaxError",
+    "ConditionTooComplexError",
+];

@@ -29,24 +29,41 @@ pub fn name_matches(artifact: &Artifact, path_name: &str) -> Result<(), DslError
     }
     Err(DslError::new(
         ErrorCode::InconsistentArtifactName,
-        ArtifactId { kind: artifact.kind(), name: artifact.name().to_string() },
+        ArtifactId {
+            kind: artifact.kind(),
+            name: artifact.name().to_string(),
+        },
         "name",
-        format!("the document is named '{}' but the request is for '{path_name}'; make them equal", artifact.name()),
+        format!(
+            "the document is named '{}' but the request is for '{path_name}'; make them equal",
+            artifact.name()
+        ),
     ))
 }
 
 /// Checks an event before it is published: it has tags (`NoTagEventError`) and a valid type (`EventTypeError`).
 pub fn event(e: &Event) -> Result<(), DslError> {
-    let id = ArtifactId { kind: Kind::Event, name: e.id.clone().unwrap_or_default() };
+    let id = ArtifactId {
+        kind: Kind::Event,
+        name: e.id.clone().unwrap_or_default(),
+    };
     if e.tags.is_empty() {
-        return Err(DslError::new(ErrorCode::NoTagEventError, id, "tags", "publishing an event without tags is not allowed; add at least one tag"));
+        return Err(DslError::new(
+            ErrorCode::NoTagEventError,
+            id,
+            "tags",
+            "publishing an event without tags is not allowed; add at least one tag",
+        ));
     }
     if !Event::valid_type(&e.kind) {
         return Err(DslError::new(
             ErrorCode::EventTypeError,
             id,
             "type",
-            format!("'{}' is not an event type: only alphanumerics, '-' and '_' are allowed", e.kind),
+            format!(
+                "'{}' is not an event type: only alphanumerics, '-' and '_' are allowed",
+                e.kind
+            ),
         ));
     }
     Ok(())
