@@ -304,7 +304,7 @@ pub async fn every_watcher_sees_the_change(kv: &dyn KeyValueStore) {
     watch_until(&mut b, "watch b", Some(b"both")).await;
 }
 
-/// Keys are validated before any backend sees them: no relative, empty, white-space or relative paths.
+/// Keys are validated before any backend sees them: no relative, empty or white-space segments, no missing `/`.
 pub async fn keys_are_validated(_kv: &dyn KeyValueStore) {
     for bad in [
         "",
