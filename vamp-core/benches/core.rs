@@ -3,6 +3,9 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use vamp_core::dsl;
+use vamp_core::model::Deployment;
+use vamp_core::ops::deployment::{attach, merge, DeploymentDefaults, MapSource};
+use vamp_core::ops::gateways::plan::{plan_gateways, GatewayPlanConfig, GatewayPlanInput};
 
 /// A blueprint of `n` clusters, each one inline breed with two ports, environment with a dependency reference,
 /// a scale, and a cluster gateway with a weighted route; plus 10 external gateways.
@@ -32,6 +35,9 @@ pub fn big_blueprint(n: usize) -> String {
 
 fn read_and_validate(c: &mut Criterion) {
     let text = big_blueprint(1000);
+    c.bench_function("baseline: YAML parse only of the same text, 1,000 services", |b| {
+        b.iter(|| dsl::parse_documents(&text).expect("yaml"))
+    });
     c.bench_function("read+validate blueprint, 1,000 services", |b| {
         b.iter(|| dsl::read_blueprint(&text).expect("valid blueprint"))
     });
@@ -46,5 +52,62 @@ fn read_and_validate(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, read_and_validate);
+/// 1,000 deployments of a two-cluster blueprint (a frontend of two versions sharing a port, a database), each
+/// with its own external gateway: 3,000 gateways.
+fn thousand_deployments() -> Vec<Deployment> {
+    let now = chrono::Utc::now();
+    (0..1000)
+        .map(|i| {
+            let text = format!(
+                "name: shop{i}\ngateways:\n  {}/http: frontend/web\nclusters:\n  frontend:\n    gateways:\n      web:\n        routes:\n          fe{i}:1.0: {{weight: 90%}}\n          fe{i}:1.1: {{weight: 10%, condition: has cookie beta}}\n    services:\n      - breed: {{name: fe{i}:1.0, deployable: fe, ports: {{web: 8080/http}}, dependencies: {{db: db{i}:1.0}}}}\n      - breed: {{name: fe{i}:1.1, deployable: fe, ports: {{web: 8080/http}}, dependencies: {{db: db{i}:1.0}}}}\n  db:\n    breed: {{name: db{i}:1.0, deployable: db, ports: {{pg: 5432/tcp}}}}\n",
+                10_000 + i
+            );
+            let bp = dsl::read_blueprint(&text).expect("valid blueprint");
+            let a = attach(&bp, &bp.name, &MapSource::new(), &DeploymentDefaults::default(), now).expect("attach");
+            merge(None, &a, now).expect("merge")
+        })
+        .collect()
+}
+
+fn plan_gateways_for_1000_deployments(c: &mut Criterion) {
+    let deployments = thousand_deployments();
+    let config = GatewayPlanConfig::default();
+    let first = plan_gateways(&GatewayPlanInput {
+        deployments: &deployments,
+        gateways: &[],
+        previous: &[],
+        config: &config,
+    })
+    .expect("plan");
+    assert_eq!(first.gateways.len(), 3000);
+    assert!(first.held_back.is_empty(), "{:?}", first.held_back.first());
+    c.bench_function(
+        "plan gateways, 1,000 deployments (3,000 gateways), from scratch",
+        |b| {
+            b.iter(|| {
+                plan_gateways(&GatewayPlanInput {
+                    deployments: &deployments,
+                    gateways: &[],
+                    previous: &[],
+                    config: &config,
+                })
+            })
+        },
+    );
+    c.bench_function(
+        "plan gateways, 1,000 deployments (3,000 gateways), steady state",
+        |b| {
+            b.iter(|| {
+                plan_gateways(&GatewayPlanInput {
+                    deployments: &deployments,
+                    gateways: &[],
+                    previous: &first.gateways,
+                    config: &config,
+                })
+            })
+        },
+    );
+}
+
+criterion_group!(benches, read_and_validate, plan_gateways_for_1000_deployments);
 criterion_main!(benches);
