@@ -335,7 +335,10 @@ mod tests {
                 if i != j {
                     assert!(!a.iter().all(|l| b.contains(l)), "{a:?} absorbs {b:?} in {form}");
                     let (a, b) = (a.iter().cloned().collect(), b.iter().cloned().collect());
-                    assert!(!differ_in_one_sign(&a, &b), "{a:?} and {b:?} should merge in {form}");
+                    assert!(
+                        !differ_in_one_sign(&a, &b),
+                        "{a:?} and {b:?} should merge in {form}"
+                    );
                 }
             }
         }
