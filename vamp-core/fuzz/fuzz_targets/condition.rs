@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = normal_form(&expr);
         let canonical = expr.to_string();
         match parse(&canonical) {
-            Ok(again) => assert_eq!(again, expr, "canonical text {canonical:?} of {text:?} parses differently"),
+            Ok(again) => assert_eq!(
+                again, expr,
+                "canonical text {canonical:?} of {text:?} parses differently"
+            ),
             Err(e) => panic!("canonical text {canonical:?} of {text:?} does not parse: {e}"),
         }
     }
