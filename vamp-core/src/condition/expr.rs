@@ -89,13 +89,15 @@ impl fmt::Display for Operand {
 
 impl fmt::Display for Expr {
     /// Lower-case keywords, `==`/`!=`, single spaces, parentheses only where the structure needs them (an `And`
-    /// or `Or` inside an `And`, an `Or` inside an `Or`, anything but an operand under `not`), and values quoted
-    /// only when they must be.
+    /// or `Or` inside an `And`, an `Or` inside an `Or`, an `And` or `Or` under `not`), and values quoted only
+    /// when they must be. The text never nests deeper than the text the tree was parsed from, so it parses back
+    /// within [`super::MAX_DEPTH`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Expr::Operand(op) => op.fmt(f),
             Expr::Not(inner) => match inner.as_ref() {
                 Expr::Operand(op) => op.fmt_negated(f),
+                Expr::Not(_) => write!(f, "not {inner}"),
                 other => write!(f, "not ({other})"),
             },
             Expr::And(children) => write_joined(f, children, " and ", |c| {
@@ -192,7 +194,7 @@ mod tests {
         let e = not(Expr::And(vec![host("a"), host("b")]));
         assert_eq!(e.to_string(), "not (host == a and host == b)");
         let e = not(not(host("a")));
-        assert_eq!(e.to_string(), "not (host != a)");
+        assert_eq!(e.to_string(), "not host != a");
     }
 
     #[test]
@@ -233,6 +235,28 @@ mod tests {
             let parsed = crate::condition::parse(text).unwrap();
             assert_eq!(parsed.to_string(), canonical, "{text}");
             assert_eq!(crate::condition::parse(canonical).unwrap(), parsed, "{canonical}");
+        }
+    }
+
+    #[test]
+    fn display_of_conditions_nested_to_the_limit_still_parses() {
+        use crate::condition::{parse, MAX_DEPTH};
+        let half = MAX_DEPTH / 2;
+        for text in [
+            format!("{}< D!! >", "!".repeat(MAX_DEPTH)),
+            format!(
+                "{}has cookie a or host == b{}",
+                "not (".repeat(half),
+                ")".repeat(half)
+            ),
+            format!(
+                "{}has cookie a and host == b{}",
+                "(".repeat(MAX_DEPTH),
+                ")".repeat(MAX_DEPTH)
+            ),
+        ] {
+            let parsed = parse(&text).unwrap();
+            assert_eq!(parse(&parsed.to_string()).unwrap(), parsed, "{text}");
         }
     }
 }

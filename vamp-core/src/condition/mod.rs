@@ -11,7 +11,7 @@ mod user_agent;
 
 pub use expr::{Expr, Operand};
 pub use normal_form::{normal_form, Literal, NormalForm, MAX_TERMS};
-pub use parser::{parse, parse_optional, MAX_DEPTH};
+pub use parser::{parse, parse_optional, MAX_DEPTH, MAX_OPERANDS};
 pub use user_agent::expand_user_agents;
 
 use crate::dsl::{ArtifactId, DslError, ErrorCode};
@@ -21,7 +21,7 @@ use crate::dsl::{ArtifactId, DslError, ErrorCode};
 pub enum ConditionErrorKind {
     /// The text is not a condition.
     Syntax,
-    /// The condition nests too deeply or its normal form has too many terms.
+    /// The condition nests too deeply, has too many operands, or its normal form has too many terms.
     TooComplex,
 }
 

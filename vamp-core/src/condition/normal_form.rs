@@ -155,9 +155,26 @@ fn dnf(expr: &Expr, negated: bool, depth: usize) -> Result<Vec<Term>, ConditionE
         }])]),
         (Expr::Not(inner), _) => dnf(inner, !negated, depth + 1),
         (Expr::And(children), false) | (Expr::Or(children), true) => {
-            let mut terms = vec![Term::new()];
+            let mut common = Term::new();
+            let mut alternatives = Vec::new();
             for child in children {
-                terms = product(&terms, &dnf(child, negated, depth + 1)?)?;
+                let mut terms = dnf(child, negated, depth + 1)?;
+                if terms.len() > 1 {
+                    alternatives.push(terms);
+                    continue;
+                }
+                let Some(term) = terms.pop() else {
+                    return Ok(Vec::new());
+                };
+                for literal in term {
+                    if !add_literal(&mut common, literal) {
+                        return Ok(Vec::new());
+                    }
+                }
+            }
+            let mut terms = vec![common];
+            for alternative in &alternatives {
+                terms = product(&terms, alternative)?;
                 if terms.is_empty() {
                     break;
                 }
@@ -174,6 +191,19 @@ fn dnf(expr: &Expr, negated: bool, depth: usize) -> Result<Vec<Term>, ConditionE
             terms.finish()
         }
     }
+}
+
+/// Adds `literal` to `term`; `false` when the term already holds its negation.
+fn add_literal(term: &mut Term, literal: Literal) -> bool {
+    let opposite = Literal {
+        negated: !literal.negated,
+        operand: literal.operand.clone(),
+    };
+    if term.contains(&opposite) {
+        return false;
+    }
+    term.insert(literal);
+    true
 }
 
 /// The AND of two normal forms: every term of one joined with every term of the other.

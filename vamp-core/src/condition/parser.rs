@@ -7,13 +7,16 @@
 //! Unlike the original, text that is not an operand is an error, never a raw HAProxy ACL: raw ACLs must be
 //! written between `<` and `>`. Errors give the 0-based character offset of what could not be read and say what
 //! was expected there. Nesting of parentheses and negations is capped at [`MAX_DEPTH`] so hostile input cannot
-//! overflow the stack.
+//! overflow the stack, and the number of operands at [`MAX_OPERANDS`] so the normal form stays cheap to compute.
 
 use super::expr::{is_bare_value_char, Expr, Operand};
 use super::{ConditionError, ConditionErrorKind};
 
 /// Deepest nesting of parentheses and negations accepted.
 pub const MAX_DEPTH: usize = 64;
+
+/// Most operands accepted in one condition, so that computing the normal form stays cheap.
+pub const MAX_OPERANDS: usize = 1024;
 
 /// The longest piece of offending text quoted in an error message, in characters.
 const FOUND_WIDTH: usize = 24;
@@ -35,6 +38,7 @@ pub fn parse_optional(input: &str) -> Result<Option<Expr>, ConditionError> {
         chars: input.chars().collect(),
         pos: 0,
         depth: 0,
+        operands: 0,
     };
     parser.skip_ws();
     if parser.at_end() {
@@ -52,6 +56,7 @@ struct Parser {
     chars: Vec<char>,
     pos: usize,
     depth: usize,
+    operands: usize,
 }
 
 /// Characters that continue a keyword: `hosts` is not the keyword `host`.
@@ -125,6 +130,17 @@ impl Parser {
 
     fn operand(&mut self) -> Result<Expr, ConditionError> {
         let start = self.pos;
+        self.operands += 1;
+        if self.operands > MAX_OPERANDS {
+            return Err(ConditionError {
+                kind: ConditionErrorKind::TooComplex,
+                position: start,
+                message: format!(
+                    "the condition has more than {MAX_OPERANDS} operands (the next one is at position {start}); \
+                     simplify it"
+                ),
+            });
+        }
         if self.symbol("<") {
             return self.raw(start);
         }
@@ -789,10 +805,19 @@ mod tests {
 
     #[test]
     fn long_flat_conditions_do_not_nest() {
-        let text = vec!["has cookie a"; 10_000].join(" and ");
+        let text = vec!["has cookie a"; MAX_OPERANDS].join(" and ");
         match parse(&text).unwrap() {
-            Expr::And(children) => assert_eq!(children.len(), 10_000),
+            Expr::And(children) => assert_eq!(children.len(), MAX_OPERANDS),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn more_operands_than_the_limit_are_refused_as_too_complex() {
+        let text = vec!["has cookie a"; MAX_OPERANDS + 1].join(" or ");
+        let e = error(&text);
+        assert_eq!(e.kind, ConditionErrorKind::TooComplex);
+        assert_eq!(e.position, MAX_OPERANDS * "has cookie a or ".len());
+        assert!(e.message.contains("more than 1024 operands"), "{}", e.message);
     }
 }
