@@ -35,9 +35,10 @@ pub fn big_blueprint(n: usize) -> String {
 
 fn read_and_validate(c: &mut Criterion) {
     let text = big_blueprint(1000);
-    c.bench_function("baseline: YAML parse only of the same text, 1,000 services", |b| {
-        b.iter(|| dsl::parse_documents(&text).expect("yaml"))
-    });
+    c.bench_function(
+        "baseline: YAML parse only of the same text, 1,000 services",
+        |b| b.iter(|| dsl::parse_documents(&text).expect("yaml")),
+    );
     c.bench_function("read+validate blueprint, 1,000 services", |b| {
         b.iter(|| dsl::read_blueprint(&text).expect("valid blueprint"))
     });
