@@ -119,6 +119,16 @@ pub struct ArtifactId {
     pub name: String,
 }
 
+impl ArtifactId {
+    /// The artifact of kind `kind` called `name` (empty when the document has no name yet).
+    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
+        ArtifactId {
+            kind,
+            name: name.into(),
+        }
+    }
+}
+
 impl fmt::Display for ArtifactId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.name.is_empty() {
@@ -159,6 +169,18 @@ impl DslError {
             message: message.into(),
             position: None,
         }
+    }
+
+    /// An error about the artifact of kind `kind` called `name`, at `path`: [`DslError::new`] with the
+    /// [`ArtifactId`] built in.
+    pub fn about(
+        code: ErrorCode,
+        kind: Kind,
+        name: impl Into<String>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        DslError::new(code, ArtifactId::new(kind, name), path, message)
     }
 
     /// With a source position.

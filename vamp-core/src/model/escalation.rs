@@ -3,7 +3,7 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::{Metadata, Ref};
+use super::{serialize_head, Metadata, Ref};
 
 /// An escalation's behaviour.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,13 +90,7 @@ impl Escalation {
 
 impl Serialize for Escalation {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        if !self.name.is_empty() {
-            m.serialize_entry("name", &self.name)?;
-        }
-        if !self.metadata.is_empty() {
-            m.serialize_entry("metadata", &self.metadata)?;
-        }
+        let mut m = serialize_head(s, &self.name, &self.metadata)?;
         m.serialize_entry("type", self.type_name())?;
         match &self.kind {
             EscalationKind::ToAll(children) | EscalationKind::ToOne(children) => {

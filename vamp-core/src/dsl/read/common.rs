@@ -131,6 +131,26 @@ pub(crate) fn ref_or_inline<'a>(ctx: &Ctx, node: &'a Node, path: &str) -> R<RefO
     }
 }
 
+/// Checks that a `{reference: name}` map holds nothing but the reference (and `kind`): any other field is
+/// `UnexpectedElement`, since it would be ignored. A plain name passes.
+pub(crate) fn check_reference_alone(ctx: &Ctx, node: &Node, path: &str) -> R<()> {
+    let Value::Map(entries) = &node.value else {
+        return Ok(());
+    };
+    match entries
+        .iter()
+        .find(|(k, _)| !matches!(k.as_str(), "ref" | "reference" | "kind"))
+    {
+        None => Ok(()),
+        Some((k, v)) => Err(ctx.err_at(
+            ErrorCode::UnexpectedElement,
+            &join(path, k),
+            v,
+            format!("'{k}' cannot be set next to a reference; give either the reference or the definition"),
+        )),
+    }
+}
+
 /// Reads a weak reference (scale, SLA, escalation, route, condition, rewrite): a name, `{reference: name}`, or an
 /// anonymous inline map. A map with both a `name` and fields is `EitherReferenceOrAnonymous`.
 pub(crate) fn weak_ref<T>(
@@ -141,19 +161,7 @@ pub(crate) fn weak_ref<T>(
 ) -> R<Ref<T>> {
     match ref_or_inline(ctx, node, path)? {
         RefOrInline::Named(n) => {
-            if let Value::Map(entries) = &node.value {
-                if let Some((k, v)) = entries
-                    .iter()
-                    .find(|(k, _)| !matches!(k.as_str(), "ref" | "reference" | "kind"))
-                {
-                    return Err(ctx.err_at(
-                        ErrorCode::UnexpectedElement,
-                        &join(path, k),
-                        v,
-                        format!("'{k}' cannot be set next to a reference; give either the reference or the definition"),
-                    ));
-                }
-            }
+            check_reference_alone(ctx, node, path)?;
             Ok(Ref::Named(n))
         }
         RefOrInline::Inline(node) => {

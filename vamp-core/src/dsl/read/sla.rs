@@ -1,7 +1,7 @@
 //! Reads SLAs and escalations, with the original's shorthands (`to_one: [...]`, a reference carrying its own
 //! escalations) and generic types kept with their parameters.
 
-use super::common::{check_name, read_metadata, read_name, ref_or_inline, RefOrInline};
+use super::common::{read_metadata, read_name, ref_or_inline, weak_ref, RefOrInline};
 use crate::dsl::cursor::{index, join, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
 use crate::dsl::node::{Node, Value};
@@ -17,43 +17,28 @@ pub(crate) fn read_sla_artifact(ctx: &Ctx, node: &Node, path: &str) -> R<Sla> {
     Ok(sla)
 }
 
-/// Reads an SLA given by name, `{reference: name[, escalations]}` or inline.
+/// Reads an SLA given by name, `{reference: name[, escalations]}` or inline (see [`weak_ref`]). A reference that
+/// carries its own escalations is an inline SLA of kind [`SlaKind::Reference`].
 pub(crate) fn read_sla_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Sla>> {
-    match ref_or_inline(ctx, node, path)? {
-        RefOrInline::Named(name) => {
-            let Value::Map(_) = &node.value else {
-                return Ok(Ref::Named(name));
-            };
-            let c = MapCursor::new(ctx, node, path)?;
-            c.take_any(&["reference", "ref"]);
-            let escalations = read_escalations(&c)?;
-            c.finish()?;
-            if escalations.is_empty() {
-                Ok(Ref::Named(name))
-            } else {
-                Ok(Ref::Inline(Sla {
-                    name: String::new(),
-                    metadata: Metadata::new(),
-                    kind: SlaKind::Reference(name),
-                    escalations,
-                }))
-            }
-        }
-        RefOrInline::Inline(n) => {
-            let c = MapCursor::new(ctx, n, path)?;
-            if let Some(name_node) = c.value("name") {
-                let name = scalar_text(ctx, name_node, &c.path_of("name"))?;
-                return Err(ctx.err_at(
-                    ErrorCode::EitherReferenceOrAnonymous,
-                    path,
-                    n,
-                    format!("SLA '{name}' is named and defined here: refer to a stored SLA or define it without a name"),
-                ));
-            }
-            let sla = read_sla_body(&c, String::new())?;
-            c.finish()?;
-            Ok(Ref::Inline(sla))
-        }
+    let RefOrInline::Named(name) = ref_or_inline(ctx, node, path)? else {
+        return weak_ref(ctx, node, path, |c| read_sla_body(c, String::new()));
+    };
+    let Value::Map(_) = &node.value else {
+        return Ok(Ref::Named(name));
+    };
+    let c = MapCursor::new(ctx, node, path)?;
+    c.take_any(&["reference", "ref"]);
+    let escalations = read_escalations(&c)?;
+    c.finish()?;
+    if escalations.is_empty() {
+        Ok(Ref::Named(name))
+    } else {
+        Ok(Ref::Inline(Sla {
+            name: String::new(),
+            metadata: Metadata::new(),
+            kind: SlaKind::Reference(name),
+            escalations,
+        }))
     }
 }
 
@@ -143,7 +128,7 @@ fn read_escalation_list(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Ref<Escalat
 }
 
 /// Reads an escalation given by name, `{reference: name}`, the group shorthands `{to_all: …}`/`{to_one: …}`,
-/// or inline with a `type`.
+/// or inline with a `type` (the reference and inline forms as [`weak_ref`] reads them).
 pub(crate) fn read_escalation_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Escalation>> {
     if let Value::Map(entries) = &node.value {
         if entries.len() == 1 && matches!(entries[0].0.as_str(), "to_all" | "to_one") {
@@ -166,27 +151,7 @@ pub(crate) fn read_escalation_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<E
             return Ok(Ref::Inline(Escalation::inline(kind)));
         }
     }
-    match ref_or_inline(ctx, node, path)? {
-        RefOrInline::Named(n) => {
-            check_name(ctx, &n, path, node)?;
-            Ok(Ref::Named(n))
-        }
-        RefOrInline::Inline(n) => {
-            let c = MapCursor::new(ctx, n, path)?;
-            if let Some(name_node) = c.value("name") {
-                let name = scalar_text(ctx, name_node, &c.path_of("name"))?;
-                return Err(ctx.err_at(
-                    ErrorCode::EitherReferenceOrAnonymous,
-                    path,
-                    n,
-                    format!("escalation '{name}' is named and defined here: refer to it or define it without a name"),
-                ));
-            }
-            let e = read_escalation_body(&c, String::new())?;
-            c.finish()?;
-            Ok(Ref::Inline(e))
-        }
-    }
+    weak_ref(ctx, node, path, |c| read_escalation_body(c, String::new()))
 }
 
 fn read_f64(c: &MapCursor, key: &str) -> R<f64> {
