@@ -204,3 +204,26 @@ impl fmt::Display for DslError {
         write!(f, ": {} [{}]", self.message, self.code.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_about_an_artifact_name_it_and_the_field() {
+        let err = DslError::about(
+            ErrorCode::UnresolvedDependencyError,
+            Kind::Deployment,
+            "shop",
+            "clusters.web",
+            "deploy the dependency",
+        );
+        assert_eq!(err.artifact, ArtifactId::new(Kind::Deployment, "shop"));
+        assert_eq!(
+            err.to_string(),
+            "deployment 'shop', field 'clusters.web': deploy the dependency [UnresolvedDependencyError]"
+        );
+        let unnamed = DslError::about(ErrorCode::YamlParsingError, Kind::Blueprint, "", "", "not YAML");
+        assert_eq!(unnamed.to_string(), "blueprint: not YAML [YamlParsingError]");
+    }
+}

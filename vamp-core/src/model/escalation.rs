@@ -88,6 +88,23 @@ impl Escalation {
     }
 }
 
+/// Writes the fields of a scaling escalation: `minimum`, `maximum`, `scale_by`, and `target` when set.
+fn write_scaling<M: SerializeMap, T: Serialize>(
+    m: &mut M,
+    minimum: &T,
+    maximum: &T,
+    scale_by: &T,
+    target: &Option<String>,
+) -> Result<(), M::Error> {
+    m.serialize_entry("minimum", minimum)?;
+    m.serialize_entry("maximum", maximum)?;
+    m.serialize_entry("scale_by", scale_by)?;
+    if let Some(t) = target {
+        m.serialize_entry("target", t)?;
+    }
+    Ok(())
+}
+
 impl Serialize for Escalation {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = serialize_head(s, &self.name, &self.metadata)?;
@@ -101,14 +118,7 @@ impl Serialize for Escalation {
                 maximum,
                 scale_by,
                 target,
-            } => {
-                m.serialize_entry("minimum", minimum)?;
-                m.serialize_entry("maximum", maximum)?;
-                m.serialize_entry("scale_by", scale_by)?;
-                if let Some(t) = target {
-                    m.serialize_entry("target", t)?;
-                }
-            }
+            } => write_scaling(&mut m, minimum, maximum, scale_by, target)?,
             EscalationKind::ScaleCpu {
                 minimum,
                 maximum,
@@ -120,14 +130,7 @@ impl Serialize for Escalation {
                 maximum,
                 scale_by,
                 target,
-            } => {
-                m.serialize_entry("minimum", minimum)?;
-                m.serialize_entry("maximum", maximum)?;
-                m.serialize_entry("scale_by", scale_by)?;
-                if let Some(t) = target {
-                    m.serialize_entry("target", t)?;
-                }
-            }
+            } => write_scaling(&mut m, minimum, maximum, scale_by, target)?,
             EscalationKind::Generic { parameters, .. } => {
                 for (k, v) in parameters {
                     m.serialize_entry(k, v)?;

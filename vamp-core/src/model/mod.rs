@@ -171,3 +171,24 @@ impl Artifact {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_artifacts_write_name_and_metadata_only_when_set() {
+        let anonymous = Condition::inline("hdr_sub(user-agent) Firefox");
+        assert_eq!(
+            serde_json::to_value(&anonymous).unwrap(),
+            serde_json::json!({"condition": "hdr_sub(user-agent) Firefox"})
+        );
+        let mut named = Condition::inline("hdr_sub(user-agent) Firefox");
+        named.name = "firefox".into();
+        named.metadata.insert("team".into(), "web".into());
+        assert_eq!(
+            serde_json::to_string(&named).unwrap(),
+            r#"{"name":"firefox","metadata":{"team":"web"},"condition":"hdr_sub(user-agent) Firefox"}"#
+        );
+    }
+}

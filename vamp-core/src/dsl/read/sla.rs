@@ -1,7 +1,9 @@
 //! Reads SLAs and escalations, with the original's shorthands (`to_one: [...]`, a reference carrying its own
 //! escalations) and generic types kept with their parameters.
 
-use super::common::{read_metadata, read_name, ref_or_inline, weak_ref, RefOrInline};
+use super::common::{
+    read_metadata, read_name, read_parsed, ref_or_inline, weak_ref, whole_number, RefOrInline,
+};
 use crate::dsl::cursor::{index, join, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
 use crate::dsl::node::{Node, Value};
@@ -43,16 +45,7 @@ pub(crate) fn read_sla_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Sla>> {
 }
 
 fn read_u64(c: &MapCursor, key: &str) -> R<u64> {
-    let node = c.required(key)?;
-    let text = scalar_text(c.ctx, node, &c.path_of(key))?;
-    text.trim().parse().map_err(|_| {
-        c.ctx.err_at(
-            ErrorCode::InvalidValueError,
-            &c.path_of(key),
-            node,
-            format!("'{text}' is not a whole number of 0 or more"),
-        )
-    })
+    read_parsed(c, key, whole_number, "a whole number of 0 or more")
 }
 
 fn read_sla_body(c: &MapCursor, name: String) -> R<Sla> {
@@ -155,33 +148,12 @@ pub(crate) fn read_escalation_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<E
 }
 
 fn read_f64(c: &MapCursor, key: &str) -> R<f64> {
-    let node = c.required(key)?;
-    let text = scalar_text(c.ctx, node, &c.path_of(key))?;
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| {
-            c.ctx.err_at(
-                ErrorCode::InvalidValueError,
-                &c.path_of(key),
-                node,
-                format!("'{text}' is not a number"),
-            )
-        })
+    let finite = |t: &str| t.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    read_parsed(c, key, finite, "a number")
 }
 
 fn read_i64(c: &MapCursor, key: &str) -> R<i64> {
-    let node = c.required(key)?;
-    let text = scalar_text(c.ctx, node, &c.path_of(key))?;
-    text.trim().parse().map_err(|_| {
-        c.ctx.err_at(
-            ErrorCode::InvalidValueError,
-            &c.path_of(key),
-            node,
-            format!("'{text}' is not a whole number"),
-        )
-    })
+    read_parsed(c, key, whole_number, "a whole number")
 }
 
 fn read_escalation_body(c: &MapCursor, name: String) -> R<Escalation> {
@@ -250,4 +222,52 @@ pub(crate) fn read_escalation_artifact(ctx: &Ctx, node: &Node, path: &str) -> R<
     let e = read_escalation_body(&c, name)?;
     c.finish()?;
     Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dsl::{read_sla, ErrorCode};
+    use crate::model::{EscalationKind, Ref, SlaKind};
+
+    #[test]
+    fn a_named_inline_escalation_is_either_a_reference_or_anonymous() {
+        let err = read_sla(
+            "name: s\ntype: escalation_only\nescalations:\n  - {name: up, type: scale_instances, minimum: 1, \
+             maximum: 3, scale_by: 1}\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::EitherReferenceOrAnonymous);
+        assert_eq!(err.path, "escalations[0]");
+    }
+
+    #[test]
+    fn an_escalation_reference_takes_no_other_fields() {
+        let err = read_sla("name: s\ntype: escalation_only\nescalations:\n  - {reference: up, target: db}\n")
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnexpectedElement);
+        assert_eq!(err.path, "escalations[0].target");
+    }
+
+    #[test]
+    fn escalations_by_reference_shorthand_and_inline() {
+        let sla = read_sla(
+            "name: s\ntype: escalation_only\nescalations:\n  - up\n  - {ref: down}\n  - {to_one: [up]}\n  - \
+             {type: scale_cpu, minimum: 0.5, maximum: 2, scale_by: 0.5}\n",
+        )
+        .unwrap();
+        assert_eq!(sla.kind, SlaKind::EscalationOnly);
+        let kinds: Vec<&str> = sla
+            .escalations
+            .iter()
+            .map(|e| match e {
+                Ref::Named(n) => n.as_str(),
+                Ref::Inline(e) => match &e.kind {
+                    EscalationKind::ToOne(_) => "to_one",
+                    EscalationKind::ScaleCpu { .. } => "scale_cpu",
+                    _ => "other",
+                },
+            })
+            .collect();
+        assert_eq!(kinds, ["up", "down", "to_one", "scale_cpu"]);
+    }
 }
