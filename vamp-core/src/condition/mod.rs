@@ -71,10 +71,7 @@ mod tests {
     use crate::model::Kind;
 
     fn gateway() -> ArtifactId {
-        ArtifactId {
-            kind: Kind::Gateway,
-            name: "shop".into(),
-        }
+        ArtifactId::new(Kind::Gateway, "shop")
     }
 
     #[test]

@@ -19,10 +19,7 @@ pub(crate) struct Ctx {
 impl Ctx {
     pub fn new(kind: Kind, name: impl Into<String>) -> Self {
         Ctx {
-            artifact: ArtifactId {
-                kind,
-                name: name.into(),
-            },
+            artifact: ArtifactId::new(kind, name),
         }
     }
 

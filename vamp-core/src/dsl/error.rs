@@ -119,6 +119,16 @@ pub struct ArtifactId {
     pub name: String,
 }
 
+impl ArtifactId {
+    /// The artifact of kind `kind` called `name` (empty when the document has no name yet).
+    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
+        ArtifactId {
+            kind,
+            name: name.into(),
+        }
+    }
+}
+
 impl fmt::Display for ArtifactId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.name.is_empty() {
@@ -161,6 +171,18 @@ impl DslError {
         }
     }
 
+    /// An error about the artifact of kind `kind` called `name`, at `path`: [`DslError::new`] with the
+    /// [`ArtifactId`] built in.
+    pub fn about(
+        code: ErrorCode,
+        kind: Kind,
+        name: impl Into<String>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        DslError::new(code, ArtifactId::new(kind, name), path, message)
+    }
+
     /// With a source position.
     pub fn at(mut self, position: Option<(usize, usize)>) -> Self {
         if self.position.is_none() {
@@ -180,5 +202,28 @@ impl fmt::Display for DslError {
             write!(f, " (line {line}, column {col})")?;
         }
         write!(f, ": {} [{}]", self.message, self.code.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_about_an_artifact_name_it_and_the_field() {
+        let err = DslError::about(
+            ErrorCode::UnresolvedDependencyError,
+            Kind::Deployment,
+            "shop",
+            "clusters.web",
+            "deploy the dependency",
+        );
+        assert_eq!(err.artifact, ArtifactId::new(Kind::Deployment, "shop"));
+        assert_eq!(
+            err.to_string(),
+            "deployment 'shop', field 'clusters.web': deploy the dependency [UnresolvedDependencyError]"
+        );
+        let unnamed = DslError::about(ErrorCode::YamlParsingError, Kind::Blueprint, "", "", "not YAML");
+        assert_eq!(unnamed.to_string(), "blueprint: not YAML [YamlParsingError]");
     }
 }

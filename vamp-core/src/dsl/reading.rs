@@ -21,12 +21,10 @@ fn document_name(node: &Node) -> String {
 /// Parses `text` into its documents, as `YamlParsingError` on failure.
 pub fn documents(kind: Kind, text: &str) -> Result<Vec<Node>, DslError> {
     parse_documents(text).map_err(|e| {
-        DslError::new(
+        DslError::about(
             ErrorCode::YamlParsingError,
-            ArtifactId {
-                kind,
-                name: String::new(),
-            },
+            kind,
+            "",
             "",
             format!("the document is not valid YAML or JSON: {}", e.message),
         )
@@ -37,10 +35,7 @@ pub fn documents(kind: Kind, text: &str) -> Result<Vec<Node>, DslError> {
 /// The single document of a request body: one document, or one document holding a one-element list.
 pub fn single_document(kind: Kind, text: &str) -> Result<Node, DslError> {
     let mut docs = documents(kind, text)?;
-    let id = ArtifactId {
-        kind,
-        name: String::new(),
-    };
+    let id = ArtifactId::new(kind, "");
     match docs.len() {
         0 => Err(DslError::new(
             ErrorCode::MissingPathValueError,
@@ -120,12 +115,10 @@ pub fn read_all(text: &str) -> Result<Vec<Artifact>, DslError> {
         for item in items {
             let name = document_name(&item);
             let kind_node = item.get("kind").ok_or_else(|| {
-                DslError::new(
+                DslError::about(
                     ErrorCode::MissingPathValueError,
-                    ArtifactId {
-                        kind: Kind::Blueprint,
-                        name: name.clone(),
-                    },
+                    Kind::Blueprint,
+                    &name,
                     "kind",
                     "each document sent to the root endpoint needs a 'kind'",
                 )
@@ -134,12 +127,10 @@ pub fn read_all(text: &str) -> Result<Vec<Artifact>, DslError> {
             let ctx = Ctx::new(Kind::Blueprint, name.clone());
             let kind_text = scalar_text(&ctx, kind_node, "kind")?;
             let kind: Kind = kind_text.parse().map_err(|_| {
-                DslError::new(
+                DslError::about(
                     ErrorCode::UnexpectedArtifact,
-                    ArtifactId {
-                        kind: Kind::Blueprint,
-                        name,
-                    },
+                    Kind::Blueprint,
+                    name,
                     "kind",
                     format!("'{kind_text}' is not an artifact kind"),
                 )
@@ -157,9 +148,7 @@ macro_rules! typed_reader {
         pub fn $fn(text: &str) -> Result<$ty, DslError> {
             match read(Kind::$kind, text)? {
                 Artifact::$kind(a) => Ok(a),
-                other => Err(DslError::new(
-                    ErrorCode::InconsistentArtifactKind,
-                    ArtifactId { kind: Kind::$kind, name: other.name().to_string() },
+                other => Err(DslError::about(ErrorCode::InconsistentArtifactKind, Kind::$kind, other.name(),
                     "kind",
                     format!("expected a {}, read a {}", Kind::$kind, other.kind()),
                 )),

@@ -3,7 +3,7 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::Metadata;
+use super::{serialize_head, Metadata};
 
 /// A condition such as `user-agent == Firefox and has cookie beta`.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,13 +29,7 @@ impl Condition {
 
 impl Serialize for Condition {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        if !self.name.is_empty() {
-            m.serialize_entry("name", &self.name)?;
-        }
-        if !self.metadata.is_empty() {
-            m.serialize_entry("metadata", &self.metadata)?;
-        }
+        let mut m = serialize_head(s, &self.name, &self.metadata)?;
         m.serialize_entry("condition", &self.definition)?;
         m.end()
     }

@@ -3,7 +3,7 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::{Metadata, Ref};
+use super::{serialize_head, Metadata, Ref};
 
 /// An escalation's behaviour.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,15 +88,26 @@ impl Escalation {
     }
 }
 
+/// Writes the fields of a scaling escalation: `minimum`, `maximum`, `scale_by`, and `target` when set.
+fn write_scaling<M: SerializeMap, T: Serialize>(
+    m: &mut M,
+    minimum: &T,
+    maximum: &T,
+    scale_by: &T,
+    target: &Option<String>,
+) -> Result<(), M::Error> {
+    m.serialize_entry("minimum", minimum)?;
+    m.serialize_entry("maximum", maximum)?;
+    m.serialize_entry("scale_by", scale_by)?;
+    if let Some(t) = target {
+        m.serialize_entry("target", t)?;
+    }
+    Ok(())
+}
+
 impl Serialize for Escalation {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        if !self.name.is_empty() {
-            m.serialize_entry("name", &self.name)?;
-        }
-        if !self.metadata.is_empty() {
-            m.serialize_entry("metadata", &self.metadata)?;
-        }
+        let mut m = serialize_head(s, &self.name, &self.metadata)?;
         m.serialize_entry("type", self.type_name())?;
         match &self.kind {
             EscalationKind::ToAll(children) | EscalationKind::ToOne(children) => {
@@ -107,14 +118,7 @@ impl Serialize for Escalation {
                 maximum,
                 scale_by,
                 target,
-            } => {
-                m.serialize_entry("minimum", minimum)?;
-                m.serialize_entry("maximum", maximum)?;
-                m.serialize_entry("scale_by", scale_by)?;
-                if let Some(t) = target {
-                    m.serialize_entry("target", t)?;
-                }
-            }
+            } => write_scaling(&mut m, minimum, maximum, scale_by, target)?,
             EscalationKind::ScaleCpu {
                 minimum,
                 maximum,
@@ -126,14 +130,7 @@ impl Serialize for Escalation {
                 maximum,
                 scale_by,
                 target,
-            } => {
-                m.serialize_entry("minimum", minimum)?;
-                m.serialize_entry("maximum", maximum)?;
-                m.serialize_entry("scale_by", scale_by)?;
-                if let Some(t) = target {
-                    m.serialize_entry("target", t)?;
-                }
-            }
+            } => write_scaling(&mut m, minimum, maximum, scale_by, target)?,
             EscalationKind::Generic { parameters, .. } => {
                 for (k, v) in parameters {
                     m.serialize_entry(k, v)?;

@@ -52,6 +52,25 @@ pub(crate) fn is_empty_map(m: &Metadata) -> bool {
     m.is_empty()
 }
 
+/// Opens the map of a weak-reference artifact (condition, rewrite, SLA, escalation) and writes its `name` and
+/// `metadata`, each only when not empty: an anonymous inline artifact is written without them, so the readers
+/// take it back as inline rather than as named-and-defined.
+pub(crate) fn serialize_head<S: serde::Serializer>(
+    s: S,
+    name: &str,
+    metadata: &Metadata,
+) -> Result<S::SerializeMap, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(None)?;
+    if !name.is_empty() {
+        m.serialize_entry("name", name)?;
+    }
+    if !metadata.is_empty() {
+        m.serialize_entry("metadata", metadata)?;
+    }
+    Ok(m)
+}
+
 /// Writes gateways as a map keyed by their name, without repeating the name, and without an unassigned port.
 pub(crate) fn gateways_as_map<S: serde::Serializer>(gateways: &[Gateway], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::{Error, SerializeMap};
@@ -150,5 +169,26 @@ impl Artifact {
             Artifact::Event(a) => a.id.as_deref().unwrap_or(""),
             Artifact::Template(a) => &a.name,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_artifacts_write_name_and_metadata_only_when_set() {
+        let anonymous = Condition::inline("hdr_sub(user-agent) Firefox");
+        assert_eq!(
+            serde_json::to_value(&anonymous).unwrap(),
+            serde_json::json!({"condition": "hdr_sub(user-agent) Firefox"})
+        );
+        let mut named = Condition::inline("hdr_sub(user-agent) Firefox");
+        named.name = "firefox".into();
+        named.metadata.insert("team".into(), "web".into());
+        assert_eq!(
+            serde_json::to_string(&named).unwrap(),
+            r#"{"name":"firefox","metadata":{"team":"web"},"condition":"hdr_sub(user-agent) Firefox"}"#
+        );
     }
 }

@@ -3,7 +3,7 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::Metadata;
+use super::{serialize_head, Metadata};
 
 /// A path rewrite. `path` is the new path (HAProxy sample expressions such as `%[path]` allowed); `condition` the
 /// HAProxy condition that selects the requests rewritten.
@@ -32,13 +32,7 @@ impl Rewrite {
 
 impl Serialize for Rewrite {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        if !self.name.is_empty() {
-            m.serialize_entry("name", &self.name)?;
-        }
-        if !self.metadata.is_empty() {
-            m.serialize_entry("metadata", &self.metadata)?;
-        }
+        let mut m = serialize_head(s, &self.name, &self.metadata)?;
         m.serialize_entry("path", &format!("{} if {}", self.path, self.condition))?;
         m.end()
     }

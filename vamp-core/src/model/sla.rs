@@ -4,7 +4,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::escalation::Escalation;
-use super::{Metadata, Ref};
+use super::{serialize_head, Metadata, Ref};
 
 /// An SLA's behaviour.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,13 +61,7 @@ impl Sla {
 
 impl Serialize for Sla {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        if !self.name.is_empty() {
-            m.serialize_entry("name", &self.name)?;
-        }
-        if !self.metadata.is_empty() {
-            m.serialize_entry("metadata", &self.metadata)?;
-        }
+        let mut m = serialize_head(s, &self.name, &self.metadata)?;
         match &self.kind {
             SlaKind::Reference(r) => m.serialize_entry("reference", r)?,
             _ => m.serialize_entry("type", self.type_name())?,

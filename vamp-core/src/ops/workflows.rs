@@ -11,10 +11,7 @@ pub fn check_workflow_update(
     requested: &Workflow,
     deployment_exists: bool,
 ) -> Result<(), DslError> {
-    let id = ArtifactId {
-        kind: Kind::Workflow,
-        name: requested.name.clone(),
-    };
+    let id = ArtifactId::new(Kind::Workflow, &requested.name);
     if deployment_exists {
         return Err(DslError::new(
             ErrorCode::DeploymentWorkflowNameCollision,

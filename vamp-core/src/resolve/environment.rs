@@ -89,8 +89,11 @@ fn merge(deployment: &Deployment, cluster: &DeploymentCluster, service: &Deploym
     out
 }
 
-/// The merged environment without the placeholder check, for value lookups across services.
-pub(crate) fn merged_environment(
+/// The variables `service` of `cluster` runs with, by precedence (see the module doc), without the placeholder
+/// check of [`effective_environment`]: a breed placeholder no scope fills is simply absent. Never fails, so it
+/// serves value lookups across services and comparing a service's environment before and after a merge. Values are
+/// not interpolated (an `interpolated` value already present in the winning scope is kept).
+pub fn merged_environment(
     deployment: &Deployment,
     cluster: &DeploymentCluster,
     service: &DeploymentService,
@@ -110,13 +113,6 @@ fn service_path(cluster: &DeploymentCluster, service: &DeploymentService) -> Str
     {
         Some(i) => format!("clusters.{}.services[{i}]", cluster.name),
         None => format!("clusters.{}.services", cluster.name),
-    }
-}
-
-fn deployment_id(deployment: &Deployment) -> ArtifactId {
-    ArtifactId {
-        kind: Kind::Deployment,
-        name: deployment.name.clone(),
     }
 }
 
@@ -146,9 +142,10 @@ fn checked_merge(
         .iter()
         .find(|v| v.value.is_none() && !merged.iter().any(|s| s.var.name == v.name));
     if let Some(placeholder) = missing {
-        return Err(DslError::new(
+        return Err(DslError::about(
             ErrorCode::UnresolvedVariableValueError,
-            deployment_id(deployment),
+            Kind::Deployment,
+            &deployment.name,
             format!("{}.environment_variables.{}", service_path(cluster, service), placeholder.name),
             format!(
                 "Unresolved value of variable '{name}' for breed '{breed}'. The breed leaves it open (`~`): give it a \
@@ -202,9 +199,7 @@ pub fn dependency_clusters(
             .find(|c| provides(c, true))
             .or_else(|| deployment.clusters.iter().find(|c| provides(c, false)));
         let Some(cluster) = found else {
-            return Err(DslError::new(
-                ErrorCode::UnresolvedDependencyError,
-                ArtifactId { kind: Kind::Breed, name: breed.name.clone() },
+            return Err(DslError::about(ErrorCode::UnresolvedDependencyError, Kind::Breed, &breed.name,
                 format!("dependencies.{alias}"),
                 format!(
                     "Unresolved dependency '{wanted}' for breed '{}'. No cluster of deployment '{}' runs a breed \
@@ -331,7 +326,9 @@ pub fn resolve_environment(
                     )
                 }
             };
-            var.interpolated = Some(result.map_err(|e| e.into_dsl(deployment_id(deployment), path))?);
+            var.interpolated = Some(
+                result.map_err(|e| e.into_dsl(ArtifactId::new(Kind::Deployment, &deployment.name), path))?,
+            );
         }
         out.push(var);
     }
@@ -367,6 +364,13 @@ mod tests {
     }
 
     #[test]
+    fn cluster_scoped_names_have_nothing_after_the_variable() {
+        assert_eq!(cluster_scoped("web.environment_variables.API_KEY.X"), None);
+        assert_eq!(cluster_scoped("web.environment_variables."), None);
+        assert_eq!(cluster_scoped("web."), None);
+    }
+
+    #[test]
     fn dependency_wildcard_matches_by_prefix_only_with_a_star() {
         assert!(matches_dependency("mysql:5.7", "mysql:5.7"));
         assert!(!matches_dependency("mysql", "mysql:5.7"));
@@ -374,5 +378,12 @@ mod tests {
         assert!(matches_dependency("mysql:*", "mysql:8.0"));
         assert!(!matches_dependency("mysql:*", "mariadb:10"));
         assert!(matches_dependency("*", "anything"));
+    }
+
+    #[test]
+    fn dependency_without_a_star_needs_the_exact_version() {
+        assert!(matches_dependency("db:9.6", "db:9.6"));
+        assert!(!matches_dependency("db:9.6", "db:9.7"));
+        assert!(!matches_dependency("db:9.6", "db:9.6.1"));
     }
 }

@@ -299,13 +299,7 @@ mod tests {
                 references: vec!["${cache.host}".into(), "${db.ports.web}".into(), "${y}".into()]
             }
         );
-        let dsl = err.into_dsl(
-            ArtifactId {
-                kind: crate::model::Kind::Deployment,
-                name: "shop".into(),
-            },
-            "x",
-        );
+        let dsl = err.into_dsl(ArtifactId::new(crate::model::Kind::Deployment, "shop"), "x");
         assert_eq!(dsl.code, ErrorCode::UnresolvedEnvironmentValueError);
         assert!(dsl.message.contains("${cache.host}"), "{}", dsl.message);
     }

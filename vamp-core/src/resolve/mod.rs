@@ -16,8 +16,8 @@ pub mod reference;
 pub mod values;
 
 pub use environment::{
-    container_environment, dependency_clusters, effective_environment, matches_dependency,
-    resolve_environment,
+    cluster_scoped, container_environment, dependency_clusters, effective_environment, matches_dependency,
+    merged_environment, resolve_environment,
 };
 pub use interpolate::{interpolate, resolve, Aliased, InterpolationError, Strictness, ValueSource};
 pub use order::{

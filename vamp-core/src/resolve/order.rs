@@ -11,7 +11,7 @@ use std::fmt;
 use indexmap::IndexMap;
 
 use super::environment::{dependency_name, matches_dependency};
-use crate::dsl::{ArtifactId, DslError, ErrorCode};
+use crate::dsl::{DslError, ErrorCode};
 use crate::model::{Breed, Deployment, Kind, Ref};
 
 /// A dependency cycle. `path` starts and ends with the same name: `[a, b, c, a]` means a depends on b, b on c and
@@ -127,12 +127,10 @@ pub fn breed_cycle(breed: &Breed) -> Option<Vec<String>> {
 pub fn check_breed_cycles(breed: &Breed) -> Result<(), DslError> {
     match breed_cycle(breed) {
         None => Ok(()),
-        Some(path) => Err(DslError::new(
+        Some(path) => Err(DslError::about(
             ErrorCode::RecursiveDependenciesError,
-            ArtifactId {
-                kind: Kind::Breed,
-                name: breed.name.clone(),
-            },
+            Kind::Breed,
+            &breed.name,
             "dependencies",
             format!(
                 "Breed '{}' depends on itself through {}. Remove one of these dependencies.",

@@ -4,8 +4,8 @@
 use indexmap::IndexMap;
 
 use super::common::{
-    read_arguments, read_constants, read_environment, read_health_checks, read_metadata, read_name,
-    read_ports, ref_or_inline, RefOrInline,
+    check_reference_alone, read_arguments, read_constants, read_environment, read_health_checks,
+    read_metadata, read_name, read_ports, ref_or_inline, RefOrInline,
 };
 use crate::dsl::cursor::{describe, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
@@ -89,19 +89,7 @@ pub(crate) fn read_breed_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Breed>
     }
     match ref_or_inline(ctx, node, path)? {
         RefOrInline::Named(n) => {
-            if let Value::Map(entries) = &node.value {
-                if let Some((k, v)) = entries
-                    .iter()
-                    .find(|(k, _)| !matches!(k.as_str(), "ref" | "reference" | "kind"))
-                {
-                    return Err(ctx.err_at(
-                        ErrorCode::UnexpectedElement,
-                        &crate::dsl::cursor::join(path, k),
-                        v,
-                        format!("'{k}' cannot be set next to a breed reference"),
-                    ));
-                }
-            }
+            check_reference_alone(ctx, node, path)?;
             Ok(Ref::Named(n))
         }
         RefOrInline::Inline(n) => read_breed(ctx, n, path).map(Ref::Inline),

@@ -131,6 +131,26 @@ pub(crate) fn ref_or_inline<'a>(ctx: &Ctx, node: &'a Node, path: &str) -> R<RefO
     }
 }
 
+/// Checks that a `{reference: name}` map holds nothing but the reference (and `kind`): any other field is
+/// `UnexpectedElement`, since it would be ignored. A plain name passes.
+pub(crate) fn check_reference_alone(ctx: &Ctx, node: &Node, path: &str) -> R<()> {
+    let Value::Map(entries) = &node.value else {
+        return Ok(());
+    };
+    match entries
+        .iter()
+        .find(|(k, _)| !matches!(k.as_str(), "ref" | "reference" | "kind"))
+    {
+        None => Ok(()),
+        Some((k, v)) => Err(ctx.err_at(
+            ErrorCode::UnexpectedElement,
+            &join(path, k),
+            v,
+            format!("'{k}' cannot be set next to a reference; give either the reference or the definition"),
+        )),
+    }
+}
+
 /// Reads a weak reference (scale, SLA, escalation, route, condition, rewrite): a name, `{reference: name}`, or an
 /// anonymous inline map. A map with both a `name` and fields is `EitherReferenceOrAnonymous`.
 pub(crate) fn weak_ref<T>(
@@ -141,19 +161,7 @@ pub(crate) fn weak_ref<T>(
 ) -> R<Ref<T>> {
     match ref_or_inline(ctx, node, path)? {
         RefOrInline::Named(n) => {
-            if let Value::Map(entries) = &node.value {
-                if let Some((k, v)) = entries
-                    .iter()
-                    .find(|(k, _)| !matches!(k.as_str(), "ref" | "reference" | "kind"))
-                {
-                    return Err(ctx.err_at(
-                        ErrorCode::UnexpectedElement,
-                        &join(path, k),
-                        v,
-                        format!("'{k}' cannot be set next to a reference; give either the reference or the definition"),
-                    ));
-                }
-            }
+            check_reference_alone(ctx, node, path)?;
             Ok(Ref::Named(n))
         }
         RefOrInline::Inline(node) => {
@@ -342,17 +350,45 @@ pub(crate) fn read_arguments(c: &MapCursor) -> R<Vec<Argument>> {
     Ok(out)
 }
 
-fn read_seconds(c: &MapCursor, key: &str) -> R<Seconds> {
-    let node = c.required(key)?;
+/// Reads the scalar `key`, when given, and parses it with `parse`; text it refuses is `InvalidValueError`, saying
+/// "'<text>' is not `what`" (so `what` names the expected form, with an example where that helps).
+pub(crate) fn read_optional_parsed<T>(
+    c: &MapCursor,
+    key: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    what: &str,
+) -> R<Option<T>> {
+    let Some(node) = c.value(key) else {
+        return Ok(None);
+    };
     let text = scalar_text(c.ctx, node, &c.path_of(key))?;
-    Seconds::parse(&text).ok_or_else(|| {
+    parse(&text).map(Some).ok_or_else(|| {
         c.ctx.err_at(
             ErrorCode::InvalidValueError,
             &c.path_of(key),
             node,
-            format!("'{text}' is not a duration: use e.g. 10s, 1m or 2h"),
+            format!("'{text}' is not {what}"),
         )
     })
+}
+
+/// Parses a whole number, white space around it allowed: the parser of every count the DSL reads.
+pub(crate) fn whole_number<T: std::str::FromStr>(text: &str) -> Option<T> {
+    text.trim().parse().ok()
+}
+
+/// [`read_optional_parsed`] for a required `key`: a missing one is `MissingPathValueError`.
+pub(crate) fn read_parsed<T>(
+    c: &MapCursor,
+    key: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    what: &str,
+) -> R<T> {
+    read_optional_parsed(c, key, parse, what)?.ok_or_else(|| c.missing(key))
+}
+
+fn read_seconds(c: &MapCursor, key: &str) -> R<Seconds> {
+    read_parsed(c, key, Seconds::parse, "a duration: use e.g. 10s, 1m or 2h")
 }
 
 /// Reads `health_checks`: one map or a list. `failures` must not be negative.
@@ -405,46 +441,15 @@ pub(crate) fn read_health_checks(c: &MapCursor) -> R<Option<Vec<HealthCheck>>> {
 /// Reads an inline scale: `cpu` and `memory` required, `instances` default 1.
 pub(crate) fn read_scale_body(c: &MapCursor, name: String) -> R<Scale> {
     let metadata = read_metadata(c)?;
-    let cpu_node = c.required("cpu")?;
-    let cpu_text = scalar_text(c.ctx, cpu_node, &c.path_of("cpu"))?;
-    let cpu = Cpu::parse(&cpu_text).ok_or_else(|| {
-        c.ctx.err_at(
-            ErrorCode::InvalidValueError,
-            &c.path_of("cpu"),
-            cpu_node,
-            format!("'{cpu_text}' is not a CPU share: use e.g. 0.5 or 500m"),
-        )
-    })?;
-    let mem_node = c.required("memory")?;
-    let mem_text = scalar_text(c.ctx, mem_node, &c.path_of("memory"))?;
-    let memory = Memory::parse(&mem_text).ok_or_else(|| {
-        c.ctx.err_at(
-            ErrorCode::InvalidValueError,
-            &c.path_of("memory"),
-            mem_node,
-            format!("'{mem_text}' is not a memory size: use e.g. 256MB or 1GB"),
-        )
-    })?;
-    let instances = match c.value("instances") {
-        None => 1,
-        Some(n) => {
-            let t = scalar_text(c.ctx, n, &c.path_of("instances"))?;
-            t.trim().parse::<u32>().map_err(|_| {
-                c.ctx.err_at(
-                    ErrorCode::InvalidValueError,
-                    &c.path_of("instances"),
-                    n,
-                    format!("'{t}' is not a number of instances (0 or more)"),
-                )
-            })?
-        }
-    };
+    let cpu = read_parsed(c, "cpu", Cpu::parse, "a CPU share: use e.g. 0.5 or 500m")?;
+    let memory = read_parsed(c, "memory", Memory::parse, "a memory size: use e.g. 256MB or 1GB")?;
+    let instances = read_optional_parsed(c, "instances", whole_number, "a number of instances (0 or more)")?;
     Ok(Scale {
         name,
         metadata,
         cpu,
         memory,
-        instances,
+        instances: instances.unwrap_or(1),
     })
 }
 

@@ -8,7 +8,7 @@ use super::blueprint::read_gateway_map;
 use super::breed::read_breed;
 use super::common::{
     check_name, read_arguments, read_dialects, read_environment, read_health_checks, read_metadata,
-    read_name, read_scale_body,
+    read_name, read_optional_parsed, read_parsed, read_scale_body, whole_number,
 };
 use super::sla::read_sla_ref;
 use crate::dsl::cursor::{describe, index, join, scalar_text, Ctx, MapCursor, R};
@@ -104,19 +104,13 @@ fn read_cluster(ctx: &Ctx, name: &str, node: &Node, path: &str) -> R<DeploymentC
     })
 }
 
-fn read_time(ctx: &Ctx, c: &MapCursor, key: &str) -> R<DateTime<Utc>> {
-    let node = c.required(key)?;
-    let text = scalar_text(ctx, node, &c.path_of(key))?;
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            ctx.err_at(
-                ErrorCode::InvalidValueError,
-                &c.path_of(key),
-                node,
-                format!("'{text}' is not an ISO-8601 date-time"),
-            )
-        })
+fn read_time(c: &MapCursor, key: &str) -> R<DateTime<Utc>> {
+    let parse = |t: &str| {
+        DateTime::parse_from_rfc3339(t.trim())
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    read_parsed(c, key, parse, "an ISO-8601 date-time")
 }
 
 fn read_status(ctx: &Ctx, node: &Node, path: &str) -> R<ServiceStatus> {
@@ -135,7 +129,7 @@ fn read_status(ctx: &Ctx, node: &Node, path: &str) -> R<ServiceStatus> {
             ))
         }
     };
-    let since = read_time(ctx, &c, "since")?;
+    let since = read_time(&c, "since")?;
     let p = MapCursor::new(ctx, c.required("phase")?, &c.path_of("phase"))?;
     let phase_node = p.required("name")?;
     let phase_text = scalar_text(ctx, phase_node, &p.path_of("name"))?;
@@ -154,7 +148,7 @@ fn read_status(ctx: &Ctx, node: &Node, path: &str) -> R<ServiceStatus> {
             ))
         }
     };
-    let phase_since = read_time(ctx, &p, "since")?;
+    let phase_since = read_time(&p, "since")?;
     p.finish()?;
     c.finish()?;
     Ok(ServiceStatus {
@@ -165,21 +159,8 @@ fn read_status(ctx: &Ctx, node: &Node, path: &str) -> R<ServiceStatus> {
     })
 }
 
-fn read_u32(ctx: &Ctx, c: &MapCursor, key: &str) -> R<u32> {
-    match c.value(key) {
-        None => Ok(0),
-        Some(n) => {
-            let t = scalar_text(ctx, n, &c.path_of(key))?;
-            t.trim().parse().map_err(|_| {
-                ctx.err_at(
-                    ErrorCode::InvalidValueError,
-                    &c.path_of(key),
-                    n,
-                    format!("'{t}' is not a count"),
-                )
-            })
-        }
-    }
+fn read_u32(c: &MapCursor, key: &str) -> R<u32> {
+    Ok(read_optional_parsed(c, key, whole_number, "a count")?.unwrap_or(0))
 }
 
 fn read_instance(ctx: &Ctx, node: &Node, path: &str) -> R<Instance> {
@@ -315,10 +296,10 @@ fn read_service(ctx: &Ctx, node: &Node, path: &str) -> R<DeploymentService> {
         Some(h) => {
             let hc = MapCursor::new(ctx, h, &c.path_of("health"))?;
             let health = Health {
-                staged: read_u32(ctx, &hc, "staged")?,
-                running: read_u32(ctx, &hc, "running")?,
-                healthy: read_u32(ctx, &hc, "healthy")?,
-                unhealthy: read_u32(ctx, &hc, "unhealthy")?,
+                staged: read_u32(&hc, "staged")?,
+                running: read_u32(&hc, "running")?,
+                healthy: read_u32(&hc, "healthy")?,
+                unhealthy: read_u32(&hc, "unhealthy")?,
             };
             hc.finish()?;
             Some(health)

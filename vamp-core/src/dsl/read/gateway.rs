@@ -281,25 +281,10 @@ pub(crate) fn read_route_body(c: &MapCursor, name: String) -> R<Route> {
 pub(crate) fn read_condition_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Option<Ref<Condition>>> {
     match &node.value {
         Value::Null => Ok(None),
-        Value::Map(_) => {
-            if node.get("reference").is_some() || node.get("ref").is_some() {
-                let r = weak_ref(ctx, node, path, |c| read_condition_body(c, String::new()))?;
-                return Ok(Some(r));
-            }
-            let c = MapCursor::new(ctx, node, path)?;
-            if let Some(name_node) = c.value("name") {
-                let name = scalar_text(ctx, name_node, &c.path_of("name"))?;
-                return Err(ctx.err_at(
-                    ErrorCode::EitherReferenceOrAnonymous,
-                    path,
-                    node,
-                    format!("condition '{name}' is named and defined here: either refer to a stored condition or define it inline without a name"),
-                ));
-            }
-            let cond = read_condition_body(&c, String::new())?;
-            c.finish()?;
-            Ok((!cond.definition.trim().is_empty()).then_some(Ref::Inline(cond)))
-        }
+        Value::Map(_) => match weak_ref(ctx, node, path, |c| read_condition_body(c, String::new()))? {
+            Ref::Inline(cond) if cond.definition.trim().is_empty() => Ok(None),
+            r => Ok(Some(r)),
+        },
         Value::List(_) => Err(ctx.err_at(
             ErrorCode::UnexpectedTypeError,
             path,

@@ -1,7 +1,9 @@
 //! Reads SLAs and escalations, with the original's shorthands (`to_one: [...]`, a reference carrying its own
 //! escalations) and generic types kept with their parameters.
 
-use super::common::{check_name, read_metadata, read_name, ref_or_inline, RefOrInline};
+use super::common::{
+    read_metadata, read_name, read_parsed, ref_or_inline, weak_ref, whole_number, RefOrInline,
+};
 use crate::dsl::cursor::{index, join, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
 use crate::dsl::node::{Node, Value};
@@ -17,57 +19,33 @@ pub(crate) fn read_sla_artifact(ctx: &Ctx, node: &Node, path: &str) -> R<Sla> {
     Ok(sla)
 }
 
-/// Reads an SLA given by name, `{reference: name[, escalations]}` or inline.
+/// Reads an SLA given by name, `{reference: name[, escalations]}` or inline (see [`weak_ref`]). A reference that
+/// carries its own escalations is an inline SLA of kind [`SlaKind::Reference`].
 pub(crate) fn read_sla_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Sla>> {
-    match ref_or_inline(ctx, node, path)? {
-        RefOrInline::Named(name) => {
-            let Value::Map(_) = &node.value else {
-                return Ok(Ref::Named(name));
-            };
-            let c = MapCursor::new(ctx, node, path)?;
-            c.take_any(&["reference", "ref"]);
-            let escalations = read_escalations(&c)?;
-            c.finish()?;
-            if escalations.is_empty() {
-                Ok(Ref::Named(name))
-            } else {
-                Ok(Ref::Inline(Sla {
-                    name: String::new(),
-                    metadata: Metadata::new(),
-                    kind: SlaKind::Reference(name),
-                    escalations,
-                }))
-            }
-        }
-        RefOrInline::Inline(n) => {
-            let c = MapCursor::new(ctx, n, path)?;
-            if let Some(name_node) = c.value("name") {
-                let name = scalar_text(ctx, name_node, &c.path_of("name"))?;
-                return Err(ctx.err_at(
-                    ErrorCode::EitherReferenceOrAnonymous,
-                    path,
-                    n,
-                    format!("SLA '{name}' is named and defined here: refer to a stored SLA or define it without a name"),
-                ));
-            }
-            let sla = read_sla_body(&c, String::new())?;
-            c.finish()?;
-            Ok(Ref::Inline(sla))
-        }
+    let RefOrInline::Named(name) = ref_or_inline(ctx, node, path)? else {
+        return weak_ref(ctx, node, path, |c| read_sla_body(c, String::new()));
+    };
+    let Value::Map(_) = &node.value else {
+        return Ok(Ref::Named(name));
+    };
+    let c = MapCursor::new(ctx, node, path)?;
+    c.take_any(&["reference", "ref"]);
+    let escalations = read_escalations(&c)?;
+    c.finish()?;
+    if escalations.is_empty() {
+        Ok(Ref::Named(name))
+    } else {
+        Ok(Ref::Inline(Sla {
+            name: String::new(),
+            metadata: Metadata::new(),
+            kind: SlaKind::Reference(name),
+            escalations,
+        }))
     }
 }
 
 fn read_u64(c: &MapCursor, key: &str) -> R<u64> {
-    let node = c.required(key)?;
-    let text = scalar_text(c.ctx, node, &c.path_of(key))?;
-    text.trim().parse().map_err(|_| {
-        c.ctx.err_at(
-            ErrorCode::InvalidValueError,
-            &c.path_of(key),
-            node,
-            format!("'{text}' is not a whole number of 0 or more"),
-        )
-    })
+    read_parsed(c, key, whole_number, "a whole number of 0 or more")
 }
 
 fn read_sla_body(c: &MapCursor, name: String) -> R<Sla> {
@@ -143,7 +121,7 @@ fn read_escalation_list(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Ref<Escalat
 }
 
 /// Reads an escalation given by name, `{reference: name}`, the group shorthands `{to_all: …}`/`{to_one: …}`,
-/// or inline with a `type`.
+/// or inline with a `type` (the reference and inline forms as [`weak_ref`] reads them).
 pub(crate) fn read_escalation_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<Escalation>> {
     if let Value::Map(entries) = &node.value {
         if entries.len() == 1 && matches!(entries[0].0.as_str(), "to_all" | "to_one") {
@@ -166,57 +144,16 @@ pub(crate) fn read_escalation_ref(ctx: &Ctx, node: &Node, path: &str) -> R<Ref<E
             return Ok(Ref::Inline(Escalation::inline(kind)));
         }
     }
-    match ref_or_inline(ctx, node, path)? {
-        RefOrInline::Named(n) => {
-            check_name(ctx, &n, path, node)?;
-            Ok(Ref::Named(n))
-        }
-        RefOrInline::Inline(n) => {
-            let c = MapCursor::new(ctx, n, path)?;
-            if let Some(name_node) = c.value("name") {
-                let name = scalar_text(ctx, name_node, &c.path_of("name"))?;
-                return Err(ctx.err_at(
-                    ErrorCode::EitherReferenceOrAnonymous,
-                    path,
-                    n,
-                    format!("escalation '{name}' is named and defined here: refer to it or define it without a name"),
-                ));
-            }
-            let e = read_escalation_body(&c, String::new())?;
-            c.finish()?;
-            Ok(Ref::Inline(e))
-        }
-    }
+    weak_ref(ctx, node, path, |c| read_escalation_body(c, String::new()))
 }
 
 fn read_f64(c: &MapCursor, key: &str) -> R<f64> {
-    let node = c.required(key)?;
-    let text = scalar_text(c.ctx, node, &c.path_of(key))?;
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| {
-            c.ctx.err_at(
-                ErrorCode::InvalidValueError,
-                &c.path_of(key),
-                node,
-                format!("'{text}' is not a number"),
-            )
-        })
+    let finite = |t: &str| t.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    read_parsed(c, key, finite, "a number")
 }
 
 fn read_i64(c: &MapCursor, key: &str) -> R<i64> {
-    let node = c.required(key)?;
-    let text = scalar_text(c.ctx, node, &c.path_of(key))?;
-    text.trim().parse().map_err(|_| {
-        c.ctx.err_at(
-            ErrorCode::InvalidValueError,
-            &c.path_of(key),
-            node,
-            format!("'{text}' is not a whole number"),
-        )
-    })
+    read_parsed(c, key, whole_number, "a whole number")
 }
 
 fn read_escalation_body(c: &MapCursor, name: String) -> R<Escalation> {
@@ -285,4 +222,52 @@ pub(crate) fn read_escalation_artifact(ctx: &Ctx, node: &Node, path: &str) -> R<
     let e = read_escalation_body(&c, name)?;
     c.finish()?;
     Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dsl::{read_sla, ErrorCode};
+    use crate::model::{EscalationKind, Ref, SlaKind};
+
+    #[test]
+    fn a_named_inline_escalation_is_either_a_reference_or_anonymous() {
+        let err = read_sla(
+            "name: s\ntype: escalation_only\nescalations:\n  - {name: up, type: scale_instances, minimum: 1, \
+             maximum: 3, scale_by: 1}\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::EitherReferenceOrAnonymous);
+        assert_eq!(err.path, "escalations[0]");
+    }
+
+    #[test]
+    fn an_escalation_reference_takes_no_other_fields() {
+        let err = read_sla("name: s\ntype: escalation_only\nescalations:\n  - {reference: up, target: db}\n")
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnexpectedElement);
+        assert_eq!(err.path, "escalations[0].target");
+    }
+
+    #[test]
+    fn escalations_by_reference_shorthand_and_inline() {
+        let sla = read_sla(
+            "name: s\ntype: escalation_only\nescalations:\n  - up\n  - {ref: down}\n  - {to_one: [up]}\n  - \
+             {type: scale_cpu, minimum: 0.5, maximum: 2, scale_by: 0.5}\n",
+        )
+        .unwrap();
+        assert_eq!(sla.kind, SlaKind::EscalationOnly);
+        let kinds: Vec<&str> = sla
+            .escalations
+            .iter()
+            .map(|e| match e {
+                Ref::Named(n) => n.as_str(),
+                Ref::Inline(e) => match &e.kind {
+                    EscalationKind::ToOne(_) => "to_one",
+                    EscalationKind::ScaleCpu { .. } => "scale_cpu",
+                    _ => "other",
+                },
+            })
+            .collect();
+        assert_eq!(kinds, ["up", "down", "to_one", "scale_cpu"]);
+    }
 }

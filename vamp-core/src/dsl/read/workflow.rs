@@ -4,7 +4,7 @@
 use super::breed::read_breed_ref;
 use super::common::{
     read_arguments, read_dialects, read_environment, read_health_checks, read_metadata, read_name,
-    read_scale_ref, read_string_list,
+    read_optional_parsed, read_scale_ref, read_string_list, whole_number,
 };
 use crate::dsl::cursor::{describe, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
@@ -122,20 +122,7 @@ fn read_time(ctx: &Ctx, node: &Node, path: &str) -> R<Schedule> {
                     ));
                 }
             }
-            let repeat = match c.value("repeat") {
-                None => None,
-                Some(r) => {
-                    let t = scalar_text(ctx, r, &c.path_of("repeat"))?;
-                    Some(t.trim().parse::<u32>().map_err(|_| {
-                        ctx.err_at(
-                            ErrorCode::InvalidValueError,
-                            &c.path_of("repeat"),
-                            r,
-                            format!("'{t}' is not a number of runs"),
-                        )
-                    })?)
-                }
-            };
+            let repeat = read_optional_parsed(&c, "repeat", whole_number, "a number of runs")?;
             c.finish()?;
             (period_node, c.path_of("period"), start, repeat)
         }

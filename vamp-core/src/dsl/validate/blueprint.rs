@@ -66,10 +66,7 @@ enum PortLookup {
 /// Resolves anonymous cluster gateways (written without a port name) to the cluster's single port, when the
 /// cluster's breeds are inline; several ports are `IllegalAnonymousRoutingPortMappingError`.
 pub fn name_anonymous_gateways(bp: &mut Blueprint) -> Result<(), DslError> {
-    let id = ArtifactId {
-        kind: Kind::Blueprint,
-        name: bp.name.clone(),
-    };
+    let id = ArtifactId::new(Kind::Blueprint, &bp.name);
     for cluster in &mut bp.clusters {
         let Some(gw_index) = cluster.gateways.iter().position(|g| g.name.is_empty()) else {
             continue;
@@ -111,10 +108,7 @@ pub fn name_anonymous_gateways(bp: &mut Blueprint) -> Result<(), DslError> {
 pub fn validate_blueprint(bp: &Blueprint, scope: Scope) -> Result<(), DslError> {
     let v = V {
         bp,
-        id: ArtifactId {
-            kind: Kind::Blueprint,
-            name: bp.name.clone(),
-        },
+        id: ArtifactId::new(Kind::Blueprint, &bp.name),
     };
     check_services(&v)?;
     check_breeds(&v, scope)?;

@@ -7,10 +7,7 @@ use crate::resolve::{breed_cycle, parse_value, Part, Reference, TraitGroup};
 
 /// The id of a breed in errors.
 pub(crate) fn id(b: &Breed) -> ArtifactId {
-    ArtifactId {
-        kind: Kind::Breed,
-        name: b.name.clone(),
-    }
+    ArtifactId::new(Kind::Breed, &b.name)
 }
 
 /// Every `(field path, value)` of a breed that may hold references.

@@ -27,12 +27,10 @@ pub fn name_matches(artifact: &Artifact, path_name: &str) -> Result<(), DslError
     if artifact.name() == path_name {
         return Ok(());
     }
-    Err(DslError::new(
+    Err(DslError::about(
         ErrorCode::InconsistentArtifactName,
-        ArtifactId {
-            kind: artifact.kind(),
-            name: artifact.name().to_string(),
-        },
+        artifact.kind(),
+        artifact.name(),
         "name",
         format!(
             "the document is named '{}' but the request is for '{path_name}'; make them equal",
@@ -43,10 +41,7 @@ pub fn name_matches(artifact: &Artifact, path_name: &str) -> Result<(), DslError
 
 /// Checks an event before it is published: it has tags (`NoTagEventError`) and a valid type (`EventTypeError`).
 pub fn event(e: &Event) -> Result<(), DslError> {
-    let id = ArtifactId {
-        kind: Kind::Event,
-        name: e.id.clone().unwrap_or_default(),
-    };
+    let id = ArtifactId::new(Kind::Event, e.id.clone().unwrap_or_default());
     if e.tags.is_empty() {
         return Err(DslError::new(
             ErrorCode::NoTagEventError,

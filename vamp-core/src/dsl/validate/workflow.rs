@@ -6,10 +6,7 @@ use crate::model::{Kind, Ref, Workflow};
 
 /// Validates a workflow.
 pub fn validate_workflow(w: &Workflow) -> Result<(), DslError> {
-    let id = ArtifactId {
-        kind: Kind::Workflow,
-        name: w.name.clone(),
-    };
+    let id = ArtifactId::new(Kind::Workflow, &w.name);
     for v in &w.environment_variables {
         let path = format!("environment_variables.{}", v.name);
         if v.value.is_none() {

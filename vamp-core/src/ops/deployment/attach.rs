@@ -7,15 +7,15 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::dsl::{ArtifactId, DslError, ErrorCode};
+use crate::dsl::{DslError, ErrorCode};
 use crate::model::{
     Argument, Blueprint, Breed, Cluster, Deployment, DeploymentCluster, DeploymentService, Escalation,
     EscalationKind, Gateway, GatewayRoute, Intention, Kind, Ref, RoutePath, Scale, ServiceStatus, Sla,
 };
+use crate::resolve::environment::cluster_scoped;
 use crate::Result;
 
 use super::dependencies::map_dependencies;
-use super::environment::cluster_scope;
 use super::source::{not_found, ArtifactSource};
 
 /// What a deployment gets when the blueprint does not say (`vamp.operation.deployment`).
@@ -98,16 +98,7 @@ pub fn merge_arguments(layers: &[&[Argument]]) -> Vec<Argument> {
 }
 
 fn blueprint_error(blueprint: &Blueprint, code: ErrorCode, path: String, message: String) -> crate::Error {
-    DslError::new(
-        code,
-        ArtifactId {
-            kind: Kind::Blueprint,
-            name: blueprint.name.clone(),
-        },
-        path,
-        message,
-    )
-    .into()
+    DslError::about(code, Kind::Blueprint, &blueprint.name, path, message).into()
 }
 
 fn attach_cluster(
@@ -255,7 +246,7 @@ fn expand_routes(gateway: &Gateway, source: &dyn ArtifactSource) -> Result<Gatew
 /// Every blueprint variable must be `cluster.VAR` for a cluster of the blueprint whose breeds declare `VAR`.
 fn check_blueprint_variables(blueprint: &Blueprint, clusters: &[DeploymentCluster]) -> Result<()> {
     for v in &blueprint.environment_variables {
-        let declared = cluster_scope(&v.name).is_some_and(|(cluster, var)| {
+        let declared = cluster_scoped(&v.name).is_some_and(|(cluster, var)| {
             clusters.iter().find(|c| c.name == cluster).is_some_and(|c| {
                 c.services
                     .iter()

@@ -1,36 +1,21 @@
 //! Breed dependencies of a deployment: which cluster satisfies each dependency alias.
 //!
 //! A dependency is satisfied by a cluster that runs a breed of the same name, or, when the dependency's name
-//! ends in `*`, a breed whose name starts with the part before the `*` (`db:*` matches `db:9.6`). Only services
-//! that are not being undeployed count.
+//! ends in `*`, a breed whose name starts with the part before the `*` (`db:*` matches `db:9.6`, see
+//! [`matches_dependency`]). Only services that are not being undeployed count.
 
 use crate::dsl::{DslError, ErrorCode};
-use crate::model::{Breed, Deployment, Ref};
+use crate::model::Deployment;
+use crate::resolve::environment::{dependency_name, matches_dependency};
 
 use super::deployment_error;
-
-/// Whether breed `breed` satisfies a dependency on `dependency` (exact name, or prefix before a trailing `*`).
-pub fn dependency_matches(dependency: &str, breed: &str) -> bool {
-    match dependency.strip_suffix('*') {
-        Some(prefix) => breed.starts_with(prefix),
-        None => dependency == breed,
-    }
-}
-
-/// The name a dependency refers to, whether written as a reference or inline.
-pub(crate) fn dependency_name(dependency: &Ref<Breed>) -> &str {
-    match dependency {
-        Ref::Named(n) => n,
-        Ref::Inline(b) => &b.name,
-    }
-}
 
 /// Whether `cluster` of `deployment` has a service not being undeployed that satisfies `dependency`.
 pub(crate) fn cluster_satisfies(deployment: &Deployment, cluster: &str, dependency: &str) -> bool {
     deployment.cluster(cluster).is_some_and(|c| {
         c.services
             .iter()
-            .any(|s| !s.status.is_undeploying() && dependency_matches(dependency, &s.breed.name))
+            .any(|s| !s.status.is_undeploying() && matches_dependency(dependency, &s.breed.name))
     })
 }
 
@@ -42,7 +27,7 @@ pub fn satisfying_cluster<'a>(deployment: &'a Deployment, dependency: &str) -> O
         .find(|c| {
             c.services
                 .iter()
-                .any(|s| !s.status.is_undeploying() && dependency_matches(dependency, &s.breed.name))
+                .any(|s| !s.status.is_undeploying() && matches_dependency(dependency, &s.breed.name))
         })
         .map(|c| c.name.as_str())
 }
@@ -113,17 +98,4 @@ pub(crate) fn check_dependencies(deployment: &Deployment) -> Result<(), DslError
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn star_matches_by_prefix() {
-        assert!(dependency_matches("db:*", "db:9.6"));
-        assert!(dependency_matches("db:9.6", "db:9.6"));
-        assert!(!dependency_matches("db:9.6", "db:9.7"));
-        assert!(!dependency_matches("db:*", "cache:1"));
-    }
 }

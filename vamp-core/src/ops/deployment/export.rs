@@ -1,8 +1,7 @@
 //! `as_blueprint`: a deployment written back as the blueprint that would create it (`?as_blueprint=true`).
 
 use crate::model::{Blueprint, Cluster, Deployment, EnvironmentVariable, Gateway, Ref, RoutePath, Service};
-
-use super::environment::cluster_scope;
+use crate::resolve::environment::cluster_scoped;
 
 /// The blueprint that, attached and merged into an empty deployment of the same name, gives back `deployment`'s
 /// clusters, breeds and scales.
@@ -73,7 +72,7 @@ pub fn as_blueprint(deployment: &Deployment) -> Blueprint {
         .environment_variables
         .iter()
         .filter_map(|v| {
-            let (cluster, var) = cluster_scope(&v.name)?;
+            let (cluster, var) = cluster_scoped(&v.name)?;
             let exported = clusters.iter().find(|c| c.name == cluster)?;
             let declared = exported.services.iter().any(|s| match &s.breed {
                 Ref::Inline(b) => b.environment_variable(var).is_some(),
@@ -123,7 +122,7 @@ fn inherited_value(
     deployment
         .environment_variables
         .iter()
-        .find(|d| d.value.is_some() && cluster_scope(&d.name) == Some((cluster, declared.name.as_str())))
+        .find(|d| d.value.is_some() && cluster_scoped(&d.name) == Some((cluster, declared.name.as_str())))
         .and_then(|d| d.value.clone())
         .or_else(|| declared.value.clone())
 }

@@ -8,8 +8,9 @@ use crate::model::{
     Deployment, DeploymentCluster, DeploymentService, EnvironmentVariable, Intention, Phase, ServiceStatus,
 };
 
+use crate::resolve::environment::merged_environment;
+
 use super::dependencies::map_dependencies;
-use super::environment::effective_environment;
 use super::validate::validate;
 
 /// The deployment that results from applying `request` (an attachment, see [`super::attach()`]) to `existing`
@@ -25,7 +26,7 @@ use super::validate::validate;
 ///   requested scale differs from the current one (an omitted scale counts as different), the cluster's gateways
 ///   differ, the arguments or health checks changed, or the service was being undeployed or had failed;
 ///   otherwise it is kept.
-/// * Any service whose effective environment ([`effective_environment`]: breed, then `cluster.VAR`, then service
+/// * Any service whose effective environment ([`merged_environment`]: breed, then `cluster.VAR`, then service
 ///   variables) changed is reset to `Deployment/Initiated` too. Interpolated variable values are always cleared (the next reconcile resolves
 ///   them again); instances and container health are kept so that gateway targets never go empty on a merge.
 /// * Deployment gateways are merged by port number (request wins; others kept); deployment variables by name,
@@ -60,7 +61,7 @@ pub fn merge(
 }
 
 /// Resets to `Deployment/Initiated` (and clears interpolated values of) every service whose
-/// [`effective_environment`] differs from what it was in `existing`: a changed service variable or a changed
+/// [`environment_of`] differs from what it was in `existing`: a changed service variable or a changed
 /// deployment variable `cluster.VAR` both mean the container must be recreated.
 fn reset_changed_environments(existing: Option<&Deployment>, result: &mut Deployment, now: DateTime<Utc>) {
     let Some(existing) = existing else { return };
@@ -69,11 +70,10 @@ fn reset_changed_environments(existing: Option<&Deployment>, result: &mut Deploy
         for (si, service) in cluster.services.iter().enumerate() {
             let before = existing
                 .cluster(&cluster.name)
-                .and_then(|c| c.service(&service.breed.name));
-            let differs = before.is_some_and(|b| {
+                .and_then(|c| c.service(&service.breed.name).map(|s| (c, s)));
+            let differs = before.is_some_and(|(c, b)| {
                 !service.status.is_undeploying()
-                    && effective_environment(existing, &cluster.name, b)
-                        != effective_environment(result, &cluster.name, service)
+                    && environment_of(existing, c, b) != environment_of(result, cluster, service)
             });
             if differs {
                 changed.push((ci, si));
@@ -86,6 +86,25 @@ fn reset_changed_environments(existing: Option<&Deployment>, result: &mut Deploy
             clear_interpolation(&mut s.environment_variables);
         }
     }
+}
+
+/// The variables `service` of `cluster` runs with ([`merged_environment`]), keyed by name and without interpolated
+/// values: a merge clears those, and the order variables are written in does not change what the container gets.
+fn environment_of(
+    deployment: &Deployment,
+    cluster: &DeploymentCluster,
+    service: &DeploymentService,
+) -> IndexMap<String, EnvironmentVariable> {
+    merged_environment(deployment, cluster, service)
+        .into_iter()
+        .map(|v| {
+            let v = EnvironmentVariable {
+                interpolated: None,
+                ..v
+            };
+            (v.name.clone(), v)
+        })
+        .collect()
 }
 
 /// `existing` with each item replaced by the request's item of the same key, then the request's other items

@@ -7,7 +7,6 @@
 
 pub mod attach;
 pub mod dependencies;
-pub mod environment;
 pub mod export;
 pub mod health_checks;
 pub mod merge;
@@ -19,8 +18,7 @@ pub mod validate;
 mod weights;
 
 pub use attach::{attach, merge_arguments, DeploymentDefaults};
-pub use dependencies::{dependency_matches, map_dependencies};
-pub use environment::{cluster_scope, effective_environment};
+pub use dependencies::map_dependencies;
 pub use export::as_blueprint;
 pub use health_checks::effective_health_checks;
 pub use merge::merge;
@@ -29,7 +27,7 @@ pub use source::{references, ArtifactSource, MapSource};
 pub use status::{fail_on_timeout, service_error, timed_out, Timeouts};
 pub use validate::validate;
 
-use crate::dsl::{ArtifactId, DslError, ErrorCode};
+use crate::dsl::{DslError, ErrorCode};
 use crate::model::Kind;
 
 /// A validation error about deployment `deployment` at `path`.
@@ -39,13 +37,5 @@ pub(crate) fn deployment_error(
     path: impl Into<String>,
     message: impl Into<String>,
 ) -> DslError {
-    DslError::new(
-        code,
-        ArtifactId {
-            kind: Kind::Deployment,
-            name: deployment.to_string(),
-        },
-        path,
-        message,
-    )
+    DslError::about(code, Kind::Deployment, deployment, path, message)
 }

@@ -2,10 +2,10 @@
 
 use crate::dsl::{DslError, ErrorCode};
 use crate::model::{Deployment, DeploymentCluster, DeploymentService};
+use crate::resolve::environment::merged_environment;
 
 use super::dependencies::check_dependencies;
 use super::deployment_error;
-use super::environment::cluster_scope;
 use super::weights::port_weights;
 
 /// Checks, in this order, and returns the first failure:
@@ -80,15 +80,9 @@ fn check_variables(
             ));
         }
     }
+    let merged = merged_environment(deployment, cluster, service);
     for v in breed.environment_variables.iter().filter(|v| v.value.is_none()) {
-        let by_service = service
-            .environment_variables
-            .iter()
-            .any(|s| s.name == v.name && s.value.is_some());
-        let by_cluster = deployment.environment_variables.iter().any(|d| {
-            d.value.is_some() && cluster_scope(&d.name) == Some((cluster.name.as_str(), v.name.as_str()))
-        });
-        if !by_service && !by_cluster {
+        if !merged.iter().any(|m| m.name == v.name) {
             return Err(deployment_error(
                 ErrorCode::UnresolvedVariableValueError,
                 &deployment.name,

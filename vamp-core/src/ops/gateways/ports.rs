@@ -435,10 +435,7 @@ mod tests {
 
     #[test]
     fn duplicate_ports_in_a_blueprint_are_refused() {
-        let bp = ArtifactId {
-            kind: Kind::Blueprint,
-            name: "shop".into(),
-        };
+        let bp = ArtifactId::new(Kind::Blueprint, "shop");
         assert!(
             check_unique_ports(&bp, &[gw("9050", 9050), gw("9060", 9060), gw("x", 0), gw("y", 0)]).is_ok()
         );

@@ -1,7 +1,7 @@
 //! Gateway validation: name and route path forms, the HTTP-only features (sticky sessions, conditions), and
 //! [`normalize_gateway`], which checks a gateway and completes its weights and condition strengths.
 
-use crate::dsl::{ArtifactId, DslError, ErrorCode};
+use crate::dsl::{DslError, ErrorCode};
 use crate::model::{Gateway, Kind, Protocol};
 
 use super::weights::{
@@ -15,15 +15,7 @@ pub(crate) fn gateway_error(
     path: impl Into<String>,
     message: impl Into<String>,
 ) -> DslError {
-    DslError::new(
-        code,
-        ArtifactId {
-            kind: Kind::Gateway,
-            name: gateway.to_string(),
-        },
-        path,
-        message,
-    )
+    DslError::about(code, Kind::Gateway, gateway, path, message)
 }
 
 /// The field path of a route of a gateway, e.g. `routes[shop/web/port].weight`.

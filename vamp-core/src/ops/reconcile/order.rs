@@ -1,7 +1,7 @@
 //! The order services of a deployment are planned in: dependencies before the services that need them.
 
 use crate::model::{Deployment, DeploymentService};
-use crate::ops::deployment::dependencies::{dependency_matches, dependency_name};
+use crate::resolve::environment::{dependency_name, matches_dependency};
 
 /// `(cluster index, service index)` of every service of `deployment`, each after the services it depends on,
 /// otherwise in declaration order. A cycle (refused by validation) falls back to declaration order.
@@ -22,7 +22,7 @@ pub(crate) fn dependency_order(deployment: &Deployment) -> Vec<(usize, usize)> {
             .unwrap_or_default();
         a.breed.dependencies.iter().any(|(alias, dep)| {
             let mapped = a.dependencies.get(alias).is_none_or(|c| c == cluster);
-            mapped && dependency_matches(dependency_name(dep), &target.breed.name)
+            mapped && matches_dependency(dependency_name(dep), &target.breed.name)
         })
     };
     let mut done: Vec<(usize, usize)> = Vec::with_capacity(nodes.len());

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use crate::model::{Deployment, DeploymentCluster, DeploymentService, Instance, Intention, Phase};
-use crate::ops::deployment::dependencies::{dependency_matches, dependency_name, satisfying_cluster};
+use crate::ops::deployment::dependencies::satisfying_cluster;
 use crate::ops::deployment::{effective_health_checks, fail_on_timeout};
+use crate::resolve::environment::{dependency_name, matches_dependency};
 
 use super::action::{Action, Mismatch, ServiceKey, ServiceSpec, SyncEvent, SyncEventKind};
 use super::config::{ReconcileChecks, ReconcileConfig};
@@ -315,7 +316,7 @@ fn unmet_dependency(
             let matching: Vec<&DeploymentService> = c
                 .services
                 .iter()
-                .filter(|s| !s.status.is_undeploying() && dependency_matches(name, &s.breed.name))
+                .filter(|s| !s.status.is_undeploying() && matches_dependency(name, &s.breed.name))
                 .collect();
             !matching.is_empty()
                 && matching.iter().all(|s| {
