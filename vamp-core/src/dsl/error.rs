@@ -183,6 +183,20 @@ impl DslError {
         DslError::new(code, ArtifactId::new(kind, name), path, message)
     }
 
+    /// The same error reported as part of `artifact`, its path under `prefix` (a gateway checked inside a
+    /// blueprint is reported as the blueprint's `gateways.<name>…`).
+    pub fn within(mut self, artifact: &ArtifactId, prefix: &str) -> Self {
+        if self.artifact != *artifact {
+            self.artifact = artifact.clone();
+            self.path = match (prefix.is_empty(), self.path.is_empty()) {
+                (true, _) => self.path,
+                (false, true) => prefix.to_string(),
+                (false, false) => format!("{prefix}.{}", self.path),
+            };
+        }
+        self
+    }
+
     /// With a source position.
     pub fn at(mut self, position: Option<(usize, usize)>) -> Self {
         if self.position.is_none() {

@@ -13,30 +13,14 @@ use crate::model::{
 /// Keys that mark a cluster's `gateways` map as one anonymous gateway rather than a map keyed by port name.
 pub(crate) const GATEWAY_BODY_KEYS: [&str; 4] = ["routes", "sticky", "virtual_hosts", "metadata"];
 
-/// Whether a gateway name is acceptable: 1 to 4 non-empty `/`-separated segments without white space, `[`, `]`.
-pub(crate) fn is_valid_gateway_name(name: &str) -> bool {
-    let segments: Vec<&str> = name.split('/').collect();
-    (1..=4).contains(&segments.len())
-        && segments.iter().all(|s| !s.is_empty())
-        && !name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '[' | ']'))
-}
-
 /// Reads a standalone gateway.
 pub(crate) fn read_gateway(ctx: &Ctx, node: &Node, path: &str) -> R<Gateway> {
     let c = MapCursor::new(ctx, node, path)?;
     c.check_kind(crate::model::Kind::Gateway)?;
     let name_node = c.required("name")?;
     let name = scalar_text(ctx, name_node, &c.path_of("name"))?;
-    if !is_valid_gateway_name(&name) {
-        return Err(ctx.err_at(
-            ErrorCode::UnsupportedGatewayNameError,
-            &c.path_of("name"),
-            name_node,
-            format!("'{name}' is not a gateway name: use 1 to 4 '/'-separated segments without white space, '[' or ']' ('gw', 'deployment/port' or 'deployment/cluster/port')"),
-        ));
-    }
+    crate::ops::gateways::validate::validate_gateway_name(&name)
+        .map_err(|e| e.within(&ctx.artifact, "").at(name_node.position()))?;
     let port = match c.value("port") {
         None => GatewayPort::default(),
         Some(n) => read_gateway_port(ctx, n, &c.path_of("port"))?,

@@ -259,7 +259,7 @@ pub fn check_port_available<'a>(
 
 /// Checks that no two gateways of one blueprint or deployment (`artifact`) share an explicit port.
 ///
-/// Fails with `DuplicateGatewayPortError` at `gateways[<name>]` of the second gateway using the port.
+/// Fails with `DuplicateGatewayPortError` at `gateways.<name>` of the second gateway using the port.
 pub fn check_unique_ports(artifact: &ArtifactId, gateways: &[Gateway]) -> Result<(), DslError> {
     let mut seen: HashMap<u16, &str> = HashMap::with_capacity(gateways.len());
     for g in gateways.iter().filter(|g| g.port.number != 0) {
@@ -267,7 +267,7 @@ pub fn check_unique_ports(artifact: &ArtifactId, gateways: &[Gateway]) -> Result
             return Err(DslError::new(
                 ErrorCode::DuplicateGatewayPortError,
                 artifact.clone(),
-                format!("gateways[{}]", g.name),
+                format!("gateways.{}", g.name),
                 format!(
                     "Gateways '{first}' and '{}' both use port {}. Give each gateway its own port.",
                     g.name, g.port.number
@@ -442,6 +442,6 @@ mod tests {
         let err = check_unique_ports(&bp, &[gw("9050", 9050), gw("other", 9050)]).unwrap_err();
         assert_eq!(err.code, ErrorCode::DuplicateGatewayPortError);
         assert_eq!(err.artifact.kind, Kind::Blueprint);
-        assert_eq!(err.path, "gateways[other]");
+        assert_eq!(err.path, "gateways.other");
     }
 }

@@ -18,12 +18,12 @@ pub(crate) fn gateway_error(
     DslError::about(code, Kind::Gateway, gateway, path, message)
 }
 
-/// The field path of a route of a gateway, e.g. `routes[shop/web/port].weight`.
+/// The field path of a route of a gateway, e.g. `routes.shop/web/port.weight`.
 pub(crate) fn route_field(route: &str, field: &str) -> String {
     if field.is_empty() {
-        format!("routes[{route}]")
+        format!("routes.{route}")
     } else {
-        format!("routes[{route}].{field}")
+        format!("routes.{route}.{field}")
     }
 }
 
@@ -158,7 +158,7 @@ mod tests {
         g.routes.push(GatewayRoute::new("a/b/c/d/e"));
         let err = validate_route_paths(&g).unwrap_err();
         assert_eq!(err.code, ErrorCode::UnsupportedRoutePathError);
-        assert_eq!(err.path, "routes[a/b/c/d/e]");
+        assert_eq!(err.path, "routes.a/b/c/d/e");
     }
 
     #[test]
@@ -184,7 +184,7 @@ mod tests {
         g.routes.push(route);
         let err = validate_port_type(&g).unwrap_err();
         assert_eq!(err.code, ErrorCode::ConditionPortTypeError);
-        assert_eq!(err.path, "routes[shop/db/port].condition");
+        assert_eq!(err.path, "routes.shop/db/port.condition");
     }
 
     #[test]

@@ -280,7 +280,7 @@ mod tests {
         r.route.inline_mut().unwrap().condition_strength = Some(Percentage(120));
         let err = check_condition_strengths(&gateway(vec![r])).unwrap_err();
         assert_eq!(err.code, ErrorCode::GatewayRouteConditionStrengthError);
-        assert_eq!(err.path, "routes[a].condition_strength");
+        assert_eq!(err.path, "routes.a.condition_strength");
     }
 
     #[test]
