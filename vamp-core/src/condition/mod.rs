@@ -1,4 +1,4 @@
-//! The condition language of routes: parser to an [`Expr`](expr::Expr), normal form as OR of ANDs, and errors that give the position of what could not be parsed. No HAProxy knowledge lives here.
+//! The condition language of routes: parser to an [`Expr`], normal form as OR of ANDs, and errors that give the position of what could not be parsed. No HAProxy knowledge lives here.
 //!
 //! The steps are [`parse`] (or [`parse_optional`], where blank text means "no condition"), then
 //! [`expand_user_agents`] (the browser-name shortcuts), then [`normal_form`]; [`compile`] runs all three.

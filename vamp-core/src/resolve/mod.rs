@@ -1,8 +1,8 @@
 //! Value references (`$svc.host`, `$svc.ports.p`, `${config://…}`, `$$`), their interpolation, environment
 //! precedence and dependency order.
 //!
-//! * [`reference`]: the grammar — a value is text and references.
-//! * [`interpolate`]: turning references into values from a [`ValueSource`], leniently (the original: unresolved
+//! * [`reference`](mod@reference): the grammar — a value is text and references.
+//! * [`interpolate`](mod@interpolate): turning references into values from a [`ValueSource`], leniently (the original: unresolved
 //!   → empty text) or strictly (an error naming the reference).
 //! * [`values`]: a [`ValueSource`] made of maps, and how a deployment fills it.
 //! * [`environment`]: which environment a deployment service gets (breed < cluster scope < service) and which

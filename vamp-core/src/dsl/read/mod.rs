@@ -1,4 +1,4 @@
-//! Readers of every artifact kind, from [`Node`] trees. Entry points are in [`crate::dsl`].
+//! Readers of every artifact kind, from [`crate::dsl::Node`] trees. Entry points are in [`crate::dsl`].
 
 pub(crate) mod blueprint;
 pub(crate) mod breed;
