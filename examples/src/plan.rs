@@ -87,7 +87,7 @@ fn run(path: &str) -> Result<(), String> {
 
     println!("\nfirst pass of the deployment loop (nothing running yet):");
     for action in plan(&deployments, &[], now, &ReconcileConfig::default()) {
-        println!("  {action:?}");
+        println!("  {action}");
     }
     Ok(())
 }
@@ -96,11 +96,7 @@ fn print_deployment(d: &Deployment) {
     println!("\ndeployment '{}':", d.name);
     for c in &d.clusters {
         for s in &c.services {
-            let scale = s
-                .scale
-                .as_ref()
-                .map(|x| format!("{} x cpu {} mem {}", x.instances, x.cpu, x.memory))
-                .unwrap_or_default();
+            let scale = s.scale.as_ref().map(|x| x.to_string()).unwrap_or_default();
             println!(
                 "  {}/{}: {} [{:?}/{}] {scale}",
                 c.name,

@@ -189,6 +189,9 @@ pub struct RunningService {
     pub health: Health,
     /// The variables the driver set from the spec, by container name.
     pub environment: IndexMap<String, String>,
+    /// The health checks the driver's scheduler runs for the service, as given in the spec; `None` when the
+    /// driver cannot tell (its system does not run or does not report them), so callers skip comparing them.
+    pub health_checks: Option<Vec<HealthCheck>>,
 }
 
 /// Runs service instances and reports what runs. Held as `Arc<dyn ContainerDriver>`.
@@ -216,7 +219,8 @@ pub trait ContainerDriver: Send + Sync {
     ///
     /// Idempotent: deploying the same spec again changes nothing. Returns once the driver has accepted the
     /// change, not once instances run; `list` reports the progress. After `Ok`, `list` reports the spec's
-    /// deployable, scale and environment for `spec.id`.
+    /// deployable, scale and environment for `spec.id`, and its health checks unless the driver cannot tell them
+    /// (`health_checks: None`).
     ///
     /// Fails with `Unsupported` when the deployable type is not one of [`DriverInfo::deployable_types`], and with
     /// `Invalid` when the spec cannot be expressed by this driver (an empty image, an unknown argument).

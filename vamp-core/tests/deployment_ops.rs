@@ -1174,13 +1174,14 @@ fn health_checks_follow_service_cluster_breed_precedence() {
 
 mod reconcile {
     use super::*;
+    use vamp_core::driver::{ContainerDriver, RunningService, ServiceId};
+    use vamp_core::memory::MemoryDriver;
     use vamp_core::ops::reconcile::{
-        plan, Action, Mismatch, Observed, ReconcileChecks, ReconcileConfig, ServiceKey, SyncEvent,
-        SyncEventKind,
+        plan, Action, Mismatch, ReconcileChecks, ReconcileConfig, SyncEvent, SyncEventKind,
     };
 
-    fn key(cluster: &str, breed: &str) -> ServiceKey {
-        ServiceKey::new("shop", cluster, breed)
+    fn key(cluster: &str, breed: &str) -> ServiceId {
+        ServiceId::new("default", "shop", cluster, breed)
     }
 
     fn instance(name: &str, deployed: bool) -> Instance {
@@ -1192,11 +1193,37 @@ mod reconcile {
         }
     }
 
-    /// A running `cluster`/`breed` with `n` deployed instances.
-    fn running(cluster: &str, breed: &str, n: usize) -> Observed {
-        let mut o = Observed::new("shop", cluster, breed);
-        o.instances = (0..n).map(|i| instance(&format!("{breed}-{i}"), true)).collect();
-        o
+    /// What a driver lists for `id` when it runs `n` healthy instances of the test breeds' image at the scale
+    /// `scaled` gives, with no variables and health checks it cannot tell.
+    fn listed(id: ServiceId, n: u32) -> RunningService {
+        let breed = id.service.clone();
+        RunningService {
+            deployable: Deployable::docker(format!("acme/{breed}")),
+            scale: Scale::new(0.5, 512.0, n),
+            instances: (0..n).map(|i| instance(&format!("{breed}-{i}"), true)).collect(),
+            health: Health {
+                staged: 0,
+                running: n,
+                healthy: n,
+                unhealthy: 0,
+            },
+            environment: IndexMap::new(),
+            health_checks: None,
+            id,
+        }
+    }
+
+    /// A running `cluster`/`breed` of deployment `shop` in namespace `default` with `n` deployed instances.
+    fn running(cluster: &str, breed: &str, n: u32) -> RunningService {
+        listed(key(cluster, breed), n)
+    }
+
+    /// `d` with the instances and health of `r` already recorded for its service.
+    fn recorded(mut d: Deployment, r: &RunningService) -> Deployment {
+        let s = service_mut(&mut d, &r.id.cluster, &r.id.service);
+        s.instances = r.instances.clone();
+        s.health = Some(r.health);
+        d
     }
 
     fn single(breed: &str, instances: u32) -> Deployment {
@@ -1218,11 +1245,22 @@ mod reconcile {
         d
     }
 
+    /// Deployment `shop` whose one service `c`/`web:1` (one instance) is `Deployment/Done`.
+    fn done_web() -> Deployment {
+        with_phase(
+            single("web:1", 1),
+            "c",
+            "web:1",
+            Intention::Deployment,
+            Phase::Done,
+        )
+    }
+
     fn cfg() -> ReconcileConfig {
         ReconcileConfig::default()
     }
 
-    fn phases(actions: &[Action]) -> Vec<(ServiceKey, Phase)> {
+    fn phases(actions: &[Action]) -> Vec<(ServiceId, Phase)> {
         actions
             .iter()
             .filter_map(|a| match a {
@@ -1245,9 +1283,10 @@ mod reconcile {
         let Action::Deploy { spec } = &actions[1] else {
             panic!("{actions:?}")
         };
-        assert_eq!(spec.key, key("c", "web:1"));
+        assert_eq!(spec.id, key("c", "web:1"));
         assert_eq!(spec.scale.instances, 2);
-        assert_eq!(spec.breed.deployable.definition, "acme/web:1");
+        assert_eq!(spec.deployable.definition, "acme/web:1");
+        assert_eq!(spec.ports, [Port::parse("web", "8080").unwrap()]);
     }
 
     #[test]
@@ -1301,7 +1340,7 @@ mod reconcile {
     fn a_service_waits_for_its_dependency_then_deploys() {
         let d = api_and_db();
         let actions = plan(std::slice::from_ref(&d), &[], t(1), &cfg());
-        let deploys: Vec<&ServiceKey> = actions
+        let deploys: Vec<&ServiceId> = actions
             .iter()
             .filter(|a| matches!(a, Action::Deploy { .. }))
             .map(Action::service)
@@ -1317,7 +1356,11 @@ mod reconcile {
         let d = with_phase(d, "api", "api:1", Intention::Deployment, Phase::Updating);
         let actions = plan(&[d], &[running("store", "db:1", 1)], t(2), &cfg());
         assert!(
-            matches!(actions.as_slice(), [Action::RecordInstances { .. }, Action::Deploy { spec }] if spec.key == key("api", "api:1")),
+            matches!(
+                actions.as_slice(),
+                [Action::RecordInstances { .. }, Action::RecordHealth { .. }, Action::Deploy { spec }]
+                    if spec.id == key("api", "api:1")
+            ),
             "{actions:?}"
         );
     }
@@ -1340,6 +1383,7 @@ mod reconcile {
             kinds,
             [
                 "store:RecordInstances",
+                "store:RecordHealth",
                 "store:SetPhase",
                 "api:SetPhase",
                 "api:Deploy"
@@ -1408,14 +1452,8 @@ mod reconcile {
             Intention::Deployment,
             Phase::Updating,
         );
-        let mut o = running("c", "web:1", 2);
-        o.health = Some(Health {
-            staged: 0,
-            running: 2,
-            healthy: 2,
-            unhealthy: 0,
-        });
-        let actions = plan(&[d], &[o.clone()], t(1), &cfg());
+        let o = running("c", "web:1", 2);
+        let actions = plan(&[d], std::slice::from_ref(&o), t(1), &cfg());
         assert_eq!(
             actions,
             [
@@ -1425,7 +1463,12 @@ mod reconcile {
                 },
                 Action::RecordHealth {
                     service: key("c", "web:1"),
-                    health: o.health.unwrap()
+                    health: Health {
+                        staged: 0,
+                        running: 2,
+                        healthy: 2,
+                        unhealthy: 0,
+                    }
                 },
                 Action::SetPhase {
                     service: key("c", "web:1"),
@@ -1450,9 +1493,18 @@ mod reconcile {
         );
         let mut o = running("c", "web:1", 2);
         o.instances[1].deployed = false;
+        o.health = Health {
+            staged: 1,
+            running: 1,
+            healthy: 1,
+            unhealthy: 0,
+        };
         let actions = plan(&[d], &[o], t(1), &cfg());
         assert!(
-            matches!(actions.as_slice(), [Action::RecordInstances { .. }]),
+            matches!(
+                actions.as_slice(),
+                [Action::RecordInstances { .. }, Action::RecordHealth { .. }]
+            ),
             "{actions:?}"
         );
     }
@@ -1460,12 +1512,15 @@ mod reconcile {
     #[test]
     fn a_converged_deployment_needs_nothing() {
         let o = running("c", "web:1", 2);
-        let mut d = with_phase(
-            single("web:1", 2),
-            "c",
-            "web:1",
-            Intention::Deployment,
-            Phase::Done,
+        let mut d = recorded(
+            with_phase(
+                single("web:1", 2),
+                "c",
+                "web:1",
+                Intention::Deployment,
+                Phase::Done,
+            ),
+            &o,
         );
         service_mut(&mut d, "c", "web:1").instances = o.instances.iter().rev().cloned().collect();
         assert_eq!(plan(&[d], &[o], t(1), &cfg()), []);
@@ -1473,13 +1528,7 @@ mod reconcile {
 
     #[test]
     fn a_done_service_whose_containers_vanished_is_redeployed() {
-        let d = with_phase(
-            single("web:1", 1),
-            "c",
-            "web:1",
-            Intention::Deployment,
-            Phase::Done,
-        );
+        let d = done_web();
         let actions = plan(&[d], &[], t(1), &cfg());
         assert_eq!(
             events(&actions),
@@ -1550,31 +1599,23 @@ mod reconcile {
     }
 
     #[test]
-    fn orphans_of_the_namespace_are_undeployed_in_key_order() {
-        let d = with_phase(
-            single("web:1", 1),
-            "c",
-            "web:1",
-            Intention::Deployment,
-            Phase::Done,
-        );
-        let mut d = d;
-        service_mut(&mut d, "c", "web:1").instances = running("c", "web:1", 1).instances;
+    fn orphans_of_the_namespace_are_undeployed_in_id_order() {
+        let d = recorded(done_web(), &running("c", "web:1", 1));
         let observed = [
             running("c", "web:1", 1),
-            Observed::new("zzz", "c", "x:1"),
-            Observed::new("old", "c", "web:0"),
+            listed(ServiceId::new("default", "zzz", "c", "x:1"), 0),
+            listed(ServiceId::new("default", "old", "c", "web:0"), 0),
         ];
         let actions = plan(&[d], &observed, t(1), &cfg());
         assert_eq!(
             actions,
             [
                 Action::Undeploy {
-                    service: ServiceKey::new("old", "c", "web:0"),
+                    service: ServiceId::new("default", "old", "c", "web:0"),
                     orphan: true
                 },
                 Action::Undeploy {
-                    service: ServiceKey::new("zzz", "c", "x:1"),
+                    service: ServiceId::new("default", "zzz", "c", "x:1"),
                     orphan: true
                 },
             ]
@@ -1620,16 +1661,9 @@ mod reconcile {
 
     #[test]
     fn cpu_is_compared_only_when_asked() {
-        let mut d = with_phase(
-            single("web:1", 1),
-            "c",
-            "web:1",
-            Intention::Deployment,
-            Phase::Done,
-        );
         let mut o = running("c", "web:1", 1);
-        service_mut(&mut d, "c", "web:1").instances = o.instances.clone();
-        o.scale = Some(Scale::new(2.0, 512.0, 1));
+        let d = recorded(done_web(), &o);
+        o.scale = Scale::new(2.0, 512.0, 1);
         assert_eq!(
             plan(std::slice::from_ref(&d), std::slice::from_ref(&o), t(1), &cfg()),
             []
@@ -1656,16 +1690,9 @@ mod reconcile {
 
     #[test]
     fn a_changed_variable_updates_the_running_service() {
-        let mut d = with_phase(
-            single("web:1", 1),
-            "c",
-            "web:1",
-            Intention::Deployment,
-            Phase::Done,
-        );
         let mut o = running("c", "web:1", 1);
+        let mut d = recorded(done_web(), &o);
         let s = service_mut(&mut d, "c", "web:1");
-        s.instances = o.instances.clone();
         s.breed.environment_variables = vec![var("COLOR", Some("blue"))];
         s.environment_variables = vec![EnvironmentVariable {
             interpolated: Some("green".into()),
@@ -1708,10 +1735,160 @@ mod reconcile {
     #[test]
     fn planning_is_deterministic() {
         let d = api_and_db();
-        let observed = [Observed::new("b", "c", "x"), Observed::new("a", "c", "y")];
+        let observed = [
+            listed(ServiceId::new("default", "b", "c", "x"), 0),
+            listed(ServiceId::new("default", "a", "c", "y"), 0),
+        ];
         assert_eq!(
             plan(std::slice::from_ref(&d), &observed, t(1), &cfg()),
             plan(&[d], &observed, t(1), &cfg())
         );
+    }
+
+    #[test]
+    fn running_services_of_other_namespaces_are_ignored() {
+        let d = recorded(done_web(), &running("c", "web:1", 1));
+        let elsewhere = [
+            listed(ServiceId::new("blue", "shop", "c", "web:1"), 1),
+            listed(ServiceId::new("blue", "old", "c", "web:0"), 1),
+        ];
+        let actions = plan(&[d], &elsewhere, t(1), &cfg());
+        assert!(
+            matches!(
+                actions.as_slice(),
+                [
+                    Action::SetPhase {
+                        phase: Phase::Updating,
+                        event: Some(SyncEvent {
+                            kind: SyncEventKind::Redeploy,
+                            ..
+                        }),
+                        ..
+                    },
+                    Action::Deploy { spec }
+                ] if spec.id == key("c", "web:1")
+            ),
+            "the same service in another namespace counts as running, or is undeployed: {actions:?}"
+        );
+    }
+
+    #[test]
+    fn the_configured_namespace_names_every_service() {
+        let blue = ReconcileConfig {
+            namespace: "blue".into(),
+            ..cfg()
+        };
+        let actions = plan(&[single("web:1", 1)], &[], t(1), &blue);
+        let Some(Action::Deploy { spec }) = actions.last() else {
+            panic!("{actions:?}")
+        };
+        assert_eq!(spec.id, ServiceId::new("blue", "shop", "c", "web:1"));
+
+        let web = listed(ServiceId::new("blue", "shop", "c", "web:1"), 1);
+        let orphan = listed(ServiceId::new("blue", "old", "c", "web:0"), 1);
+        let d = recorded(done_web(), &web);
+        assert_eq!(
+            plan(&[d], &[web, orphan], t(1), &blue),
+            [Action::Undeploy {
+                service: ServiceId::new("blue", "old", "c", "web:0"),
+                orphan: true
+            }]
+        );
+    }
+
+    #[test]
+    fn health_checks_are_compared_only_when_asked_and_reported() {
+        let mut d = done_web();
+        d.cluster_mut("c").unwrap().health_checks = Some(vec![check("/health", "web")]);
+        let mut o = running("c", "web:1", 1);
+        let d = recorded(d, &o);
+        let checking = ReconcileConfig {
+            checks: ReconcileChecks {
+                health_checks: true,
+                ..ReconcileChecks::default()
+            },
+            ..cfg()
+        };
+        o.health_checks = Some(Vec::new());
+        assert_eq!(
+            plan(std::slice::from_ref(&d), std::slice::from_ref(&o), t(1), &cfg()),
+            [],
+            "compared although the check is off"
+        );
+        let actions = plan(
+            std::slice::from_ref(&d),
+            std::slice::from_ref(&o),
+            t(1),
+            &checking,
+        );
+        let Some(Action::Update { mismatches, .. }) = actions.last() else {
+            panic!("{actions:?}")
+        };
+        assert_eq!(mismatches, &[Mismatch::HealthChecks]);
+
+        o.health_checks = None;
+        assert_eq!(
+            plan(
+                std::slice::from_ref(&d),
+                std::slice::from_ref(&o),
+                t(1),
+                &checking
+            ),
+            [],
+            "a driver that cannot tell its health checks must not cause updates"
+        );
+        o.health_checks = Some(vec![check("/health", "web")]);
+        assert_eq!(plan(&[d], &[o], t(1), &checking), []);
+    }
+
+    /// Carries `actions` out as the deployment loop does: driver calls for `Deploy`, `Update` and `Undeploy`,
+    /// stored state for phases, instances and health; waiting needs nothing.
+    async fn carry_out(d: &mut Deployment, actions: &[Action], driver: &MemoryDriver, now: DateTime<Utc>) {
+        for action in actions {
+            match action {
+                Action::Deploy { spec } | Action::Update { spec, .. } => driver.deploy(spec).await.unwrap(),
+                Action::Undeploy { service, .. } => driver.undeploy(service).await.unwrap(),
+                Action::SetPhase { service, phase, .. } => {
+                    let s = service_mut(d, &service.cluster, &service.service);
+                    s.status = s.status.clone().with_phase(phase.clone(), now);
+                }
+                Action::RecordInstances { service, instances } => {
+                    service_mut(d, &service.cluster, &service.service).instances = instances.clone();
+                }
+                Action::RecordHealth { service, health } => {
+                    service_mut(d, &service.cluster, &service.service).health = Some(*health);
+                }
+                Action::WaitForDependency { .. } => {}
+                other => panic!("not expected here: {other}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn planning_against_a_driver_converges() {
+        let driver = MemoryDriver::new();
+        let config = cfg();
+        let mut d = api_and_db();
+        let mut passes = 0;
+        loop {
+            let running = driver.list(&config.namespace).await.unwrap();
+            let actions = plan(std::slice::from_ref(&d), &running, t(passes), &config);
+            if actions.is_empty() {
+                break;
+            }
+            assert!(passes < 5, "no convergence after 5 passes: {actions:?}");
+            carry_out(&mut d, &actions, &driver, t(passes)).await;
+            passes += 1;
+        }
+        assert_eq!(passes, 3, "db, then api, then both recorded as done");
+        for (cluster, breed) in [("store", "db:1"), ("api", "api:1")] {
+            let s = service(&d, cluster, breed);
+            assert_eq!(s.status.phase, Phase::Done, "{cluster}/{breed}");
+            assert_eq!(s.instances.len(), 1, "{cluster}/{breed}");
+        }
+        let specs = driver.specs();
+        let ids: Vec<&ServiceId> = specs.iter().map(|s| &s.id).collect();
+        assert_eq!(ids, [&key("api", "api:1"), &key("store", "db:1")]);
+        assert_eq!(specs[0].ports, [Port::parse("http", "8080").unwrap()]);
     }
 }

@@ -34,9 +34,9 @@ pub enum DriverCall {
     Undeploy(ServiceId),
 }
 
-/// A container driver in process memory: `deploy` records the spec and `list` reports it with
-/// `scale.instances` fake instances on `127.0.0.1`, each port at a number derived from the service, the
-/// instance and the port name (so the same spec always gets the same ports).
+/// A container driver in process memory: `deploy` records the spec and `list` reports it, with the spec's health
+/// checks, and with `scale.instances` fake instances on `127.0.0.1`, each port at a number derived from the
+/// service, the instance and the port name (so the same spec always gets the same ports).
 ///
 /// For tests of what uses a driver it can be told to fail every call, to take time on every call, and to keep
 /// new instances staged until [`MemoryDriver::start_all`].
@@ -195,6 +195,7 @@ fn running(deployed: &Deployed) -> RunningService {
         instances,
         health,
         environment: spec.environment.clone(),
+        health_checks: Some(spec.health_checks.clone()),
     }
 }
 

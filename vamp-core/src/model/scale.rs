@@ -1,5 +1,7 @@
 //! Scale: CPU, memory and the number of instances of a service.
 
+use std::fmt;
+
 use serde::Serialize;
 
 use super::units::{Cpu, Memory};
@@ -46,5 +48,23 @@ impl Default for Scale {
     /// The original's default deployment scale: 1 instance, 1 CPU, 1 GB.
     fn default() -> Self {
         Scale::new(1.0, 1024.0, 1)
+    }
+}
+
+impl fmt::Display for Scale {
+    /// `instances x cpu C, mem MMB`, e.g. `1 x cpu 1.0, mem 1024MB`; name and metadata are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} x cpu {}, mem {}", self.instances, self.cpu, self.memory)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_gives_instances_cpu_and_memory() {
+        assert_eq!(Scale::new(0.5, 512.0, 3).to_string(), "3 x cpu 0.5, mem 512MB");
+        assert_eq!(Scale::default().to_string(), "1 x cpu 1.0, mem 1024MB");
     }
 }

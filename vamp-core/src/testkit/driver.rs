@@ -1,4 +1,5 @@
-//! Conformance cases of [`ContainerDriver`]: info, listing, deploy, update, scale, undeploy and isolation.
+//! Conformance cases of [`ContainerDriver`]: info, listing, deploy (health checks included), update, scale,
+//! undeploy and isolation.
 //!
 //! Every case deploys into a random namespace of its own and undeploys what it deployed when it passes. What
 //! to run comes from a [`DriverFixture`], so a Docker driver can run a real image and a process driver a real
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use super::{err, ok, unique};
 use crate::driver::{ContainerDriver, RunningService, ServiceId, ServiceSpec};
-use crate::model::{Deployable, Port, Scale};
+use crate::model::{Deployable, HealthCheck, Port, Scale, Seconds};
 use crate::ErrorKind;
 
 /// What the driver cases deploy, and how long they wait for instances to run.
@@ -144,6 +145,37 @@ pub async fn deploy_then_list_reports_the_service(driver: &dyn ContainerDriver, 
         service.environment.get("VAMP_CONFORMANCE").map(String::as_str),
         Some("1")
     );
+    undeploy(driver, &spec.id).await;
+}
+
+/// After `deploy`, `list` reports the spec's health checks, or `None` when the driver cannot tell them.
+pub async fn deploy_then_list_reports_the_health_checks_or_none(
+    driver: &dyn ContainerDriver,
+    fixture: &DriverFixture,
+) {
+    let mut spec = fixture.spec(&namespace(), "web", "sava");
+    spec.health_checks = fixture
+        .ports
+        .iter()
+        .take(1)
+        .map(|port| HealthCheck {
+            path: "/".to_string(),
+            port: port.name.clone(),
+            initial_delay: Seconds(30),
+            timeout: Seconds(5),
+            interval: Seconds(10),
+            failures: 3,
+            protocol: "TCP".to_string(),
+        })
+        .collect();
+    deploy(driver, &spec).await;
+    let service = listed(driver, &spec.id).await;
+    if let Some(checks) = &service.health_checks {
+        assert_eq!(
+            checks, &spec.health_checks,
+            "list reports other health checks than deployed"
+        );
+    }
     undeploy(driver, &spec.id).await;
 }
 

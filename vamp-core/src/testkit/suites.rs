@@ -123,6 +123,7 @@ macro_rules! driver_conformance {
             info_names_the_driver,
             list_of_an_unused_namespace_is_empty,
             deploy_then_list_reports_the_service,
+            deploy_then_list_reports_the_health_checks_or_none,
             deploy_is_idempotent,
             deploy_updates_environment_and_scale,
             instances_reach_the_requested_scale,

@@ -2,62 +2,8 @@
 
 use std::fmt;
 
-use indexmap::IndexMap;
-
-use crate::model::{Argument, Breed, Dialects, Health, HealthCheck, Instance, Phase, Scale};
-
-/// Which service: deployment, cluster and breed name. Orders by deployment, then cluster, then service.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ServiceKey {
-    /// The deployment's name.
-    pub deployment: String,
-    /// The cluster's name.
-    pub cluster: String,
-    /// The service's breed name.
-    pub service: String,
-}
-
-impl ServiceKey {
-    /// The key of `deployment`/`cluster`/`service`.
-    pub fn new(
-        deployment: impl Into<String>,
-        cluster: impl Into<String>,
-        service: impl Into<String>,
-    ) -> Self {
-        ServiceKey {
-            deployment: deployment.into(),
-            cluster: cluster.into(),
-            service: service.into(),
-        }
-    }
-}
-
-impl fmt::Display for ServiceKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.deployment, self.cluster, self.service)
-    }
-}
-
-/// Everything a driver needs to run a service.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceSpec {
-    /// Which service.
-    pub key: ServiceKey,
-    /// The breed: deployable, ports, dependencies.
-    pub breed: Breed,
-    /// The scale (the service's, else the configured default).
-    pub scale: Scale,
-    /// The environment by the name the container sees, with interpolated values.
-    pub environment: IndexMap<String, String>,
-    /// Container arguments.
-    pub arguments: Vec<Argument>,
-    /// Health checks after precedence ([`crate::ops::deployment::effective_health_checks`]).
-    pub health_checks: Vec<HealthCheck>,
-    /// Container network: the service's, else the cluster's.
-    pub network: Option<String>,
-    /// Driver settings: deployment, then cluster, then service dialects, merged by key, later winning.
-    pub dialects: Dialects,
-}
+use crate::driver::{ServiceId, ServiceSpec};
+use crate::model::{Cpu, Health, Instance, Memory, Phase};
 
 /// How a running service differs from its desired state.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,11 +66,12 @@ pub struct SyncEvent {
     /// What happened.
     pub kind: SyncEventKind,
     /// To which service.
-    pub service: ServiceKey,
+    pub service: ServiceId,
 }
 
 impl SyncEvent {
-    /// The original's tags: `deployments:<d>`, `clusters:<c>`, `services:<breed>` and the kind's tag.
+    /// The original's tags: `deployments:<d>`, `clusters:<c>`, `services:<breed>` and the kind's tag; like the
+    /// original's, none names the namespace.
     pub fn tags(&self) -> Vec<String> {
         vec![
             format!("deployments:{}", self.service.deployment),
@@ -153,7 +100,7 @@ pub enum Action {
     /// Running but should not be (`driver.undeploy`).
     Undeploy {
         /// Which service.
-        service: ServiceKey,
+        service: ServiceId,
         /// True when no desired deployment has the service at all.
         orphan: bool,
     },
@@ -161,12 +108,12 @@ pub enum Action {
     /// each with its `interpolated` value. The service is deployed on a later pass.
     ResolveEnvironment {
         /// Which service.
-        service: ServiceKey,
+        service: ServiceId,
     },
     /// Not deployed yet because a dependency is not `Deployment/Done`.
     WaitForDependency {
         /// The waiting service.
-        service: ServiceKey,
+        service: ServiceId,
         /// The dependency alias in its breed.
         dependency: String,
         /// The cluster mapped to it, if any.
@@ -175,7 +122,7 @@ pub enum Action {
     /// Store the service's new phase, entered now (`ServiceStatus::with_phase`).
     SetPhase {
         /// Which service.
-        service: ServiceKey,
+        service: ServiceId,
         /// The phase.
         phase: Phase,
         /// The event to publish once stored.
@@ -184,14 +131,14 @@ pub enum Action {
     /// Store the instances the driver reports.
     RecordInstances {
         /// Which service.
-        service: ServiceKey,
+        service: ServiceId,
         /// The instances.
         instances: Vec<Instance>,
     },
     /// Store the container health the driver reports.
     RecordHealth {
         /// Which service.
-        service: ServiceKey,
+        service: ServiceId,
         /// The health.
         health: Health,
     },
@@ -199,7 +146,7 @@ pub enum Action {
     /// ([`crate::ops::deployment::remove_undeployed`]), then publish the event if any.
     Remove {
         /// Which service.
-        service: ServiceKey,
+        service: ServiceId,
         /// The event to publish.
         event: Option<SyncEvent>,
     },
@@ -207,9 +154,9 @@ pub enum Action {
 
 impl Action {
     /// The service the action is about.
-    pub fn service(&self) -> &ServiceKey {
+    pub fn service(&self) -> &ServiceId {
         match self {
-            Action::Deploy { spec } | Action::Update { spec, .. } => &spec.key,
+            Action::Deploy { spec } | Action::Update { spec, .. } => &spec.id,
             Action::Undeploy { service, .. }
             | Action::ResolveEnvironment { service }
             | Action::WaitForDependency { service, .. }
@@ -226,5 +173,235 @@ impl Action {
             Action::SetPhase { event, .. } | Action::Remove { event, .. } => event.as_ref(),
             _ => None,
         }
+    }
+}
+
+impl fmt::Display for Mismatch {
+    /// What differs, running value first: `instances 2 -> 3`, `cpu 2.0 -> 0.5`, `mem 256MB -> 512MB`,
+    /// `environment COLOR, MODE`, `health checks`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::Instances { desired, running } => write!(f, "instances {running} -> {desired}"),
+            Mismatch::Cpu { desired, running } => write!(f, "cpu {} -> {}", Cpu(*running), Cpu(*desired)),
+            Mismatch::Memory { desired, running } => {
+                write!(f, "mem {} -> {}", Memory(*running), Memory(*desired))
+            }
+            Mismatch::Environment { names } => write!(f, "environment {}", names.join(", ")),
+            Mismatch::HealthChecks => f.write_str("health checks"),
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    /// One line naming what to do and the service (`namespace/deployment/cluster/service`), e.g.
+    /// `deploy default/shop/db/db:9.6 (1 x cpu 1.0, mem 1024MB)` or
+    /// `set default/shop/db/db:9.6 to Updating (publish synchronization:redeploy)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Deploy { spec } => write!(f, "deploy {} ({})", spec.id, spec.scale),
+            Action::Update { spec, mismatches } => {
+                write!(f, "update {} ({})", spec.id, spec.scale)?;
+                let mut separator = ": ";
+                for mismatch in mismatches {
+                    write!(f, "{separator}{mismatch}")?;
+                    separator = ", ";
+                }
+                Ok(())
+            }
+            Action::Undeploy { service, orphan } => {
+                write!(f, "undeploy {service}")?;
+                if *orphan {
+                    f.write_str(" (orphan)")?;
+                }
+                Ok(())
+            }
+            Action::ResolveEnvironment { service } => write!(f, "resolve the environment of {service}"),
+            Action::WaitForDependency {
+                service,
+                dependency,
+                cluster,
+            } => match cluster {
+                Some(cluster) => write!(f, "wait {service} for {dependency} (cluster {cluster})"),
+                None => write!(f, "wait {service} for {dependency} (no cluster runs it)"),
+            },
+            Action::SetPhase {
+                service,
+                phase,
+                event,
+            } => {
+                write!(f, "set {service} to {}", phase.name())?;
+                if let Phase::Failed(message) = phase {
+                    write!(f, ": {message}")?;
+                }
+                publish(f, event.as_ref())
+            }
+            Action::RecordInstances { service, instances } => {
+                let deployed = instances.iter().filter(|i| i.deployed).count();
+                write!(
+                    f,
+                    "record instances of {service}: {} ({deployed} deployed)",
+                    instances.len()
+                )
+            }
+            Action::RecordHealth { service, health } => write!(
+                f,
+                "record health of {service}: {} staged, {} running, {} healthy, {} unhealthy",
+                health.staged, health.running, health.healthy, health.unhealthy
+            ),
+            Action::Remove { service, event } => {
+                write!(f, "remove {service}")?;
+                publish(f, event.as_ref())
+            }
+        }
+    }
+}
+
+/// ` (publish <tag>)` when there is an event.
+fn publish(f: &mut fmt::Formatter<'_>, event: Option<&SyncEvent>) -> fmt::Result {
+    match event {
+        Some(event) => write!(f, " (publish {})", event.kind.tag()),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Deployable, Scale};
+
+    fn id() -> ServiceId {
+        ServiceId::new("default", "shop", "db", "shop-db:9.6")
+    }
+
+    fn spec() -> ServiceSpec {
+        ServiceSpec::new(id(), Deployable::docker("postgres:9.6"), Scale::default())
+    }
+
+    fn event(kind: SyncEventKind) -> Option<SyncEvent> {
+        Some(SyncEvent { kind, service: id() })
+    }
+
+    fn line(action: Action) -> String {
+        action.to_string()
+    }
+
+    #[test]
+    fn deploy_and_update_name_the_service_and_its_scale() {
+        assert_eq!(
+            line(Action::Deploy { spec: spec() }),
+            "deploy default/shop/db/shop-db:9.6 (1 x cpu 1.0, mem 1024MB)"
+        );
+        assert_eq!(
+            line(Action::Update {
+                spec: spec(),
+                mismatches: vec![
+                    Mismatch::Instances { desired: 1, running: 2 },
+                    Mismatch::Cpu { desired: 1.0, running: 0.5 },
+                    Mismatch::Memory { desired: 1024.0, running: 512.0 },
+                    Mismatch::Environment { names: vec!["A".into(), "B".into()] },
+                    Mismatch::HealthChecks,
+                ],
+            }),
+            "update default/shop/db/shop-db:9.6 (1 x cpu 1.0, mem 1024MB): instances 2 -> 1, cpu 0.5 -> 1.0, \
+             mem 512MB -> 1024MB, environment A, B, health checks"
+        );
+    }
+
+    #[test]
+    fn undeploy_marks_orphans() {
+        let undeploy = |orphan| {
+            line(Action::Undeploy {
+                service: id(),
+                orphan,
+            })
+        };
+        assert_eq!(undeploy(false), "undeploy default/shop/db/shop-db:9.6");
+        assert_eq!(undeploy(true), "undeploy default/shop/db/shop-db:9.6 (orphan)");
+    }
+
+    #[test]
+    fn waiting_names_the_dependency_and_its_cluster() {
+        let wait = |cluster: Option<&str>| {
+            line(Action::WaitForDependency {
+                service: ServiceId::new("default", "shop", "frontend", "shop-frontend:1.0"),
+                dependency: "db".into(),
+                cluster: cluster.map(str::to_string),
+            })
+        };
+        assert_eq!(
+            wait(Some("db")),
+            "wait default/shop/frontend/shop-frontend:1.0 for db (cluster db)"
+        );
+        assert_eq!(
+            wait(None),
+            "wait default/shop/frontend/shop-frontend:1.0 for db (no cluster runs it)"
+        );
+    }
+
+    #[test]
+    fn phase_changes_and_removals_name_the_event_they_publish() {
+        assert_eq!(
+            line(Action::SetPhase {
+                service: id(),
+                phase: Phase::Updating,
+                event: event(SyncEventKind::Redeploy),
+            }),
+            "set default/shop/db/shop-db:9.6 to Updating (publish synchronization:redeploy)"
+        );
+        assert_eq!(
+            line(Action::SetPhase {
+                service: id(),
+                phase: Phase::Failed("timed out".into()),
+                event: None,
+            }),
+            "set default/shop/db/shop-db:9.6 to Failed: timed out"
+        );
+        assert_eq!(
+            line(Action::Remove {
+                service: id(),
+                event: event(SyncEventKind::Undeployed),
+            }),
+            "remove default/shop/db/shop-db:9.6 (publish synchronization:undeployed)"
+        );
+        assert_eq!(
+            line(Action::Remove {
+                service: id(),
+                event: None
+            }),
+            "remove default/shop/db/shop-db:9.6"
+        );
+    }
+
+    #[test]
+    fn records_summarize_instances_and_health() {
+        let instance = |name: &str, deployed| Instance {
+            name: name.into(),
+            host: "h".into(),
+            ports: Default::default(),
+            deployed,
+        };
+        assert_eq!(
+            line(Action::RecordInstances {
+                service: id(),
+                instances: vec![instance("a", true), instance("b", false)],
+            }),
+            "record instances of default/shop/db/shop-db:9.6: 2 (1 deployed)"
+        );
+        assert_eq!(
+            line(Action::RecordHealth {
+                service: id(),
+                health: Health {
+                    staged: 1,
+                    running: 2,
+                    healthy: 1,
+                    unhealthy: 1
+                },
+            }),
+            "record health of default/shop/db/shop-db:9.6: 1 staged, 2 running, 1 healthy, 1 unhealthy"
+        );
+        assert_eq!(
+            line(Action::ResolveEnvironment { service: id() }),
+            "resolve the environment of default/shop/db/shop-db:9.6"
+        );
     }
 }

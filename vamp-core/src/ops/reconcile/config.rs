@@ -13,9 +13,9 @@ use crate::ops::deployment::Timeouts;
 pub struct ReconcileChecks {
     /// Compare the number of instances with the scale.
     pub instances: bool,
-    /// Compare CPU with the scale (only when the driver reports a scale).
+    /// Compare the CPU the driver reports with the scale.
     pub cpu: bool,
-    /// Compare memory with the scale (only when the driver reports a scale).
+    /// Compare the memory the driver reports with the scale.
     pub memory: bool,
     /// Compare health checks (only when the driver reports them).
     pub health_checks: bool,
@@ -37,12 +37,27 @@ impl Default for ReconcileChecks {
 }
 
 /// Everything the planner needs besides the state.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReconcileConfig {
+    /// The Vamp namespace the desired deployments live in: every [`ServiceId`](crate::driver::ServiceId) the
+    /// planner produces carries it, and running services of other namespaces are ignored. `default` by default.
+    pub namespace: String,
     /// What to compare.
     pub checks: ReconcileChecks,
     /// How long deploys and undeploys may take.
     pub timeouts: Timeouts,
     /// The scale of a service that has none (normally set by `attach` already).
     pub default_scale: Scale,
+}
+
+impl Default for ReconcileConfig {
+    /// Namespace `default`, the default checks and timeouts, and the original's default scale.
+    fn default() -> Self {
+        ReconcileConfig {
+            namespace: "default".to_string(),
+            checks: ReconcileChecks::default(),
+            timeouts: Timeouts::default(),
+            default_scale: Scale::default(),
+        }
+    }
 }

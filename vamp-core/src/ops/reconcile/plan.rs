@@ -5,21 +5,26 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
+use crate::driver::{RunningService, ServiceId, ServiceSpec};
 use crate::model::{Deployment, DeploymentCluster, DeploymentService, Instance, Intention, Phase};
 use crate::ops::deployment::dependencies::satisfying_cluster;
 use crate::ops::deployment::{effective_health_checks, fail_on_timeout};
 use crate::resolve::environment::{dependency_name, matches_dependency};
 
-use super::action::{Action, Mismatch, ServiceKey, ServiceSpec, SyncEvent, SyncEventKind};
+use super::action::{Action, Mismatch, SyncEvent, SyncEventKind};
 use super::config::{ReconcileChecks, ReconcileConfig};
-use super::observed::Observed;
 use super::order::dependency_order;
 
 /// The actions that move `running` towards `desired` at `now`, in the order to carry them out.
 ///
+/// `desired` are the deployments of `config.namespace`; `running` is what the driver lists
+/// ([`ContainerDriver::list`](crate::driver::ContainerDriver::list)). Running services of another namespace
+/// are ignored: they are neither matched with a desired service nor undeployed as orphans. When the driver
+/// lists a service twice, the first listing counts.
+///
 /// Deployments are planned in the order given; inside one, services come after the services they depend on, so
 /// a dependency that becomes `Done` in this pass unblocks its dependents in the same pass. Then every running
-/// service that no desired deployment has (an orphan of this namespace) is undeployed, in key order.
+/// service of the namespace that no desired deployment has (an orphan) is undeployed, in [`ServiceId`] order.
 ///
 /// Per service (the original's rules, §4.3):
 /// * `Failed`: nothing. Not `Done` for longer than its timeout: `SetPhase(Failed)`.
@@ -34,13 +39,13 @@ use super::order::dependency_order;
 ///   event unless it was already `Done`.
 pub fn plan(
     desired: &[Deployment],
-    running: &[Observed],
+    running: &[RunningService],
     now: DateTime<Utc>,
     config: &ReconcileConfig,
 ) -> Vec<Action> {
-    let mut observed: HashMap<ServiceKey, &Observed> = HashMap::new();
-    for o in running {
-        observed.entry(o.key()).or_insert(o);
+    let mut listed: HashMap<&ServiceId, &RunningService> = HashMap::new();
+    for r in running.iter().filter(|r| r.id.namespace == config.namespace) {
+        listed.entry(&r.id).or_insert(r);
     }
     let mut actions = Vec::new();
     for deployment in desired {
@@ -52,13 +57,13 @@ pub fn plan(
             let Some(service) = cluster.services.get(si) else {
                 continue;
             };
-            let key = ServiceKey::new(&deployment.name, &cluster.name, &service.breed.name);
-            let running = observed.get(&key).copied();
+            let id = service_id(deployment, cluster, service, config);
+            let running = listed.get(&id).copied();
             let phase = plan_service(
                 deployment,
                 cluster,
                 service,
-                &key,
+                &id,
                 running,
                 &planned,
                 now,
@@ -68,7 +73,7 @@ pub fn plan(
             planned.insert((cluster.name.clone(), service.breed.name.clone()), phase);
         }
     }
-    let mut orphans: Vec<ServiceKey> = observed
+    let mut orphans: Vec<ServiceId> = listed
         .into_keys()
         .filter(|k| {
             !desired.iter().any(|d| {
@@ -77,6 +82,7 @@ pub fn plan(
                         .is_some_and(|c| c.service(&k.service).is_some())
             })
         })
+        .cloned()
         .collect();
     orphans.sort();
     actions.extend(orphans.into_iter().map(|service| Action::Undeploy {
@@ -98,7 +104,11 @@ pub fn environment_resolved(service: &DeploymentService) -> bool {
             .all(|b| vars.iter().any(|v| v.name == b.name))
 }
 
-/// The driver's view of `service` of `cluster` in `deployment`.
+/// What the driver gets for `service` of `cluster` in `deployment` (namespace `config.namespace`): the breed's
+/// deployable and ports; the service's scale, else `config.default_scale`; the environment by container name
+/// with interpolated values (else the plain value); the arguments; the effective health checks
+/// ([`effective_health_checks`]); the service's network, else the cluster's; and the deployment's, cluster's
+/// and service's dialects merged by key, later ones winning.
 pub fn service_spec(
     deployment: &Deployment,
     cluster: &DeploymentCluster,
@@ -123,18 +133,34 @@ pub fn service_spec(
         dialects.insert(k.clone(), v.clone());
     }
     ServiceSpec {
-        key: ServiceKey::new(&deployment.name, &cluster.name, &service.breed.name),
-        breed: service.breed.clone(),
+        id: service_id(deployment, cluster, service, config),
+        deployable: service.breed.deployable.clone(),
         scale: service
             .scale
             .clone()
             .unwrap_or_else(|| config.default_scale.clone()),
         environment,
-        arguments: service.arguments.clone(),
+        ports: service.breed.ports.clone(),
         health_checks: effective_health_checks(cluster, service),
+        arguments: service.arguments.clone(),
         network: service.network.clone().or_else(|| cluster.network.clone()),
         dialects,
     }
+}
+
+/// The id of `service` of `cluster` in `deployment`, in `config.namespace`.
+fn service_id(
+    deployment: &Deployment,
+    cluster: &DeploymentCluster,
+    service: &DeploymentService,
+    config: &ReconcileConfig,
+) -> ServiceId {
+    ServiceId::new(
+        &config.namespace,
+        &deployment.name,
+        &cluster.name,
+        &service.breed.name,
+    )
 }
 
 /// Plans one service and returns the phase it will be in once the actions are carried out.
@@ -143,8 +169,8 @@ fn plan_service(
     deployment: &Deployment,
     cluster: &DeploymentCluster,
     service: &DeploymentService,
-    key: &ServiceKey,
-    running: Option<&Observed>,
+    id: &ServiceId,
+    running: Option<&RunningService>,
     planned: &HashMap<(String, String), Phase>,
     now: DateTime<Utc>,
     config: &ReconcileConfig,
@@ -162,14 +188,14 @@ fn plan_service(
         config.timeouts,
     ) {
         actions.push(Action::SetPhase {
-            service: key.clone(),
+            service: id.clone(),
             phase: failed.phase.clone(),
             event: None,
         });
         return failed.phase;
     }
     let mut steps = Steps {
-        key,
+        id,
         phase: status.phase.clone(),
         actions,
     };
@@ -177,14 +203,14 @@ fn plan_service(
         (Intention::Undeployment, Some(_)) => {
             steps.enter_updating(None);
             steps.push(Action::Undeploy {
-                service: key.clone(),
+                service: id.clone(),
                 orphan: false,
             });
         }
         (Intention::Undeployment, None) => {
             let event = (steps.phase != Phase::Done).then(|| steps.event(SyncEventKind::Undeployed));
             steps.push(Action::Remove {
-                service: key.clone(),
+                service: id.clone(),
                 event,
             });
             steps.phase = Phase::Done;
@@ -194,20 +220,20 @@ fn plan_service(
             steps.enter_updating(event);
             if let Some((alias, mapped)) = unmet_dependency(deployment, service, planned) {
                 steps.push(Action::WaitForDependency {
-                    service: key.clone(),
+                    service: id.clone(),
                     dependency: alias,
                     cluster: mapped,
                 });
             } else if !environment_resolved(service) {
-                steps.push(Action::ResolveEnvironment { service: key.clone() });
+                steps.push(Action::ResolveEnvironment { service: id.clone() });
             } else {
                 steps.push(Action::Deploy {
                     spec: service_spec(deployment, cluster, service, config),
                 });
             }
         }
-        (Intention::Deployment, Some(observed)) => {
-            plan_running(deployment, cluster, service, observed, config, &mut steps);
+        (Intention::Deployment, Some(listed)) => {
+            plan_running(deployment, cluster, service, listed, config, &mut steps);
         }
     }
     steps.phase
@@ -217,7 +243,7 @@ fn plan_running(
     deployment: &Deployment,
     cluster: &DeploymentCluster,
     service: &DeploymentService,
-    observed: &Observed,
+    listed: &RunningService,
     config: &ReconcileConfig,
     steps: &mut Steps<'_>,
 ) {
@@ -227,35 +253,35 @@ fn plan_running(
             steps.enter_updating(Some(event));
         }
         steps.push(Action::ResolveEnvironment {
-            service: steps.key.clone(),
+            service: steps.id.clone(),
         });
         return;
     }
     let spec = service_spec(deployment, cluster, service, config);
-    let mismatches = mismatches(&spec, observed, config.checks);
+    let mismatches = mismatches(&spec, listed, config.checks);
     if !mismatches.is_empty() {
         let event = steps.event(SyncEventKind::Redeploy);
         steps.enter_updating(Some(event));
         steps.push(Action::Update { spec, mismatches });
         return;
     }
-    if !same_instances(&service.instances, &observed.instances) {
+    if !same_instances(&service.instances, &listed.instances) {
         steps.push(Action::RecordInstances {
-            service: steps.key.clone(),
-            instances: observed.instances.clone(),
+            service: steps.id.clone(),
+            instances: listed.instances.clone(),
         });
     }
-    if let Some(health) = observed.health.filter(|h| service.health.as_ref() != Some(h)) {
+    if service.health != Some(listed.health) {
         steps.push(Action::RecordHealth {
-            service: steps.key.clone(),
-            health,
+            service: steps.id.clone(),
+            health: listed.health,
         });
     }
     if steps.phase != Phase::Done {
-        if observed.instances.iter().all(|i| i.deployed) {
+        if listed.instances.iter().all(|i| i.deployed) {
             let event = steps.event(SyncEventKind::Deployed);
             steps.push(Action::SetPhase {
-                service: steps.key.clone(),
+                service: steps.id.clone(),
                 phase: Phase::Done,
                 event: Some(event),
             });
@@ -268,7 +294,7 @@ fn plan_running(
 
 /// The actions of one service and the phase they leave it in.
 struct Steps<'a> {
-    key: &'a ServiceKey,
+    id: &'a ServiceId,
     phase: Phase,
     actions: &'a mut Vec<Action>,
 }
@@ -281,7 +307,7 @@ impl Steps<'_> {
     fn event(&self, kind: SyncEventKind) -> SyncEvent {
         SyncEvent {
             kind,
-            service: self.key.clone(),
+            service: self.id.clone(),
         }
     }
 
@@ -289,7 +315,7 @@ impl Steps<'_> {
     fn enter_updating(&mut self, event: Option<SyncEvent>) {
         if self.phase != Phase::Updating {
             self.actions.push(Action::SetPhase {
-                service: self.key.clone(),
+                service: self.id.clone(),
                 phase: Phase::Updating,
                 event,
             });
@@ -333,33 +359,32 @@ fn unmet_dependency(
     None
 }
 
-fn mismatches(spec: &ServiceSpec, observed: &Observed, checks: ReconcileChecks) -> Vec<Mismatch> {
+fn mismatches(spec: &ServiceSpec, listed: &RunningService, checks: ReconcileChecks) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    if checks.instances && observed.instances.len() != spec.scale.instances as usize {
+    if checks.instances && listed.instances.len() != spec.scale.instances as usize {
         out.push(Mismatch::Instances {
             desired: spec.scale.instances,
-            running: observed.instances.len(),
+            running: listed.instances.len(),
         });
     }
-    if let Some(scale) = &observed.scale {
-        if checks.cpu && (scale.cpu.0 - spec.scale.cpu.0).abs() > 1e-9 {
-            out.push(Mismatch::Cpu {
-                desired: spec.scale.cpu.0,
-                running: scale.cpu.0,
-            });
-        }
-        if checks.memory && (scale.memory.0 - spec.scale.memory.0).abs() > 1e-9 {
-            out.push(Mismatch::Memory {
-                desired: spec.scale.memory.0,
-                running: scale.memory.0,
-            });
-        }
+    let scale = &listed.scale;
+    if checks.cpu && (scale.cpu.0 - spec.scale.cpu.0).abs() > 1e-9 {
+        out.push(Mismatch::Cpu {
+            desired: spec.scale.cpu.0,
+            running: scale.cpu.0,
+        });
+    }
+    if checks.memory && (scale.memory.0 - spec.scale.memory.0).abs() > 1e-9 {
+        out.push(Mismatch::Memory {
+            desired: spec.scale.memory.0,
+            running: scale.memory.0,
+        });
     }
     if checks.environment {
         let names: Vec<String> = spec
             .environment
             .iter()
-            .filter(|(k, v)| observed.environment.get(*k) != Some(*v))
+            .filter(|(k, v)| listed.environment.get(*k) != Some(*v))
             .map(|(k, _)| k.clone())
             .collect();
         if !names.is_empty() {
@@ -367,7 +392,7 @@ fn mismatches(spec: &ServiceSpec, observed: &Observed, checks: ReconcileChecks) 
         }
     }
     if checks.health_checks {
-        if let Some(running) = &observed.health_checks {
+        if let Some(running) = &listed.health_checks {
             if *running != spec.health_checks {
                 out.push(Mismatch::HealthChecks);
             }
