@@ -27,6 +27,7 @@ pub mod events;
 pub mod kv;
 pub mod marshaller;
 pub mod metrics;
+pub mod servers;
 mod suites;
 
 use std::fmt::Debug;

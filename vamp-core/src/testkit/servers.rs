@@ -1,0 +1,364 @@
+//! Real servers for backend tests: etcd, ZooKeeper, Redis and PostgreSQL started from the binaries the test
+//! command installs (`.ci/test`), each on free loopback ports with its own data directory, ready when it answers
+//! its protocol (waited for with a deadline, never a fixed sleep), stoppable and restartable on the same ports and
+//! data for fault tests, and killed with its whole process group when dropped.
+//!
+//! A server that cannot be started is an error that says what is missing: a backend test unwraps it and fails.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to answer after it is started.
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Polls `ready` every 20 ms until it is true or `deadline` passes.
+pub fn wait_until(deadline: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    loop {
+        if ready() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `request` to `127.0.0.1:port` and returns what the server answers before closing or 2 s pass.
+pub fn exchange(port: u16, request: &[u8]) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(request).ok()?;
+    let _ = s.shutdown(Shutdown::Write);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.len() > 1 << 20 {
+            break;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Which server, with what it needs to start again on the same ports and data.
+#[derive(Debug, Clone)]
+enum Recipe {
+    Etcd { peer_port: u16 },
+    Zookeeper,
+    Redis,
+    Postgres,
+}
+
+/// A running (or stopped) test server.
+#[derive(Debug)]
+pub struct TestServer {
+    name: &'static str,
+    recipe: Recipe,
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn scratch_dir(name: &str) -> std::io::Result<PathBuf> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "vamp-test-{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn missing(name: &str, binary: &str) -> String {
+    format!("{name} cannot be started: '{binary}' is not installed (the test command `bash .ci/test` installs it)")
+}
+
+fn find(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+fn postgres_bin(tool: &str) -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    versions.sort();
+    versions
+        .into_iter()
+        .rev()
+        .map(|v| v.join("bin").join(tool))
+        .find(|p| p.exists())
+}
+
+impl TestServer {
+    /// An etcd server (v3 API, v2 enabled) on a free client port.
+    pub fn etcd() -> Result<Self, String> {
+        let peer_port = free_port().map_err(|e| e.to_string())?;
+        Self::create("etcd", Recipe::Etcd { peer_port })
+    }
+
+    /// A standalone ZooKeeper server on a free client port.
+    pub fn zookeeper() -> Result<Self, String> {
+        Self::create("zookeeper", Recipe::Zookeeper)
+    }
+
+    /// A Redis server without persistence on a free port.
+    pub fn redis() -> Result<Self, String> {
+        Self::create("redis", Recipe::Redis)
+    }
+
+    /// A PostgreSQL server (database `postgres`, user `postgres`, trust authentication on loopback) on a free
+    /// port.
+    pub fn postgres() -> Result<Self, String> {
+        Self::create("postgres", Recipe::Postgres)
+    }
+
+    fn create(name: &'static str, recipe: Recipe) -> Result<Self, String> {
+        let port = free_port().map_err(|e| e.to_string())?;
+        let dir = scratch_dir(name).map_err(|e| format!("{name}: cannot create a data directory: {e}"))?;
+        let mut server = TestServer {
+            name,
+            recipe,
+            port,
+            dir,
+            child: None,
+        };
+        server.prepare()?;
+        server.start()?;
+        Ok(server)
+    }
+
+    /// The client port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The server's scratch directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn prepare(&mut self) -> Result<(), String> {
+        match self.recipe {
+            Recipe::Zookeeper => {
+                std::fs::create_dir_all(self.dir.join("data")).map_err(|e| e.to_string())?;
+                let cfg = format!(
+                    "tickTime=2000\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,mntr\nmaxClientCnxns=0\njute.maxbuffer=4194304\n",
+                    self.dir.join("data").display(),
+                    self.port
+                );
+                std::fs::write(self.dir.join("zoo.cfg"), cfg).map_err(|e| e.to_string())
+            }
+            Recipe::Postgres => {
+                let initdb =
+                    postgres_bin("initdb").ok_or_else(|| missing(self.name, "initdb (postgresql)"))?;
+                let data = self.dir.join("data");
+                let status = Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&self.dir)
+                    .status()
+                    .map_err(|e| e.to_string())?;
+                if !status.success() {
+                    return Err("postgres: cannot give the data directory to user postgres".into());
+                }
+                let out = Command::new("setpriv")
+                    .args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+                    .arg(initdb)
+                    .args(["-D"])
+                    .arg(&data)
+                    .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+                    .output()
+                    .map_err(|e| format!("postgres: initdb failed to run: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "postgres: initdb failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn command(&self) -> Result<Command, String> {
+        let log = std::fs::File::create(self.dir.join("server.log")).map_err(|e| e.to_string())?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let mut cmd = match &self.recipe {
+            Recipe::Etcd { peer_port } => {
+                let bin = find(&["/usr/bin/etcd", "/usr/local/bin/etcd"])
+                    .ok_or_else(|| missing(self.name, "etcd"))?;
+                let mut c = Command::new(bin);
+                let client = format!("http://127.0.0.1:{}", self.port);
+                let peer = format!("http://127.0.0.1:{peer_port}");
+                c.args(["--name", "vamp-test", "--data-dir"])
+                    .arg(self.dir.join("data"))
+                    .args([
+                        "--listen-client-urls",
+                        &client,
+                        "--advertise-client-urls",
+                        &client,
+                    ])
+                    .args([
+                        "--listen-peer-urls",
+                        &peer,
+                        "--initial-advertise-peer-urls",
+                        &peer,
+                    ])
+                    .args(["--initial-cluster", &format!("vamp-test={peer}")])
+                    .args([
+                        "--enable-v2=true",
+                        "--log-level",
+                        "warn",
+                        "--max-request-bytes",
+                        "1572864",
+                    ]);
+                c
+            }
+            Recipe::Zookeeper => {
+                let jar = find(&["/usr/share/java/zookeeper.jar"])
+                    .ok_or_else(|| missing(self.name, "zookeeper"))?;
+                let mut c = Command::new("java");
+                c.arg("-cp")
+                    .arg(format!("/etc/zookeeper/conf:{}", jar.display()))
+                    .arg("-Djute.maxbuffer=4194304")
+                    .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+                    .arg(self.dir.join("zoo.cfg"));
+                c
+            }
+            Recipe::Redis => {
+                let bin = find(&["/usr/bin/redis-server", "/usr/local/bin/redis-server"])
+                    .ok_or_else(|| missing(self.name, "redis-server"))?;
+                let mut c = Command::new(bin);
+                c.args([
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    &self.port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .arg("--dir")
+                .arg(&self.dir);
+                c
+            }
+            Recipe::Postgres => {
+                let bin = postgres_bin("postgres").ok_or_else(|| missing(self.name, "postgres"))?;
+                let mut c = Command::new("setpriv");
+                c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+                    .arg(bin)
+                    .arg("-D")
+                    .arg(self.dir.join("data"))
+                    .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+                    .arg("-c")
+                    .arg(format!("unix_socket_directories={}", self.dir.display()))
+                    .args(["-c", "max_connections=200"]);
+                c
+            }
+        };
+        cmd.stdin(Stdio::null()).stdout(log).stderr(err).process_group(0);
+        Ok(cmd)
+    }
+
+    fn answers(&self) -> bool {
+        match self.recipe {
+            Recipe::Etcd { .. } => exchange(self.port, b"GET /health HTTP/1.0\r\n\r\n")
+                .is_some_and(|r| r.contains("\"health\":\"true\"") || r.contains("\"health\": \"true\"")),
+            Recipe::Zookeeper => {
+                exchange(self.port, b"srvr").is_some_and(|r| r.starts_with("Zookeeper version"))
+            }
+            Recipe::Redis => exchange(self.port, b"PING\r\n").is_some_and(|r| r.starts_with("+PONG")),
+            Recipe::Postgres => postgres_bin("pg_isready").is_some_and(|bin| {
+                Command::new(bin)
+                    .args([
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &self.port.to_string(),
+                        "-U",
+                        "postgres",
+                        "-t",
+                        "1",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            }),
+        }
+    }
+
+    /// Starts the server (again) on its ports and data, and waits until it answers.
+    pub fn start(&mut self) -> Result<(), String> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let child = self
+            .command()?
+            .spawn()
+            .map_err(|e| format!("{}: cannot start: {e}", self.name))?;
+        self.child = Some(child);
+        if wait_until(START_DEADLINE, || self.answers()) {
+            Ok(())
+        } else {
+            let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+            self.stop();
+            Err(format!(
+                "{} did not answer within {:?}; its log:\n{log}",
+                self.name, START_DEADLINE
+            ))
+        }
+    }
+
+    /// Stops the server (its whole process group) and waits until its port no longer answers.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &format!("-{}", child.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            wait_until(Duration::from_secs(10), || {
+                TcpStream::connect(("127.0.0.1", self.port)).is_err()
+            });
+        }
+    }
+
+    /// Whether the server process is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
