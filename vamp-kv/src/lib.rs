@@ -1,6 +1,19 @@
-//! Key-value stores for Vamp.
+//! Key-value stores for Vamp: etcd (v3), ZooKeeper, Consul and Redis backends of
+//! [`vamp_core::kv::KeyValueStore`], chosen by URL, and [`large::LargeValues`], which makes any of them carry
+//! values larger than the backend accepts in one write (compression, then chunking with an atomic switch).
 //!
-//! This crate will hold the `KeyValueStore` backends of `vamp_core::kv`: etcd (v3), ZooKeeper, Consul and Redis,
-//! chosen by URL. Until they land, use `vamp_core::memory::MemoryKeyValueStore`.
+//! Each backend sits behind a cargo feature of the same name (all on by default).
 
-pub use vamp_core::kv::KeyValueStore;
+pub use vamp_core::kv::{Key, KeyValueStore, Versioned};
+
+pub mod large;
+pub mod url;
+
+#[cfg(feature = "consul")]
+pub mod consul;
+#[cfg(feature = "etcd")]
+pub mod etcd;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "zookeeper")]
+pub mod zookeeper;
