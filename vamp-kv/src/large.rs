@@ -23,19 +23,27 @@
 //!
 //! # Writes and reads
 //!
-//! A `set` first reads what the key holds. A value above the limit is compressed; if it still does not fit, its
-//! chunks are written first, then the manifest is written at the key in ONE write: the atomic switch that readers
-//! and watches see. Only then is the chunk set of the previous manifest deleted. A reader that races a writer and
-//! finds a chunk gone (or not matching the manifest's digest) reads the manifest again and resolves that; a chunk
-//! set the manifest still names but that is damaged is a `Backend` error. Watches resolve every item the same way.
+//! A value above the limit is compressed; if it still does not fit, its chunks are written first, then the
+//! manifest is written at the key in ONE write: the atomic switch that readers and watches see. Only then is the
+//! chunk set of the previous manifest deleted. A reader that races a writer and finds a chunk gone (or not matching
+//! the manifest's digest) reads the manifest again and resolves that; a chunk set the manifest still names but that
+//! is damaged is a `Backend` error. Watches resolve every item the same way.
 //!
-//! Chunk sets can be left behind (never half-read): when a write fails after its chunks were written (a manifest
-//! write that timed out may still have been applied, so its chunks are kept), or when two writers replace the same
-//! key at the same moment.
+//! To know the previous chunk set, a `set` or `delete` reads the key first, except where this instance wrote the
+//! key itself and remembers what it wrote: then it saves that read (a round trip per write, which would otherwise
+//! dominate the cost of a small write).
+//!
+//! Chunk sets can be left behind, never half-read: when a write fails after its chunks were written (a manifest
+//! write that timed out may still have been applied, so its chunks are kept), when a writer crashes between its
+//! chunks and its manifest, when two writers replace the same key at the same moment, or when another writer
+//! put a chunked value at a key this instance remembers as unchunked. Every chunked write and every delete of a
+//! key therefore sweeps the key's chunk sets (`/.vamp-large/<key digest>/*`) that are older than [`SWEEP_AGE`] and
+//! not the current one; the age keeps a sweep from touching a chunk set whose writer is still at work.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
@@ -57,6 +65,10 @@ pub const FORMAT_VERSION: u8 = 1;
 /// The smallest per-write limit: a manifest must fit in one write. Smaller limits are raised to it.
 pub const MIN_LIMIT: usize = 1024;
 
+/// How old a chunk set not named by the current manifest must be before a sweep deletes it. Generations are
+/// named by their writer's clock, so this also covers clock skew between writers.
+pub const SWEEP_AGE: Duration = Duration::from_secs(600);
+
 /// The largest value accepted: bigger values are refused with `Invalid`, and a stored header or manifest that
 /// declares more is treated as damaged rather than allocated.
 pub const MAX_VALUE_BYTES: usize = 1 << 30;
@@ -75,6 +87,8 @@ const RESOLVE_ATTEMPTS: usize = 5;
 pub struct LargeValues<S: ?Sized> {
     inner: Arc<S>,
     limit: usize,
+    /// What this instance last wrote at a key: the manifest when it was chunked, `None` when it was not.
+    written: Mutex<HashMap<Key, Option<Manifest>>>,
 }
 
 impl<S: KeyValueStore + 'static> LargeValues<S> {
@@ -90,6 +104,7 @@ impl<S: KeyValueStore + ?Sized + 'static> LargeValues<S> {
         LargeValues {
             inner,
             limit: limit.max(MIN_LIMIT),
+            written: Mutex::new(HashMap::new()),
         }
     }
 
@@ -103,7 +118,17 @@ impl<S: KeyValueStore + ?Sized + 'static> LargeValues<S> {
         self.limit
     }
 
+    fn written(&self) -> MutexGuard<'_, HashMap<Key, Option<Manifest>>> {
+        self.written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The manifest the key holds: remembered when this instance wrote the key, else read.
     async fn previous_chunks(&self, key: &Key) -> Result<Option<Manifest>> {
+        if let Some(known) = self.written().get(key) {
+            return Ok(known.clone());
+        }
         let stored = self.inner.get(key).await?;
         Ok(stored
             .and_then(|v| v.value)
@@ -185,6 +210,45 @@ impl<S: KeyValueStore + ?Sized + 'static> LargeValues<S> {
             .collect::<()>()
             .await;
     }
+
+    /// Deletes the key's chunk sets older than [`SWEEP_AGE`] other than `current`. Best effort: a sweep that
+    /// cannot list or delete leaves the rest to the next one.
+    async fn sweep(&self, key: &Key, current: Option<&str>) {
+        let Ok(directory) = key_directory(key) else {
+            return;
+        };
+        let Ok(generations) = self.inner.children(&directory).await else {
+            return;
+        };
+        let now = now_nanos();
+        for generation in generations {
+            let Ok(chunks) = directory.join(&generation) else {
+                continue;
+            };
+            let written_at = generation
+                .split('-')
+                .next()
+                .and_then(|hex| u128::from_str_radix(hex, 16).ok());
+            let old_enough = written_at.is_some_and(|at| now.saturating_sub(at) >= SWEEP_AGE.as_nanos());
+            if !old_enough || Some(chunks.as_str()) == current {
+                continue;
+            }
+            let Ok(names) = self.inner.children(&chunks).await else {
+                continue;
+            };
+            stream::iter(names)
+                .filter_map(|name| {
+                    let chunk = chunks.join(&name).ok();
+                    async move { chunk }
+                })
+                .map(|chunk| async move {
+                    let _ = self.inner.delete(&chunk).await;
+                })
+                .buffer_unordered(PARALLEL_CHUNKS)
+                .collect::<()>()
+                .await;
+        }
+    }
 }
 
 #[async_trait]
@@ -200,11 +264,21 @@ impl<S: KeyValueStore + ?Sized + 'static> KeyValueStore for LargeValues<S> {
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
         check_user_key(key)?;
         let previous = self.previous_chunks(key).await?;
-        let (version, written) = self.write(key, value).await?;
+        let (version, written) = match self.write(key, value).await {
+            Ok(done) => done,
+            Err(e) => {
+                self.written().remove(key);
+                return Err(e);
+            }
+        };
+        self.written().insert(key.clone(), written.clone());
         if let Some(old) = previous {
             if written.as_ref().map(|m| &m.chunks) != Some(&old.chunks) {
                 self.delete_chunks(&old).await;
             }
+        }
+        if let Some(new) = &written {
+            self.sweep(key, Some(&new.chunks)).await;
         }
         Ok(version)
     }
@@ -212,10 +286,18 @@ impl<S: KeyValueStore + ?Sized + 'static> KeyValueStore for LargeValues<S> {
     async fn delete(&self, key: &Key) -> Result<bool> {
         check_user_key(key)?;
         let previous = self.previous_chunks(key).await?;
-        let existed = self.inner.delete(key).await?;
+        let existed = match self.inner.delete(key).await {
+            Ok(existed) => existed,
+            Err(e) => {
+                self.written().remove(key);
+                return Err(e);
+            }
+        };
+        self.written().insert(key.clone(), None);
         if let Some(old) = previous {
             self.delete_chunks(&old).await;
         }
+        self.sweep(key, None).await;
         Ok(existed)
     }
 
@@ -392,21 +474,29 @@ fn check_user_key(key: &Key) -> Result<()> {
     Ok(())
 }
 
-/// A fresh chunk-set key for a write of `key`: `/.vamp-large/<key digest>/<generation>`.
+/// `/.vamp-large/<key digest>`: where the chunk sets of `key` lie.
+fn key_directory(key: &Key) -> Result<Key> {
+    let digest = hex(&Sha1::digest(key.as_str().as_bytes()));
+    Key::parse(&format!("/{RESERVED_ROOT}"))?.join(digest.get(..16).unwrap_or(&digest))
+}
+
+/// A fresh chunk-set key for a write of `key`: `<key directory>/<generation>`, the generation being the writer's
+/// clock in nanoseconds, its process id and a counter (hex, separated by `-`).
 fn chunk_prefix(key: &Key) -> Result<Key> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let digest = hex(&Sha1::digest(key.as_str().as_bytes()));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
     let generation = format!(
-        "{nanos:x}-{:x}-{:x}",
+        "{:x}-{:x}-{:x}",
+        now_nanos(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    Key::parse(&format!("/{RESERVED_ROOT}"))?
-        .join(digest.get(..16).unwrap_or(&digest))?
-        .join(&generation)
+    key_directory(key)?.join(&generation)
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 fn header(kind: u8) -> Vec<u8> {
@@ -830,6 +920,84 @@ mod tests {
         drop(s);
         let end = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await;
         assert!(matches!(end, Ok(None)), "the watch must end with its store");
+    }
+
+    /// A memory store that counts its `get` calls.
+    #[derive(Default)]
+    struct CountingGets {
+        store: MemoryKeyValueStore,
+        gets: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl KeyValueStore for CountingGets {
+        async fn get(&self, key: &Key) -> Result<Option<Versioned>> {
+            self.gets.fetch_add(1, Ordering::Relaxed);
+            self.store.get(key).await
+        }
+        async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
+            self.store.set(key, value).await
+        }
+        async fn delete(&self, key: &Key) -> Result<bool> {
+            self.store.delete(key).await
+        }
+        async fn children(&self, key: &Key) -> Result<Vec<String>> {
+            self.store.children(key).await
+        }
+        fn watch(&self, key: &Key) -> BoxStream<'static, Result<Versioned>> {
+            self.store.watch(key)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_set_reads_the_key_only_when_this_instance_did_not_write_it() {
+        let s = LargeValues::new(CountingGets::default(), LIMIT);
+        let k = key("/vamp/counted");
+        let gets = || s.inner().gets.load(Ordering::Relaxed);
+        s.set(&k, b"1".to_vec()).await.unwrap();
+        assert_eq!(gets(), 1, "the first set reads what the key holds");
+        s.set(&k, b"2".to_vec()).await.unwrap();
+        s.set(&k, noise(3 * LIMIT)).await.unwrap();
+        s.set(&k, b"3".to_vec()).await.unwrap();
+        assert_eq!(gets(), 1, "later sets remember what this instance wrote");
+    }
+
+    #[tokio::test]
+    async fn another_instance_replacing_a_chunked_value_deletes_its_chunks() {
+        let shared = Arc::new(MemoryKeyValueStore::new());
+        let a = LargeValues::from_arc(shared.clone(), LIMIT);
+        let b = LargeValues::from_arc(shared.clone(), LIMIT);
+        let k = key("/vamp/shared");
+        a.set(&k, noise(4 * LIMIT)).await.unwrap();
+        let directory = key_directory(&k).unwrap();
+        assert_eq!(shared.children(&directory).await.unwrap().len(), 1);
+        b.set(&k, b"small".to_vec()).await.unwrap();
+        assert!(
+            shared.children(&directory).await.unwrap().is_empty(),
+            "a fresh instance reads the manifest and deletes its chunks"
+        );
+    }
+
+    #[tokio::test]
+    async fn chunked_writes_sweep_old_orphaned_chunk_sets_and_keep_young_ones() {
+        let s = store();
+        let k = key("/vamp/swept");
+        let directory = key_directory(&k).unwrap();
+        let old = directory.join("1-2-3").unwrap();
+        let young = directory.join(&format!("{:x}-2-3", now_nanos())).unwrap();
+        for orphan in [&old, &young] {
+            s.inner()
+                .set(&orphan.join("0").unwrap(), b"orphan".to_vec())
+                .await
+                .unwrap();
+        }
+        s.set(&k, noise(3 * LIMIT)).await.unwrap();
+        let left = s.inner().children(&directory).await.unwrap();
+        assert!(!left.contains(&"1-2-3".to_string()), "{left:?}");
+        assert!(left.contains(&young.name().to_string()), "{left:?}");
+        assert_eq!(left.len(), 2, "the young orphan and the current set: {left:?}");
+        s.delete(&k).await.unwrap();
+        assert_eq!(s.inner().children(&directory).await.unwrap(), [young.name()]);
     }
 
     #[test]

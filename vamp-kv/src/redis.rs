@@ -13,7 +13,8 @@
 //!   under which at least one value lies. `children` is one `ZRANGE`; no `KEYS` or `SCAN`.
 //!
 //! `set` and `delete` are Lua scripts, so the value, its version, the counts and the children sets change in one
-//! atomic step. Each script then publishes the new version on the channel `vamp-kv:watch:<K>`. User keys all
+//! atomic step. Each script then publishes a notice on the channel `vamp-kv:watch:<K>`: `<version>=<value>` for a
+//! value of at most [`INLINE_BYTES`], `<version>` alone for a larger one, `<version>-` for a delete. User keys all
 //! start with `/`, so they never collide with these internal names. Write only through the store: a value
 //! written with a plain `SET` reads back with version 0 and is neither listed by `children` nor seen by watches.
 //! The scripts touch keys they compute, so this is for a single server, not Redis Cluster.
@@ -21,8 +22,10 @@
 //! # Watches
 //!
 //! Each watch has its own pub/sub connection: it subscribes to the key's channel first, then reads the current
-//! value and delivers it, and after every message (messages that queued up meanwhile are coalesced) reads and
-//! delivers the value then current. The store publishes the channel itself, so no server setting
+//! value and delivers it. Of the notices that arrived since (queued ones are coalesced to the latest) it delivers
+//! the value or deletion the notice carries, or reads the value when the notice has none; notices no newer than
+//! what was delivered are skipped, so versions never go back. The store publishes the channel itself, so no
+//! server setting
 //! (`notify-keyspace-events`) is needed. When the connection is lost the watch reports one retryable error,
 //! reconnects with backoff, subscribes again, reads the current value and delivers it: the final value always
 //! arrives. A deleted key is delivered without value and with version 0 (Redis keeps no tombstone).
@@ -44,6 +47,9 @@ const VERSIONS: &str = "vamp-kv:versions";
 const SUBTREE: &str = "vamp-kv:subtree";
 const CHILDREN_PREFIX: &str = "vamp-kv:children:";
 const WATCH_PREFIX: &str = "vamp-kv:watch:";
+
+/// Values up to this size travel inside the change notice, which saves watchers a read; larger ones are read.
+pub const INLINE_BYTES: usize = 64 * 1024;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,7 +79,7 @@ end
 ";
 
 /// KEYS: the key, the revision counter, the versions hash, the subtree hash. ARGV: the value, the children
-/// prefix, the watch prefix. Returns the new version.
+/// prefix, the watch prefix, the inline limit. Returns the new version.
 const SET_SCRIPT: &str = r"
 local key = KEYS[1]
 local indexed = redis.call('HEXISTS', KEYS[3], key) == 1
@@ -81,7 +87,11 @@ redis.call('SET', key, ARGV[1])
 local version = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[3], key, version)
 if not indexed then walk(key, 1, KEYS[4], ARGV[2]) end
-redis.call('PUBLISH', ARGV[3] .. key, version)
+if string.len(ARGV[1]) <= tonumber(ARGV[4]) then
+  redis.call('PUBLISH', ARGV[3] .. key, version .. '=' .. ARGV[1])
+else
+  redis.call('PUBLISH', ARGV[3] .. key, version)
+end
 return version
 ";
 
@@ -95,7 +105,7 @@ if redis.call('HDEL', KEYS[3], key) == 1 then
 end
 if existed == 1 then
   local version = redis.call('INCR', KEYS[2])
-  redis.call('PUBLISH', ARGV[2] .. key, version)
+  redis.call('PUBLISH', ARGV[2] .. key, version .. '-')
 end
 return existed
 ";
@@ -186,6 +196,7 @@ impl KeyValueStore for RedisStore {
             .arg(value)
             .arg(CHILDREN_PREFIX)
             .arg(WATCH_PREFIX)
+            .arg(INLINE_BYTES)
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(|e| redis_error(&self.address, &format!("setting '{key}'"), e))
@@ -228,6 +239,7 @@ impl KeyValueStore for RedisStore {
             messages: None,
             outage_reported: false,
             wait_first: false,
+            delivered: 0,
         };
         stream::unfold(state, Watch::next).boxed()
     }
@@ -258,6 +270,8 @@ struct Watch {
     messages: Option<PubSubStream>,
     outage_reported: bool,
     wait_first: bool,
+    /// The version of the last item delivered; notices up to it are old news.
+    delivered: u64,
 }
 
 impl Watch {
@@ -275,7 +289,7 @@ impl Watch {
             }
             let Some(messages) = self.messages.as_mut() else {
                 let started = self.start().await;
-                match self.current(started).await {
+                match self.current(started, true).await {
                     Some(item) => return Some((item, self)),
                     None => continue,
                 }
@@ -284,7 +298,7 @@ impl Watch {
                 message = messages.next() => message,
                 _ = self.closed.wait() => return None,
             };
-            if message.is_none() {
+            let Some(mut latest) = message else {
                 self.messages = None;
                 let lost = Error::unavailable(format!(
                     "The Redis watch of '{}' at {} lost its connection; reconnecting.",
@@ -294,9 +308,18 @@ impl Watch {
                     return Some((Err(report), self));
                 }
                 continue;
+            };
+            while let Some(Some(newer)) = messages.next().now_or_never() {
+                latest = newer;
             }
-            while let Some(Some(_)) = messages.next().now_or_never() {}
-            match self.current(Ok(())).await {
+            if let Some(item) = notice(latest.get_payload_bytes()) {
+                if item.version <= self.delivered {
+                    continue;
+                }
+                self.delivered = item.version;
+                return Some((Ok(item), self));
+            }
+            match self.current(Ok(()), false).await {
                 Some(item) => return Some((item, self)),
                 None => continue,
             }
@@ -304,8 +327,9 @@ impl Watch {
     }
 
     /// After a successful step, reads and returns the current value; after a failed one, drops the subscription
-    /// and returns the error to report, if any (`None`: retry quietly).
-    async fn current(&mut self, step: Result<()>) -> Option<Result<Versioned>> {
+    /// and returns the error to report, if any (`None`: retry quietly). After a (re)subscription, `fresh`, the
+    /// version read replaces the one delivered before (a restarted server without persistence counts anew).
+    async fn current(&mut self, step: Result<()>, fresh: bool) -> Option<Result<Versioned>> {
         let result = match step {
             Ok(()) => read(&mut self.connection, &self.address, &self.key).await,
             Err(e) => Err(e),
@@ -314,10 +338,16 @@ impl Watch {
             Ok(current) => {
                 self.outage_reported = false;
                 self.backoff.reset();
-                Some(Ok(current.unwrap_or(Versioned {
+                let current = current.unwrap_or(Versioned {
                     value: None,
                     version: 0,
-                })))
+                });
+                self.delivered = if fresh {
+                    current.version
+                } else {
+                    self.delivered.max(current.version)
+                };
+                Some(Ok(current))
             }
             Err(e) => {
                 self.messages = None;
@@ -360,6 +390,21 @@ impl Watch {
     }
 }
 
+/// What a change notice says: the value or deletion it carries with its version, or `None` when the value has to
+/// be read (a large value, or a notice this build does not understand).
+fn notice(payload: &[u8]) -> Option<Versioned> {
+    let digits = payload.iter().take_while(|b| b.is_ascii_digit()).count();
+    let version: u64 = std::str::from_utf8(payload.get(..digits)?).ok()?.parse().ok()?;
+    match payload.get(digits..)? {
+        [b'=', value @ ..] => Some(Versioned {
+            value: Some(value.to_vec()),
+            version,
+        }),
+        [b'-'] => Some(Versioned { value: None, version }),
+        _ => None,
+    }
+}
+
 /// `url` without a password, for messages.
 fn redacted(url: &str) -> String {
     match (url.split_once("://"), url.rsplit_once('@')) {
@@ -396,6 +441,38 @@ fn redis_error(address: &str, what: &str, e: RedisError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notices_carry_small_values_and_deletions() {
+        assert_eq!(
+            notice(b"42=a=b\n\0"),
+            Some(Versioned {
+                value: Some(b"a=b\n\0".to_vec()),
+                version: 42
+            })
+        );
+        assert_eq!(
+            notice(b"7="),
+            Some(Versioned {
+                value: Some(Vec::new()),
+                version: 7
+            })
+        );
+        assert_eq!(
+            notice(b"43-"),
+            Some(Versioned {
+                value: None,
+                version: 43
+            })
+        );
+    }
+
+    #[test]
+    fn notices_without_a_value_mean_read_it() {
+        for payload in [&b"44"[..], b"", b"x=1", b"45-extra", b"=1"] {
+            assert_eq!(notice(payload), None, "{payload:?}");
+        }
+    }
 
     #[test]
     fn passwords_never_reach_messages() {
