@@ -193,6 +193,7 @@ impl KeyValueStore for EtcdStore {
             stream: None,
             outage_reported: false,
             wait_first: false,
+            finished: false,
         };
         stream::unfold(state, Watch::next).boxed()
     }
@@ -266,12 +267,14 @@ struct Watch {
     stream: Option<WatchStream>,
     outage_reported: bool,
     wait_first: bool,
+    /// Set once a non-retryable error was delivered: the stream ends after it.
+    finished: bool,
 }
 
 impl Watch {
     async fn next(mut self) -> Option<(Result<Versioned>, Watch)> {
         loop {
-            if self.closed.is_closed() {
+            if self.finished || self.closed.is_closed() {
                 return None;
             }
             if self.wait_first {
@@ -352,10 +355,11 @@ impl Watch {
         }))
     }
 
-    /// The error to deliver for a failure: the first of an outage when retryable (later ones are only retried),
-    /// every other one.
+    /// The error to deliver for a failure: the first of an outage when retryable (later ones are only retried);
+    /// a non-retryable one always, after which the stream ends.
     fn report(&mut self, e: Error) -> Option<Error> {
         if !e.is_retryable() {
+            self.finished = true;
             return Some(e);
         }
         let first = !self.outage_reported;

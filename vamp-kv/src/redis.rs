@@ -239,6 +239,7 @@ impl KeyValueStore for RedisStore {
             messages: None,
             outage_reported: false,
             wait_first: false,
+            finished: false,
             delivered: 0,
         };
         stream::unfold(state, Watch::next).boxed()
@@ -270,6 +271,8 @@ struct Watch {
     messages: Option<PubSubStream>,
     outage_reported: bool,
     wait_first: bool,
+    /// Set once a non-retryable error was delivered: the stream ends after it.
+    finished: bool,
     /// The version of the last item delivered; notices up to it are old news.
     delivered: u64,
 }
@@ -277,7 +280,7 @@ struct Watch {
 impl Watch {
     async fn next(mut self) -> Option<(Result<Versioned>, Watch)> {
         loop {
-            if self.closed.is_closed() {
+            if self.finished || self.closed.is_closed() {
                 return None;
             }
             if self.wait_first {
@@ -377,11 +380,12 @@ impl Watch {
         Ok(())
     }
 
-    /// The error to deliver for a failure (the first of an outage when retryable, every other one), and a delay
-    /// before the next attempt.
+    /// The error to deliver for a failure (the first of an outage when retryable; a non-retryable one always, after
+    /// which the stream ends), and a delay before the next attempt.
     fn failed(&mut self, e: Error) -> Option<Error> {
         self.wait_first = true;
         if !e.is_retryable() {
+            self.finished = true;
             return Some(e);
         }
         let first = !self.outage_reported;
