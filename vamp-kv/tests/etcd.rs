@@ -149,6 +149,30 @@ async fn a_watch_survives_ten_seconds_without_etcd() {
     support::watch_survives_an_outage(&mut server, &url, "etcd").await;
 }
 
+/// The client's 5 s request timeout must not cut a watch that is idle for longer.
+#[tokio::test]
+async fn an_idle_watch_outlives_the_request_timeout() {
+    use futures::StreamExt;
+    if vamp_core::testkit::skip("etcd") {
+        return;
+    }
+    let lease = ETCD.lease();
+    let store = raw_store(&lease).await;
+    let key = support::configuration_key();
+    let mut watch = store.watch(&key);
+    assert_eq!(watch.next().await.unwrap().unwrap().value, None);
+    let idle = tokio::time::timeout(std::time::Duration::from_secs(7), watch.next()).await;
+    assert!(idle.is_err(), "the idle watch yielded {idle:?}");
+    let version = store.set(&key, b"after idling".to_vec()).await.unwrap();
+    let item = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next())
+        .await
+        .expect("the watch delivers the set")
+        .expect("the watch is still open")
+        .expect("an item, not an error");
+    assert_eq!(item.value.as_deref(), Some(&b"after idling"[..]));
+    assert_eq!(item.version, version);
+}
+
 #[tokio::test]
 async fn bad_keys_are_refused_with_a_clear_error() {
     if vamp_core::testkit::skip("etcd") {
