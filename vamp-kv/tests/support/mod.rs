@@ -71,14 +71,15 @@ pub fn zookeeper() -> Lease {
     Lease { address }
 }
 
-/// A store that keeps the server it talks to alive: the store is dropped before the lease.
-pub struct Leased<S> {
+/// A store that keeps the server it talks to alive (a [`Lease`] or a whole [`consul_double::ConsulDouble`]): the
+/// store is dropped before the server.
+pub struct Leased<S, L = Lease> {
     pub store: S,
-    pub lease: Lease,
+    pub lease: L,
 }
 
 #[async_trait]
-impl<S: KeyValueStore> KeyValueStore for Leased<S> {
+impl<S: KeyValueStore, L: Send + Sync> KeyValueStore for Leased<S, L> {
     async fn get(&self, key: &Key) -> Result<Option<Versioned>> {
         self.store.get(key).await
     }
