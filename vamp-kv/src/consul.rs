@@ -84,6 +84,9 @@ struct Read {
 }
 
 impl ConsulStore {
+    /// [`MAX_VALUE_BYTES`], the per-write limit to give [`crate::large::LargeValues`] when wrapping this store.
+    pub const MAX_VALUE_BYTES: usize = MAX_VALUE_BYTES;
+
     /// Connects to the agent at `base_url` (`http://host:8500` or `https://…`) and checks that it answers
     /// `/v1/status/leader` with a leader.
     ///

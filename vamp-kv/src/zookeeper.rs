@@ -88,6 +88,9 @@ struct Shared {
 }
 
 impl ZooKeeperStore {
+    /// [`MAX_VALUE_BYTES`], the per-write limit to give [`crate::large::LargeValues`] when wrapping this store.
+    pub const MAX_VALUE_BYTES: usize = MAX_VALUE_BYTES;
+
     /// Connects to the ensemble `hosts` (each `host` or `host:port`, port 2181 when absent; several for a
     /// cluster: the client picks one and fails over to the others), with every key below `chroot` when given.
     ///

@@ -6,18 +6,21 @@
 //! The conformance case `a_large_value_round_trips` (4 MiB) needs `LargeValues`; the whole suite including it runs
 //! through that wrapper in `consul_large.rs`.
 
-mod support;
+#[path = "support/consul_double.rs"]
+mod consul_double;
+#[path = "support/zk_consul.rs"]
+mod zk_consul;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use consul_double::ConsulDouble;
 use futures::StreamExt;
-use support::consul_double::ConsulDouble;
-use support::{scratch, Leased};
 use vamp_core::kv::KeyValueStore;
 use vamp_core::testkit::{run_case, skip};
 use vamp_core::ErrorKind;
 use vamp_kv::consul::{ConsulStore, MAX_VALUE_BYTES};
+use zk_consul::{scratch, Leased};
 
 async fn served_store() -> Arc<Leased<ConsulStore, ConsulDouble>> {
     let double = ConsulDouble::new();

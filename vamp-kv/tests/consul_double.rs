@@ -1,10 +1,11 @@
 //! The Consul double's own tests: it answers as Consul's KV HTTP API documentation says, over real HTTP.
 
-mod support;
+#[path = "support/consul_double.rs"]
+mod consul_double;
 
 use std::time::{Duration, Instant};
 
-use support::consul_double::{parse_go_duration, percent_decode, ConsulDouble, MAX_VALUE_BYTES};
+use consul_double::{parse_go_duration, percent_decode, ConsulDouble, MAX_VALUE_BYTES};
 
 struct Answer {
     status: u16,

@@ -5,22 +5,23 @@
 //! The conformance case `a_large_value_round_trips` (4 MiB) needs `LargeValues`; the whole suite including it runs
 //! through that wrapper in `zookeeper_large.rs`.
 
-mod support;
+#[path = "support/zk_consul.rs"]
+mod zk_consul;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use support::{scratch, Leased};
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::testkit::servers::TestServer;
 use vamp_core::testkit::{run_case, skip};
 use vamp_core::ErrorKind;
 use vamp_kv::zookeeper::{ZooKeeperStore, EMPTY_VALUE_MARKER, MAX_VALUE_BYTES};
+use zk_consul::{scratch, Leased};
 use zookeeper_client as zk;
 
 async fn leased_store() -> Arc<Leased<ZooKeeperStore>> {
-    let lease = support::zookeeper();
+    let lease = zk_consul::zookeeper();
     let store = ZooKeeperStore::connect(&[lease.address().to_string()], None)
         .await
         .unwrap_or_else(|e| panic!("ZooKeeper is not reachable: {e}"));
@@ -216,7 +217,7 @@ fn a_value_of_the_per_write_limit_is_stored_and_a_larger_one_refused() {
 #[test]
 fn a_chroot_puts_every_key_below_it() {
     case("chroot", async {
-        let lease = support::zookeeper();
+        let lease = zk_consul::zookeeper();
         let root = scratch("chroot");
         let store = ZooKeeperStore::connect(&[lease.address().to_string()], Some(root.as_str()))
             .await
@@ -233,7 +234,7 @@ fn a_chroot_puts_every_key_below_it() {
 #[test]
 fn several_hosts_fail_over_to_the_one_that_answers() {
     case("hosts", async {
-        let lease = support::zookeeper();
+        let lease = zk_consul::zookeeper();
         let dead = format!("127.0.0.1:{}", vamp_core::testkit::servers::free_port().unwrap());
         let store = ZooKeeperStore::connect(&[dead, lease.address().to_string()], None)
             .await

@@ -27,6 +27,8 @@
 //! [`ConsulDouble::stop`] closes the listener and every open connection (blocked queries included);
 //! [`ConsulDouble::start`] serves again on the same port with the same data, like a restarted agent.
 
+#![allow(dead_code)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};

@@ -1,10 +1,10 @@
-//! What the vamp-kv integration tests share: a ZooKeeper server used by all cases of one test binary (started on
+//! What the ZooKeeper and Consul tests share: a ZooKeeper server used by all cases of one test binary (started on
 //! first use, stopped as soon as no case holds a [`Lease`], so nothing outlives the binary), a store wrapper that
-//! keeps such a lease for as long as the store lives, and the Consul double ([`consul_double`]).
+//! keeps its server (a lease, or a whole Consul double) for as long as the store lives, and scratch keys.
+//!
+//! Included with `#[path = "support/zk_consul.rs"] mod zk_consul;`; the Consul double is `support/consul_double.rs`.
 
 #![allow(dead_code)]
-
-pub mod consul_double;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -71,7 +71,7 @@ pub fn zookeeper() -> Lease {
     Lease { address }
 }
 
-/// A store that keeps the server it talks to alive (a [`Lease`] or a whole [`consul_double::ConsulDouble`]): the
+/// A store that keeps the server it talks to alive (a [`Lease`] or a whole Consul double): the
 /// store is dropped before the server.
 pub struct Leased<S, L = Lease> {
     pub store: S,
