@@ -337,7 +337,7 @@ impl TestServer {
     /// Stops the server (its whole process group) and waits until its port no longer answers.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // `--` is required: procps-ng 4.0.2 reads `kill -KILL -PGID` as `kill(-1, SIGKILL)`, every process.
+            // `--` matters: procps-ng 4.0's kill reads `kill -KILL -<pgid>` as `kill(-1)`, every process.
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{}", child.id())])
                 .stdout(Stdio::null())
