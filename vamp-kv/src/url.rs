@@ -210,14 +210,13 @@ async fn connect_redis(_: &str) -> Result<Arc<dyn KeyValueStore>> {
     Err(left_out("redis", "redis"))
 }
 
-/// Placeholder until the ZooKeeper backend lands: `ZooKeeperStore::connect(hosts, chroot)` wrapped in
-/// `LargeValues` with `ZooKeeperStore::MAX_VALUE_BYTES` replaces it.
+/// A ZooKeeper store, wrapped in `LargeValues` with its per-node limit.
 #[cfg(feature = "zookeeper")]
 async fn connect_zookeeper(hosts: &[String], chroot: Option<&str>) -> Result<Arc<dyn KeyValueStore>> {
-    Err(Error::unsupported(format!(
-        "The ZooKeeper backend (zk://{}{}) is not built into this vamp-kv yet.",
-        hosts.join(","),
-        chroot.unwrap_or_default()
+    let store = crate::zookeeper::ZooKeeperStore::connect(hosts, chroot).await?;
+    Ok(Arc::new(LargeValues::new(
+        store,
+        crate::zookeeper::ZooKeeperStore::MAX_VALUE_BYTES,
     )))
 }
 
@@ -226,12 +225,13 @@ async fn connect_zookeeper(_: &[String], _: Option<&str>) -> Result<Arc<dyn KeyV
     Err(left_out("zk", "zookeeper"))
 }
 
-/// Placeholder until the Consul backend lands: `ConsulStore::connect(base_url)` wrapped in `LargeValues` with
-/// `ConsulStore::MAX_VALUE_BYTES` replaces it.
+/// A Consul store, wrapped in `LargeValues` with its per-value limit.
 #[cfg(feature = "consul")]
 async fn connect_consul(base_url: &str) -> Result<Arc<dyn KeyValueStore>> {
-    Err(Error::unsupported(format!(
-        "The Consul backend ({base_url}) is not built into this vamp-kv yet."
+    let store = crate::consul::ConsulStore::connect(base_url).await?;
+    Ok(Arc::new(LargeValues::new(
+        store,
+        crate::consul::ConsulStore::MAX_VALUE_BYTES,
     )))
 }
 
