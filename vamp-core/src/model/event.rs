@@ -81,10 +81,17 @@ pub enum TimeBound {
 
 impl TimeBound {
     /// The instant, relative to `now`.
+    /// An offset beyond the representable range saturates at the earliest or latest representable instant.
     pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
             TimeBound::At(t) => t,
-            TimeBound::Now(offset) => now + chrono::Duration::seconds(offset),
+            TimeBound::Now(offset) => chrono::Duration::try_seconds(offset)
+                .and_then(|d| now.checked_add_signed(d))
+                .unwrap_or(if offset < 0 {
+                    DateTime::<Utc>::MIN_UTC
+                } else {
+                    DateTime::<Utc>::MAX_UTC
+                }),
         }
     }
 
@@ -242,6 +249,22 @@ mod tests {
         assert_eq!(TimeBound::parse("now() - 10m"), Some(TimeBound::Now(-600)));
         assert!(TimeBound::parse("2017-06-01T10:00:00Z").is_some());
         assert_eq!(TimeBound::parse("yesterday"), None);
+    }
+
+    #[test]
+    fn far_relative_bounds_saturate_instead_of_panicking() {
+        let now = Utc::now();
+        let past = TimeBound::parse("now-1000000000w").unwrap().resolve(now);
+        assert_eq!(past, DateTime::<Utc>::MIN_UTC);
+        assert_eq!(TimeBound::Now(i64::MAX).resolve(now), DateTime::<Utc>::MAX_UTC);
+        let q = EventQuery {
+            time: TimeRange {
+                from: Some((TimeBound::Now(i64::MIN), true)),
+                to: None,
+            },
+            ..Default::default()
+        };
+        assert!(q.matches(&Event::new(["a"], serde_json::Value::Null), now));
     }
 
     #[test]
