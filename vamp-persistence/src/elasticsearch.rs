@@ -373,6 +373,38 @@ impl ElasticsearchStore {
         }
         Ok(cursor)
     }
+
+    /// Up to `wanted` matches after `cursor`, fetched in steps of the result window, and the total count of
+    /// matches.
+    async fn page_after(&self, filter: &Value, mut cursor: Value, wanted: u64) -> Result<(Vec<Event>, u64)> {
+        let mut items = Vec::new();
+        let mut matches = None;
+        while (items.len() as u64) < wanted {
+            let size = (wanted - items.len() as u64).min(self.result_window);
+            let body = json!({
+                "query": filter,
+                "sort": query::sort(),
+                "size": size,
+                "search_after": cursor,
+                "track_total_hits": matches.is_none(),
+            });
+            let found = self.search(body, "searching a deep page of events").await?;
+            if matches.is_none() {
+                matches = Some(total(&found));
+            }
+            let step = hits(&found);
+            let Some(last) = step.last() else { break };
+            cursor = last.get("sort").cloned().ok_or_else(|| {
+                Error::backend("Elasticsearch answered a sorted search without sort values.")
+            })?;
+            let full = step.len() as u64 == size;
+            items.extend(events_of(&found)?);
+            if !full {
+                break;
+            }
+        }
+        Ok((items, matches.unwrap_or(0)))
+    }
 }
 
 fn hits(found: &Value) -> &[Value] {
@@ -429,38 +461,25 @@ impl EventStore for ElasticsearchStore {
         let filter = query::filter(query, &self.config.namespace, Utc::now())?;
         self.refresh_own_writes().await?;
         let per_page = u64::from(page.per_page());
-        let mut body = json!({
-            "query": filter,
-            "sort": query::sort(),
-            "size": per_page,
-            "track_total_hits": true,
-        });
-        if page.offset() + per_page <= self.result_window {
-            if let Some(fields) = body.as_object_mut() {
-                fields.insert("from".to_string(), json!(page.offset()));
-            }
+        let (items, total) = if page.offset() + per_page <= self.result_window {
+            let body = json!({
+                "query": filter,
+                "sort": query::sort(),
+                "from": page.offset(),
+                "size": per_page,
+                "track_total_hits": true,
+            });
+            let found = self.search(body, "searching events").await?;
+            (events_of(&found)?, total(&found))
         } else {
             match self.cursor_after(&filter, page.offset()).await? {
-                Some(after) => {
-                    if let Some(fields) = body.as_object_mut() {
-                        fields.insert("search_after".to_string(), after);
-                    }
-                }
-                None => {
-                    let count = self.aggregate_count(&filter).await?;
-                    return Ok(Paged {
-                        items: Vec::new(),
-                        total: count,
-                        page: page.page(),
-                        per_page: page.per_page(),
-                    });
-                }
+                Some(after) => self.page_after(&filter, after, per_page).await?,
+                None => (Vec::new(), self.aggregate_count(&filter).await?),
             }
-        }
-        let found = self.search(body, "searching events").await?;
+        };
         Ok(Paged {
-            items: events_of(&found)?,
-            total: total(&found),
+            items,
+            total,
             page: page.page(),
             per_page: page.per_page(),
         })

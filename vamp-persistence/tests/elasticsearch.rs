@@ -145,6 +145,14 @@ async fn pages_past_the_result_window_are_walked_with_search_after() {
         let expected: Vec<i64> = (0..10).map(|k| first - k).filter(|v| *v >= 0).collect();
         assert_eq!(values, expected, "page {page}");
     }
+    let wide = store.query(&query, Page::new(2, 25).unwrap()).await.unwrap();
+    let values: Vec<i64> = wide.items.iter().filter_map(|e| e.value.as_i64()).collect();
+    assert_eq!(
+        values,
+        (15..=39).rev().collect::<Vec<i64>>(),
+        "a page wider than the window comes in several steps"
+    );
+    assert_eq!(wide.total, 65);
     let past = store.query(&query, Page::new(9, 10).unwrap()).await.unwrap();
     assert_eq!((past.items.len(), past.total), (0, 65));
 }

@@ -338,7 +338,7 @@ impl TestServer {
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{}", child.id())])
+                .args(["-KILL", "--", &format!("-{}", child.id())])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();

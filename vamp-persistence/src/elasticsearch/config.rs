@@ -113,8 +113,9 @@ impl ElasticsearchConfig {
     }
 }
 
+/// The user or password of a URL, percent-decoded (a literal `+` stays a `+`).
 fn decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={text}").as_bytes())
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
@@ -194,10 +195,10 @@ mod tests {
 
     #[test]
     fn tls_schemes_give_https_and_credentials_are_taken_apart() {
-        let c = ElasticsearchConfig::from_url("elasticsearch+https://vamp:s%40cret@es:9243/prefix?timeout=5")
+        let c = ElasticsearchConfig::from_url("elasticsearch+https://vamp:s%40c+et@es:9243/prefix?timeout=5")
             .unwrap();
         assert_eq!(c.node.as_str(), "https://es:9243/prefix");
-        assert_eq!(c.credentials, Some(("vamp".to_string(), "s@cret".to_string())));
+        assert_eq!(c.credentials, Some(("vamp".to_string(), "s@c+et".to_string())));
         assert_eq!(c.timeout, Duration::from_secs(5));
     }
 

@@ -163,24 +163,27 @@ pub(crate) fn search(
         None => None,
     };
     let matched = hits.len() as u64;
+    let mut keyed: Vec<(Vec<Value>, Hit)> = hits
+        .drain(..)
+        .map(|h| (sort.iter().map(|s| sort_value(s, &h)).collect(), h))
+        .collect();
     if !sort.is_empty() {
-        hits.sort_by(|a, b| compare_hits(&sort, a, b));
+        keyed.sort_by(|(ka, a), (kb, b)| compare_keys(&sort, ka, kb).then(a.seq_no.cmp(&b.seq_no)));
     }
-    let keys = |h: &Hit| -> Vec<Value> { sort.iter().map(|s| sort_value(s, h)).collect() };
     if let Some(Value::Array(after)) = &search_after {
-        hits.retain(|h| compare_keys(&sort, &keys(h), after) == Ordering::Greater);
+        keyed.retain(|(k, _)| compare_keys(&sort, k, after) == Ordering::Greater);
     }
-    let page: Vec<Value> = hits
-        .iter()
+    let page: Vec<Value> = keyed
+        .into_iter()
         .skip(usize::try_from(from).unwrap_or(usize::MAX))
         .take(usize::try_from(size).unwrap_or(usize::MAX))
-        .map(|h| {
+        .map(|(keys, h)| {
             let mut hit = json!({"_index": h.index, "_id": h.id, "_score": if sort.is_empty() { json!(1.0) } else { Value::Null }});
             if with_source {
                 hit["_source"] = h.source.clone();
             }
             if !sort.is_empty() {
-                hit["sort"] = Value::Array(keys(h));
+                hit["sort"] = Value::Array(keys);
             }
             hit
         })
@@ -515,12 +518,6 @@ fn compare_keys(sort: &[SortKey], a: &[Value], b: &[Value]) -> Ordering {
         }
     }
     Ordering::Equal
-}
-
-fn compare_hits(sort: &[SortKey], a: &Hit, b: &Hit) -> Ordering {
-    let ka: Vec<Value> = sort.iter().map(|s| sort_value(s, a)).collect();
-    let kb: Vec<Value> = sort.iter().map(|s| sort_value(s, b)).collect();
-    compare_keys(sort, &ka, &kb).then(a.seq_no.cmp(&b.seq_no))
 }
 
 fn aggregate(aggs: &Value, hits: &[Hit]) -> Result<Value, EsError> {
