@@ -1,8 +1,8 @@
 //! What differs between SQLite and PostgreSQL: the few SQL fragments the shared statements splice in, the
 //! transaction openers, the id reservation for events and the JSON functions aggregations use.
 //!
-//! Every statement uses `$N` placeholders, which both drivers bind by number, so the statements themselves are
-//! shared; only what is here is written twice.
+//! Statements use `$N` placeholders, which both drivers bind by number, so the statements themselves are
+//! shared; only what is here is written twice. The bulk inserts of events use [`Dialect::placeholder`] instead.
 
 use std::fmt;
 
@@ -64,6 +64,16 @@ impl Dialect {
             Dialect::Postgres => {
                 "SELECT nextval(pg_get_serial_sequence('vamp_events', 'seq')) FROM generate_series(1, $1)"
             }
+        }
+    }
+
+    /// The `n`th (from 1) placeholder of a statement whose placeholders appear in order, for statements with
+    /// thousands of them: SQLite's anonymous `?`, because SQLite keeps numbered parameters (`$N`, `?N`) in a list
+    /// it searches linearly, which makes binding thousands of them quadratic; PostgreSQL's `$N`.
+    pub(crate) fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".to_string(),
+            Dialect::Postgres => format!("${n}"),
         }
     }
 

@@ -10,7 +10,7 @@ use vamp_core::store::{prepare_event, EventStore, Page, Paged};
 use vamp_core::{Error, Result};
 
 use super::query::{self, bind_params, Param, Statement};
-use super::{from_nanos, on_pool, to_nanos, SqlStore};
+use super::{from_nanos, on_pool, to_nanos, Dialect, SqlStore};
 
 /// Events per multi-row `INSERT` when publishing many.
 const EVENTS_PER_STATEMENT: usize = 500;
@@ -94,13 +94,13 @@ impl SqlStore {
                 .chunks(EVENTS_PER_STATEMENT)
                 .zip(ids.chunks(EVENTS_PER_STATEMENT))
             {
-                let insert = insert_events(chunk.0, chunk.1);
+                let insert = insert_events(self.dialect, chunk.0, chunk.1);
                 bind_params!(sqlx::query(&insert.sql), &insert.params)
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
             }
-            for insert in insert_tags(&rows, &ids) {
+            for insert in insert_tags(self.dialect, &rows, &ids) {
                 bind_params!(sqlx::query(&insert.sql), &insert.params)
                     .execute(&mut *tx)
                     .await
@@ -142,7 +142,7 @@ impl SqlStore {
 }
 
 /// `INSERT INTO vamp_events` of `rows` with their `ids`.
-fn insert_events(rows: &[Row], ids: &[i64]) -> Statement {
+fn insert_events(dialect: Dialect, rows: &[Row], ids: &[i64]) -> Statement {
     let mut s = Statement::default();
     s.sql
         .push_str("INSERT INTO vamp_events (seq, kind, at, tags, value) VALUES ");
@@ -158,20 +158,17 @@ fn insert_events(rows: &[Row], ids: &[i64]) -> Statement {
         if i > 0 {
             s.sql.push_str(", ");
         }
-        s.sql.push_str(&format!(
-            "(${first}, ${}, ${}, ${}, ${})",
-            first + 1,
-            first + 2,
-            first + 3,
-            first + 4
-        ));
+        let p: Vec<String> = (first..first + 5).map(|n| dialect.placeholder(n)).collect();
+        s.sql.push('(');
+        s.sql.push_str(&p.join(", "));
+        s.sql.push(')');
     }
     s
 }
 
 /// `INSERT INTO vamp_event_tags` statements for every expanded tag of `rows`, at most [`TAGS_PER_STATEMENT`]
 /// rows each.
-fn insert_tags(rows: &[Row], ids: &[i64]) -> Vec<Statement> {
+fn insert_tags(dialect: Dialect, rows: &[Row], ids: &[i64]) -> Vec<Statement> {
     let all: Vec<(&String, i64, i64, &String)> = rows
         .iter()
         .zip(ids)
@@ -198,12 +195,10 @@ fn insert_tags(rows: &[Row], ids: &[i64]) -> Vec<Statement> {
                 if i > 0 {
                     s.sql.push_str(", ");
                 }
-                s.sql.push_str(&format!(
-                    "(${first}, ${}, ${}, ${})",
-                    first + 1,
-                    first + 2,
-                    first + 3
-                ));
+                let p: Vec<String> = (first..first + 4).map(|n| dialect.placeholder(n)).collect();
+                s.sql.push('(');
+                s.sql.push_str(&p.join(", "));
+                s.sql.push(')');
             }
             s
         })
@@ -280,5 +275,55 @@ impl EventStore for SqlStore {
             futures::future::ready(item.ok().filter(|e| query.matches(e, Utc::now())))
         });
         Ok(stream.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn row(tags: &[&str]) -> Row {
+        let event = Event::new(tags.iter().copied(), json!(1));
+        Row {
+            event,
+            at: 7,
+            tags: "[]".into(),
+            value: "1".into(),
+        }
+    }
+
+    #[test]
+    fn bulk_inserts_use_positional_placeholders_on_sqlite_and_numbered_ones_on_postgres() {
+        let rows = [row(&["a"]), row(&["b"])];
+        let sqlite = insert_events(Dialect::Sqlite, &rows, &[1, 2]);
+        assert_eq!(sqlite.sql.matches('?').count(), 10);
+        assert!(!sqlite.sql.contains('$'), "{}", sqlite.sql);
+        let postgres = insert_events(Dialect::Postgres, &rows, &[1, 2]);
+        assert!(
+            postgres.sql.ends_with("($6, $7, $8, $9, $10)"),
+            "{}",
+            postgres.sql
+        );
+        assert_eq!(postgres.params.len(), 10);
+    }
+
+    #[test]
+    fn every_expanded_tag_gets_a_row_in_statements_of_bounded_size() {
+        let rows: Vec<Row> = (0..700).map(|_| row(&["deployments:shop"])).collect();
+        let ids: Vec<i64> = (1..=700).collect();
+        let statements = insert_tags(Dialect::Postgres, &rows, &ids);
+        let per_statement: Vec<usize> = statements.iter().map(|s| s.params.len() / 4).collect();
+        assert_eq!(per_statement, [TAGS_PER_STATEMENT, 1400 - TAGS_PER_STATEMENT]);
+        assert_eq!(
+            statements[0].params[..4],
+            [
+                Param::Text("deployments".into()),
+                Param::Int(7),
+                Param::Int(1),
+                Param::Text("event".into())
+            ]
+        );
     }
 }

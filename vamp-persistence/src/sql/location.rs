@@ -20,7 +20,7 @@ pub(crate) enum Location {
     Postgres(String),
 }
 
-/// The schemes [`parse`] accepts.
+/// The URL schemes a [`SqlStore`](super::SqlStore) opens.
 pub const SQL_SCHEMES: [&str; 3] = ["sqlite", "postgres", "postgresql"];
 
 /// Reads `url`; fails with `Invalid` saying what is wrong with it.

@@ -3,7 +3,7 @@
 //! one code path.
 //!
 //! Every operation is written once: its statements use `$N` placeholders, which both drivers bind by number, and
-//! its Rust body runs on whichever pool the store holds ([`on_pool!`] expands it for each, so both are
+//! its Rust body runs on whichever pool the store holds (`on_pool!` expands it for each, so both are
 //! type-checked with their driver's own types). What differs between the two databases, a handful of fragments,
 //! is in [`Dialect`]. The schema is versioned and embedded ([`migrate`]); see docs/persistence.md for the
 //! tables, the durability each database gives and how event queries use the indexes.
@@ -28,6 +28,7 @@ use tokio::sync::broadcast;
 use vamp_core::model::Event;
 use vamp_core::{Error, Result};
 
+pub use artifacts::MAX_NAME_BYTES;
 pub use dialect::Dialect;
 pub use location::SQL_SCHEMES;
 
