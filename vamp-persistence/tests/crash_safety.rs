@@ -6,6 +6,7 @@
 //! in [`WRITER_URL`]. It is killed after a random number of acknowledgements plus a random delay, so the kill
 //! lands anywhere in a write: before, inside or after a commit. The random seed is printed, and
 //! `VAMP_CRASH_SEED` replays it.
+#![cfg(feature = "sql")]
 
 mod sql_support;
 

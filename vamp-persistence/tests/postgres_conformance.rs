@@ -1,5 +1,6 @@
 //! The vamp-core conformance suites against a real PostgreSQL server (from the testkit), a fresh server and
 //! database per case.
+#![cfg(feature = "sql")]
 
 mod sql_support;
 

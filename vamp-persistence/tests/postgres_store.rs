@@ -1,6 +1,7 @@
 //! PostgreSQL behaviour beyond the conformance suites, against a real server from the testkit (a fresh one per
 //! test): bad input, large pages, batches, aggregation corner cases, reconnecting, two stores on one database,
 //! the schema ledger and an unreachable server.
+#![cfg(feature = "sql")]
 
 mod sql_support;
 

@@ -1,4 +1,5 @@
 //! The vamp-core conformance suites against SQLite, with a fresh database file per case.
+#![cfg(feature = "sql")]
 
 mod sql_support;
 

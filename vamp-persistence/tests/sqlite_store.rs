@@ -1,5 +1,6 @@
 //! SQLite behaviour beyond the conformance suites: bad input, large pages, batches, aggregation corner cases,
 //! reopening, two stores on one file, URLs and the schema ledger.
+#![cfg(feature = "sql")]
 
 mod sql_support;
 
