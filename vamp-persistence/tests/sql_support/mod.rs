@@ -1,0 +1,447 @@
+//! What the SQLite and PostgreSQL tests share: fresh stores that clean up after themselves (a temporary SQLite
+//! file, a PostgreSQL server of the testkit), and behaviour checks beyond the conformance suites that both
+//! databases must pass: bad input, large pages, batches, aggregation corner cases.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use serde_json::json;
+use vamp_core::dsl::ErrorCode;
+use vamp_core::model::{Aggregator, AggregatorKind, Event, EventQuery, Kind, TimeBound, TimeRange};
+use vamp_core::store::{ArtifactStore, EventStore, Page, Paged, Stored};
+use vamp_core::testkit::servers::TestServer;
+use vamp_core::testkit::unique;
+use vamp_core::{ErrorKind, Result};
+use vamp_persistence::sql::{SqlOptions, SqlStore};
+
+/// A directory removed, with everything in it, when dropped.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(unique("vamp-sql-test-"));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// A `sqlite://` URL of a database file in this directory.
+    pub fn sqlite_url(&self, file: &str) -> String {
+        format!("sqlite://{}", self.0.join(file).display())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The URL of the `postgres` database of a testkit server.
+pub fn postgres_url(server: &TestServer) -> String {
+    format!("postgres://postgres@{}/postgres", server.address())
+}
+
+/// A store together with what must live as long as it: its directory or its server.
+pub struct Held<G> {
+    pub store: SqlStore,
+    pub guard: G,
+}
+
+/// A store on a fresh SQLite file.
+pub async fn sqlite(options: SqlOptions) -> Held<TempDir> {
+    let dir = TempDir::new();
+    let store = SqlStore::connect_with(&dir.sqlite_url("vamp.db"), options)
+        .await
+        .expect("a SQLite store");
+    Held { store, guard: dir }
+}
+
+/// A store on a fresh PostgreSQL server. A server that cannot start fails the test.
+pub async fn postgres(options: SqlOptions) -> Held<TestServer> {
+    let server = TestServer::postgres().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    let store = SqlStore::connect_with(&postgres_url(&server), options)
+        .await
+        .expect("a PostgreSQL store");
+    Held { store, guard: server }
+}
+
+#[async_trait]
+impl<G: Send + Sync> ArtifactStore for Held<G> {
+    async fn get(&self, kind: Kind, name: &str) -> Result<Option<Stored>> {
+        self.store.get(kind, name).await
+    }
+    async fn put(
+        &self,
+        kind: Kind,
+        name: &str,
+        document: serde_json::Value,
+        expected_revision: Option<u64>,
+    ) -> Result<u64> {
+        self.store.put(kind, name, document, expected_revision).await
+    }
+    async fn delete(&self, kind: Kind, name: &str) -> Result<bool> {
+        self.store.delete(kind, name).await
+    }
+    async fn list(&self, kind: Kind, page: Page) -> Result<Paged<Stored>> {
+        self.store.list(kind, page).await
+    }
+    async fn history(&self, kind: Kind, name: &str) -> Result<Vec<Stored>> {
+        self.store.history(kind, name).await
+    }
+}
+
+#[async_trait]
+impl<G: Send + Sync> EventStore for Held<G> {
+    async fn publish(&self, event: Event) -> Result<Event> {
+        self.store.publish(event).await
+    }
+    async fn query(&self, query: &EventQuery, page: Page) -> Result<Paged<Event>> {
+        self.store.query(query, page).await
+    }
+    async fn aggregate(&self, query: &EventQuery, aggregator: &Aggregator) -> Result<Option<f64>> {
+        self.store.aggregate(query, aggregator).await
+    }
+    async fn subscribe(&self, query: &EventQuery) -> Result<BoxStream<'static, Event>> {
+        self.store.subscribe(query).await
+    }
+}
+
+/// Options with a 1 KiB document limit, for the size checks.
+pub fn small_documents() -> SqlOptions {
+    SqlOptions {
+        max_document_bytes: 1024,
+        ..SqlOptions::default()
+    }
+}
+
+fn event_at(tags: &[&str], value: serde_json::Value, at: DateTime<Utc>) -> Event {
+    let mut e = Event::new(tags.iter().copied(), value);
+    e.timestamp = at;
+    e
+}
+
+/// Runs a future on a fresh runtime, like the conformance cases do.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(f)
+}
+
+/// With a 1 KiB limit: a larger document or event value is `Invalid` and nothing is written.
+pub async fn oversized_documents_are_invalid(store: &SqlStore) {
+    let big = json!({"blob": "x".repeat(2000)});
+    let e = store
+        .put(Kind::Blueprint, "big", big.clone(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    assert!(e.message().contains("at most 1024 bytes"), "{e}");
+    assert!(store.history(Kind::Blueprint, "big").await.unwrap().is_empty());
+    let e = store.publish(Event::new(["big"], big)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    assert_eq!(
+        store
+            .query(&EventQuery::tags(["big"]), Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        store
+            .put(Kind::Blueprint, "small", json!({"ok": true}), None)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+/// Names the database cannot keep or that are absurdly long are `Invalid` on every method, not backend errors.
+pub async fn bad_names_are_invalid(store: &SqlStore) {
+    let long = "n".repeat(5000);
+    for name in ["", "nul\0inside", long.as_str()] {
+        let e = store.put(Kind::Breed, name, json!({}), None).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid, "put {name:?}");
+        let e = store.get(Kind::Breed, name).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid, "get {name:?}");
+        let e = store.history(Kind::Breed, name).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid, "history {name:?}");
+        let e = store.delete(Kind::Breed, name).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid, "delete {name:?}");
+    }
+}
+
+/// Unicode in names, documents and tags is kept exactly, including text PostgreSQL would reject raw.
+pub async fn unicode_and_escapes_round_trip(store: &SqlStore) {
+    let doc = json!({"nul": "a\u{0}b", "emoji": "🚀", "rtl": "שלום"});
+    store
+        .put(Kind::Template, "naïve-☕", doc.clone(), None)
+        .await
+        .unwrap();
+    let got = store.get(Kind::Template, "naïve-☕").await.unwrap().unwrap();
+    assert_eq!(got.document, doc);
+    let tag = unique("ünïcode:");
+    store
+        .publish(Event::new([tag.as_str()], json!("a\u{0}b")))
+        .await
+        .unwrap();
+    let found = store
+        .query(&EventQuery::tags([tag.as_str()]), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(found.items.first().map(|e| &e.value), Some(&json!("a\u{0}b")));
+}
+
+/// Publishing checks events with the DSL's catalogue: no tags is `NoTagEventError`, a bad type
+/// `EventTypeError`; a tag with NUL is `Invalid` too.
+pub async fn invalid_events_carry_their_error_codes(store: &SqlStore) {
+    let mut untagged = Event::new(["x"], json!(1));
+    untagged.tags.clear();
+    let e = store.publish(untagged).await.unwrap_err();
+    assert_eq!(e.dsl().map(|d| d.code), Some(ErrorCode::NoTagEventError));
+    let e = store
+        .publish(Event::new(["x"], json!(1)).with_type("no spaces"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.dsl().map(|d| d.code), Some(ErrorCode::EventTypeError));
+    let e = store.publish(Event::new(["a\0b"], json!(1))).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+}
+
+/// A malformed query (an impossible type, a field path that is not one) is `Invalid` with a sentence saying why.
+pub async fn malformed_queries_are_invalid(store: &SqlStore) {
+    let query = EventQuery {
+        kind: Some("not a type".into()),
+        ..EventQuery::tags(["x"])
+    };
+    let e = store.query(&query, Page::default()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    assert!(e.message().contains("not a type"), "{e}");
+    for field in ["a..b", "a\"b"] {
+        let aggregator = Aggregator {
+            kind: AggregatorKind::Sum,
+            field: Some(field.into()),
+        };
+        let e = store
+            .aggregate(&EventQuery::tags(["x"]), &aggregator)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid, "{field}");
+        assert!(e.message().contains("dotted path"), "{e}");
+    }
+}
+
+/// 2,500 events read in pages of 1,000 (the largest page) come back newest first, each exactly once, with the
+/// total; the page past the end is empty. Runs the same with a time range that cuts the first 500.
+pub async fn large_pages_cover_every_event(store: &SqlStore) {
+    let tag = unique("paging:");
+    let start = Utc::now() - Duration::hours(1);
+    let events: Vec<Event> = (0..2500)
+        .map(|i| {
+            event_at(
+                &[tag.as_str(), "bulk"],
+                json!(i),
+                start + Duration::milliseconds(i),
+            )
+        })
+        .collect();
+    store.publish_many(events).await.unwrap();
+    let query = EventQuery::tags([tag.as_str(), "bulk"]);
+    let mut seen = Vec::new();
+    for p in 1..=3 {
+        let page = store.query(&query, Page::new(p, 1000).unwrap()).await.unwrap();
+        assert_eq!(page.total, 2500);
+        seen.extend(page.items.into_iter().filter_map(|e| e.value.as_i64()));
+    }
+    assert_eq!(seen, (0..2500).rev().collect::<Vec<i64>>());
+    let past = store.query(&query, Page::new(4, 1000).unwrap()).await.unwrap();
+    assert!(past.items.is_empty());
+    assert_eq!(past.total, 2500);
+    let recent = EventQuery {
+        time: TimeRange {
+            from: Some((TimeBound::At(start + Duration::milliseconds(500)), true)),
+            to: None,
+        },
+        ..query
+    };
+    let page = store.query(&recent, Page::new(2, 1000).unwrap()).await.unwrap();
+    assert_eq!(page.total, 2000);
+    assert_eq!(page.items.last().and_then(|e| e.value.as_i64()), Some(500));
+}
+
+/// A batch is published all or nothing: one invalid event fails it before anything is written; a valid batch
+/// comes back in order with increasing ids and reaches subscribers in that order.
+pub async fn batches_are_all_or_nothing_and_ordered(store: &SqlStore) {
+    let tag = unique("batch:");
+    let mut bad = Event::new([tag.as_str()], json!("bad"));
+    bad.tags.clear();
+    let e = store
+        .publish_many(vec![Event::new([tag.as_str()], json!("good")), bad])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    let query = EventQuery::tags([tag.as_str()]);
+    assert_eq!(store.query(&query, Page::default()).await.unwrap().total, 0);
+
+    let mut live = store.subscribe(&query).await.unwrap();
+    let published = store
+        .publish_many((0..5).map(|i| Event::new([tag.as_str()], json!(i))).collect())
+        .await
+        .unwrap();
+    let values: Vec<_> = published.iter().map(|e| e.value.clone()).collect();
+    assert_eq!(values, (0..5).map(|i| json!(i)).collect::<Vec<_>>());
+    let ids: Vec<i64> = published
+        .iter()
+        .map(|e| e.id.as_deref().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
+    for i in 0..5 {
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), live.next())
+            .await
+            .expect("a subscribed event")
+            .expect("an open stream");
+        assert_eq!(got.value, json!(i));
+    }
+}
+
+/// Aggregates read a field the way the memory store does: a key applied to an array or a string finds nothing,
+/// big integers and negative numbers count, and several tags narrow the events.
+pub async fn aggregates_follow_the_memory_store(store: &SqlStore) {
+    let tag = unique("agg:");
+    for v in [
+        json!({"a": [1, 2]}),
+        json!({"a": "12"}),
+        json!({"a": {"0": 7}}),
+        json!({"a": {"0": -3.5}}),
+        json!({"a": {"0": 9_007_199_254_740_993u64}}),
+    ] {
+        store.publish(Event::new([tag.as_str()], v)).await.unwrap();
+    }
+    store
+        .publish(Event::new([tag.as_str(), "other"], json!({"a": {"0": 100}})))
+        .await
+        .unwrap();
+    let agg = |kind| Aggregator {
+        kind,
+        field: Some("a.0".into()),
+    };
+    let all = EventQuery::tags([tag.as_str()]);
+    assert_eq!(
+        store.aggregate(&all, &agg(AggregatorKind::Min)).await.unwrap(),
+        Some(-3.5)
+    );
+    assert_eq!(
+        store.aggregate(&all, &agg(AggregatorKind::Max)).await.unwrap(),
+        Some(9_007_199_254_740_993u64 as f64)
+    );
+    assert_eq!(
+        store.aggregate(&all, &agg(AggregatorKind::Count)).await.unwrap(),
+        Some(6.0)
+    );
+    let narrowed = EventQuery::tags([tag.as_str(), "other"]);
+    assert_eq!(
+        store
+            .aggregate(&narrowed, &agg(AggregatorKind::Sum))
+            .await
+            .unwrap(),
+        Some(100.0)
+    );
+    let none = Aggregator {
+        kind: AggregatorKind::Average,
+        field: Some("missing".into()),
+    };
+    assert_eq!(store.aggregate(&all, &none).await.unwrap(), None);
+}
+
+/// What was written is there after the store is closed and opened again from its URL, history included, and
+/// the schema is at the version this build writes.
+pub async fn data_survives_reopening(store: SqlStore, url: &str) {
+    store.put(Kind::Gateway, "kept", json!(1), None).await.unwrap();
+    store.put(Kind::Gateway, "kept", json!(2), None).await.unwrap();
+    store.delete(Kind::Gateway, "kept").await.unwrap();
+    let tag = unique("reopen:");
+    store
+        .publish(Event::new([tag.as_str()], json!("e")))
+        .await
+        .unwrap();
+    store.close().await;
+    drop(store);
+    let again = SqlStore::connect(url).await.unwrap();
+    assert_eq!(
+        again.schema_version().await.unwrap(),
+        vamp_persistence::sql::migrate::latest_version(again.dialect())
+    );
+    assert!(again.get(Kind::Gateway, "kept").await.unwrap().is_none());
+    let revisions: Vec<u64> = again
+        .history(Kind::Gateway, "kept")
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.revision)
+        .collect();
+    assert_eq!(revisions, [1, 2]);
+    assert_eq!(
+        again.put(Kind::Gateway, "kept", json!(3), Some(0)).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        again
+            .query(&EventQuery::tags([tag.as_str()]), Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}
+
+/// Two stores on one database (two processes, in effect) settle conditional puts between them: one winner.
+pub async fn two_stores_on_one_database_have_one_winner(url: &str) {
+    let (a, b) = (
+        SqlStore::connect(url).await.unwrap(),
+        SqlStore::connect(url).await.unwrap(),
+    );
+    let name = unique("shared");
+    a.put(Kind::Scale, &name, json!(0), None).await.unwrap();
+    let tries: Vec<_> = (0..6)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let name = name.clone();
+            async move { store.put(Kind::Scale, &name, json!(i), Some(1)).await }
+        })
+        .collect();
+    let results = futures::future::join_all(tries).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .all(|e| e.kind() == ErrorKind::Conflict));
+    let unconditional: Vec<_> = (0..6)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let name = name.clone();
+            async move { store.put(Kind::Scale, &name, json!(i), None).await }
+        })
+        .collect();
+    let mut revisions: Vec<u64> = futures::future::join_all(unconditional)
+        .await
+        .into_iter()
+        .map(|r| r.expect("an unconditional put succeeds"))
+        .collect();
+    revisions.sort_unstable();
+    assert_eq!(revisions, (3..=8).collect::<Vec<u64>>());
+    assert_eq!(
+        b.get(Kind::Scale, &name).await.unwrap().map(|s| s.revision),
+        Some(8)
+    );
+}

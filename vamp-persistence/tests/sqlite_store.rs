@@ -1,0 +1,186 @@
+//! SQLite behaviour beyond the conformance suites: bad input, large pages, batches, aggregation corner cases,
+//! reopening, two stores on one file, URLs and the schema ledger.
+#![cfg(feature = "sql")]
+
+mod sql_support;
+
+use serde_json::json;
+use sql_support::{block_on, small_documents, sqlite, TempDir};
+use sqlx::Connection;
+use vamp_core::model::Kind;
+use vamp_core::store::ArtifactStore;
+use vamp_core::testkit::skip;
+use vamp_core::ErrorKind;
+use vamp_persistence::sql::{SqlOptions, SqlStore};
+use vamp_persistence::url::{connect_artifacts, connect_events};
+
+fn sqlite_test<F: std::future::Future<Output = ()>>(test: impl FnOnce() -> F) {
+    if skip("sqlite") {
+        return;
+    }
+    block_on(test());
+}
+
+#[test]
+fn oversized_documents_are_invalid() {
+    sqlite_test(|| async {
+        let held = sqlite(small_documents()).await;
+        sql_support::oversized_documents_are_invalid(&held.store).await;
+    });
+}
+
+#[test]
+fn bad_names_are_invalid() {
+    sqlite_test(|| async {
+        sql_support::bad_names_are_invalid(&sqlite(SqlOptions::default()).await.store).await;
+    });
+}
+
+#[test]
+fn unicode_and_escapes_round_trip() {
+    sqlite_test(|| async {
+        sql_support::unicode_and_escapes_round_trip(&sqlite(SqlOptions::default()).await.store).await;
+    });
+}
+
+#[test]
+fn invalid_events_carry_their_error_codes() {
+    sqlite_test(|| async {
+        sql_support::invalid_events_carry_their_error_codes(&sqlite(SqlOptions::default()).await.store).await;
+    });
+}
+
+#[test]
+fn malformed_queries_are_invalid() {
+    sqlite_test(|| async {
+        sql_support::malformed_queries_are_invalid(&sqlite(SqlOptions::default()).await.store).await;
+    });
+}
+
+#[test]
+fn large_pages_cover_every_event() {
+    sqlite_test(|| async {
+        sql_support::large_pages_cover_every_event(&sqlite(SqlOptions::default()).await.store).await;
+    });
+}
+
+#[test]
+fn batches_are_all_or_nothing_and_ordered() {
+    sqlite_test(|| async {
+        sql_support::batches_are_all_or_nothing_and_ordered(&sqlite(SqlOptions::default()).await.store).await;
+    });
+}
+
+#[test]
+fn aggregates_follow_the_memory_store() {
+    sqlite_test(|| async {
+        sql_support::aggregates_follow_the_memory_store(&sqlite(SqlOptions::default()).await.store).await;
+    });
+}
+
+#[test]
+fn data_survives_reopening() {
+    sqlite_test(|| async {
+        let dir = TempDir::new();
+        let url = dir.sqlite_url("vamp.db");
+        let store = SqlStore::connect(&url).await.unwrap();
+        sql_support::data_survives_reopening(store, &url).await;
+    });
+}
+
+#[test]
+fn two_stores_on_one_file_have_one_winner() {
+    sqlite_test(|| async {
+        let dir = TempDir::new();
+        sql_support::two_stores_on_one_database_have_one_winner(&dir.sqlite_url("vamp.db")).await;
+    });
+}
+
+#[test]
+fn the_file_and_its_directories_are_created_in_wal_mode() {
+    sqlite_test(|| async {
+        let dir = TempDir::new();
+        let file = dir.path().join("nested/deeper/vamp.db");
+        let store = SqlStore::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        store.put(Kind::Breed, "b", json!({}), None).await.unwrap();
+        assert!(file.exists());
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    });
+}
+
+#[test]
+fn bad_urls_and_unopenable_files_fail_clearly() {
+    sqlite_test(|| async {
+        let e = SqlStore::connect("sqlite://%FF.db").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid);
+        assert!(e.message().contains("not UTF-8"), "{e}");
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("a-file"), "not a directory").unwrap();
+        let e = SqlStore::connect(&dir.sqlite_url("a-file/vamp.db"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::Unavailable { retryable: false }),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("garbage.db"), vec![0x42u8; 8192]).unwrap();
+        let e = SqlStore::connect(&dir.sqlite_url("garbage.db"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    });
+}
+
+#[test]
+fn a_schema_written_by_a_newer_build_is_refused() {
+    sqlite_test(|| async {
+        let dir = TempDir::new();
+        let url = dir.sqlite_url("vamp.db");
+        SqlStore::connect(&url).await.unwrap().close().await;
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO vamp_schema_migrations (version, description, checksum, applied_at) \
+             VALUES (99, 'future', 'x', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        let e = SqlStore::connect(&url).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Backend);
+        assert!(e.message().contains("migration 99"), "{e}");
+    });
+}
+
+#[test]
+fn sqlite_urls_open_both_stores() {
+    sqlite_test(|| async {
+        let dir = TempDir::new();
+        let url = dir.sqlite_url("vamp.db?synchronous=normal");
+        let artifacts = connect_artifacts(&url).await.unwrap();
+        artifacts
+            .put(Kind::Sla, "s", json!({"a": 1}), None)
+            .await
+            .unwrap();
+        let events = connect_events(&url).await.unwrap();
+        let stored = events
+            .publish(vamp_core::model::Event::new(["t"], json!(1)))
+            .await
+            .unwrap();
+        assert!(stored.id.is_some());
+        let again = connect_artifacts(&dir.sqlite_url("vamp.db")).await.unwrap();
+        assert_eq!(
+            again.get(Kind::Sla, "s").await.unwrap().map(|s| s.document),
+            Some(json!({"a": 1}))
+        );
+    });
+}
