@@ -1,7 +1,20 @@
-//! Container drivers for Vamp.
+//! Container drivers for Vamp: backends of [`vamp_core::driver::ContainerDriver`] chosen by URL — local processes
+//! (`process://`, the embedded default), Docker (`docker://`), Kubernetes (`kubernetes://`) — and the host and SDK
+//! for third-party drivers loaded at run time as plugins (`plugin:///path/libdriver.so`).
 //!
-//! This crate will hold the `ContainerDriver` backends of `vamp_core::driver`: Docker (bollard), Kubernetes (kube),
-//! local processes (`process://`, the embedded default) and the C-ABI plugin host with its SDK macro (libloading).
-//! Until those land, use `vamp_core::memory::MemoryDriver`, the in-process reference implementation.
+//! Each backend sits behind a cargo feature of the same name (all on by default); with
+//! `default-features = false` the crate pulls no backend crates, which is what a plugin author depends on.
+#![cfg_attr(not(feature = "plugin"), forbid(unsafe_code))]
 
-pub use vamp_core::driver::ContainerDriver;
+pub use vamp_core::driver::{ContainerDriver, RunningService, ServiceId, ServiceSpec};
+
+pub mod url;
+
+#[cfg(feature = "docker")]
+pub mod docker;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
+#[cfg(feature = "plugin")]
+pub mod plugin;
+#[cfg(feature = "process")]
+pub mod process;
