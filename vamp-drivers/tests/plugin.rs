@@ -222,62 +222,55 @@ async fn loading_the_same_plugin_twice_shares_one_driver() {
     second.undeploy(&shared.id).await.unwrap();
 }
 
-async fn rogue_deploy(definition: &str) -> vamp_core::Error {
+/// Deploys `definition` to the rogue plugin, expecting an error of `kind` whose message mentions `mentioning`,
+/// and then a working `info`: the host survives and keeps serving.
+async fn rogue_deploy_fails(definition: &str, kind: ErrorKind, mentioning: &str) {
     let driver = load(ROGUE, Duration::from_millis(500));
     let e = driver.deploy(&spec("rogue", definition)).await.unwrap_err();
+    assert_eq!(e.kind(), kind, "{e}");
+    assert!(e.message().contains(mentioning), "{e}");
     assert_eq!(
         driver.info().await.unwrap().kind,
         "rogue",
         "the host stopped serving after '{definition}'"
     );
-    e
 }
 
 #[tokio::test]
 async fn an_answer_that_is_not_json_is_a_backend_error() {
-    let e = rogue_deploy("garbage").await;
-    assert_eq!(e.kind(), ErrorKind::Backend);
-    assert!(e.message().contains("garbage"), "{e}");
+    rogue_deploy_fails("garbage", ErrorKind::Backend, "answered 'deploy' with garbage").await;
 }
 
 #[tokio::test]
 async fn an_error_that_is_not_json_is_a_backend_error() {
-    let e = rogue_deploy("error-garbage").await;
-    assert_eq!(e.kind(), ErrorKind::Backend);
-    assert!(e.message().contains("not a valid message"), "{e}");
+    rogue_deploy_fails("error-garbage", ErrorKind::Backend, "not a valid message").await;
 }
 
 #[tokio::test]
 async fn a_payload_length_at_a_null_pointer_is_a_backend_error() {
-    let e = rogue_deploy("null-payload").await;
-    assert_eq!(e.kind(), ErrorKind::Backend);
-    assert!(e.message().contains("null pointer"), "{e}");
+    rogue_deploy_fails("null-payload", ErrorKind::Backend, "null pointer").await;
 }
 
 #[tokio::test]
 async fn an_unknown_status_is_a_backend_error() {
-    let e = rogue_deploy("unknown-status").await;
-    assert_eq!(e.kind(), ErrorKind::Backend);
-    assert!(e.message().contains("unknown status 77"), "{e}");
+    rogue_deploy_fails("unknown-status", ErrorKind::Backend, "unknown status 77").await;
 }
 
 #[tokio::test]
 async fn a_message_of_a_later_wire_version_is_a_backend_error() {
-    let e = rogue_deploy("future-message").await;
-    assert_eq!(e.kind(), ErrorKind::Backend);
-    assert!(e.message().contains("version 2"), "{e}");
+    rogue_deploy_fails("future-message", ErrorKind::Backend, "version 2").await;
 }
+
+const TIMED_OUT: ErrorKind = ErrorKind::Unavailable { retryable: true };
 
 #[tokio::test]
 async fn a_call_that_never_completes_times_out() {
-    let e = rogue_deploy("hang").await;
-    assert_eq!(e.kind(), ErrorKind::Unavailable { retryable: true });
+    rogue_deploy_fails("hang", TIMED_OUT, "did not answer 'deploy'").await;
 }
 
 #[tokio::test]
 async fn a_call_that_never_returns_times_out_without_blocking_the_caller() {
-    let e = rogue_deploy("block").await;
-    assert_eq!(e.kind(), ErrorKind::Unavailable { retryable: true });
+    rogue_deploy_fails("block", TIMED_OUT, "did not answer 'deploy'").await;
 }
 
 #[tokio::test]

@@ -599,17 +599,8 @@ mod tests {
     use super::*;
 
     fn spec() -> ServiceSpec {
-        let mut spec = ServiceSpec::new(
-            ServiceId::new("ns", "shop", "web", "sava:1.0"),
-            Deployable::docker("magneticio/sava:1.0"),
-            Scale::new(0.5, 128.0, 2),
-        );
-        spec.environment.insert("A".into(), "1".into());
-        spec.ports.push(Port {
-            name: "web".into(),
-            value: "8080".into(),
-            protocol: Protocol::Tcp,
-        });
+        let mut spec = vamp_core::testkit::driver::DriverFixture::default().spec("ns", "web", "sava:1.0");
+        spec.ports[0].protocol = Protocol::Tcp;
         spec.health_checks.push(HealthCheck {
             path: "/health".into(),
             port: "web".into(),
