@@ -9,7 +9,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 use vamp_core::driver::{ContainerDriver, ServiceId, ServiceSpec};
 use vamp_core::model::{Argument, Deployable, Gateway, GatewayPort, HealthCheck, Port, Scale, Seconds};
@@ -39,6 +40,12 @@ vamp_core::driver_conformance!(
     || async { Arc::new(connect(&shared_double().url()).await) },
     skip = "kubernetes"
 );
+
+/// A plain kube client of the double, for changes made "in the cluster" behind the driver's back.
+fn cluster_client(double: &KubeDouble) -> kube::Client {
+    let uri = format!("http://{}", double.url().trim_start_matches("kubernetes://"));
+    kube::Client::try_from(kube::Config::new(uri.parse().expect("uri"))).expect("client")
+}
 
 fn web_port() -> Port {
     Port {
@@ -383,6 +390,24 @@ async fn deploy_creates_the_namespace_and_applies_server_side() {
 }
 
 #[tokio::test]
+async fn a_namespace_deleted_behind_vamps_back_is_created_again() {
+    let spec = spec("shop-prod", "web", "sava");
+    let (double, driver, _) = deployed(&spec).await;
+    let namespaces: Api<Namespace> = Api::all(cluster_client(&double));
+    namespaces
+        .delete("shop-prod", &DeleteParams::default())
+        .await
+        .expect("delete namespace");
+    assert!(double.namespace("shop-prod").is_none());
+    driver
+        .deploy(&spec)
+        .await
+        .expect("deploy after the namespace went");
+    assert!(double.namespace("shop-prod").is_some());
+    assert_eq!(driver.list("shop-prod").await.expect("list").len(), 1);
+}
+
+#[tokio::test]
 async fn no_namespace_is_created_when_that_is_turned_off() {
     let double = KubeDouble::start();
     let driver = connect(&format!("{}?create-namespaces=false", double.url())).await;
@@ -482,12 +507,7 @@ async fn pending_pods_are_staged_until_they_run() {
 async fn list_reports_what_runs_after_a_change_in_the_cluster() {
     let spec = spec("default", "web", "sava");
     let (double, driver, _) = deployed(&spec).await;
-    let client = kube::Client::try_from(kube::Config::new(
-        format!("http://{}", double.url().trim_start_matches("kubernetes://"))
-            .parse()
-            .expect("uri"),
-    ))
-    .expect("client");
+    let client = cluster_client(&double);
     let api: Api<Deployment> = Api::namespaced(client, "default");
     api.patch(
         "shop-web-sava",
@@ -505,12 +525,7 @@ async fn list_reports_what_runs_after_a_change_in_the_cluster() {
 async fn deployments_without_vamp_annotations_are_not_listed() {
     let spec = spec("default", "web", "sava");
     let (double, driver, deployment) = deployed(&spec).await;
-    let client = kube::Client::try_from(kube::Config::new(
-        format!("http://{}", double.url().trim_start_matches("kubernetes://"))
-            .parse()
-            .expect("uri"),
-    ))
-    .expect("client");
+    let client = cluster_client(&double);
     let mut foreign = deployment.clone();
     foreign["metadata"] = json!({"name": "foreign", "labels": deployment["metadata"]["labels"]});
     let foreign: Deployment = serde_json::from_value(foreign).expect("deployment");
@@ -549,8 +564,18 @@ async fn a_foreground_undeploy_hides_the_deployment_while_it_is_deleted() {
     let marked = stored(&double, &spec);
     assert!(marked["metadata"]["deletionTimestamp"].is_string(), "{marked}");
     assert!(driver.list("default").await.expect("list").is_empty());
-    tokio::time::sleep(kube_double::FOREGROUND_DELAY + Duration::from_millis(50)).await;
-    assert!(double.deployment("default", "shop-web-sava").is_none());
+    assert!(
+        !double.objects(Resource::Pods, "default").is_empty(),
+        "foreground deletion keeps the pods at first"
+    );
+    let deadline = tokio::time::Instant::now() + kube_double::FOREGROUND_DELAY * 10;
+    while double.deployment("default", "shop-web-sava").is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Deployment was never removed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(double.objects(Resource::Pods, "default").is_empty());
 }
 
@@ -607,12 +632,7 @@ async fn an_api_server_that_is_down_is_retryable_unavailable() {
 #[tokio::test]
 async fn the_double_answers_failures_with_status_objects() {
     let double = KubeDouble::start();
-    let client = kube::Client::try_from(kube::Config::new(
-        format!("http://{}", double.url().trim_start_matches("kubernetes://"))
-            .parse()
-            .expect("uri"),
-    ))
-    .expect("client");
+    let client = cluster_client(&double);
     let api: Api<Deployment> = Api::namespaced(client, "default");
     let status = |e: kube::Error| match e {
         kube::Error::Api(status) => (status.code, status.reason.clone()),

@@ -191,7 +191,8 @@ impl KubernetesDriver {
             .map_err(|e| errors::map(&self.context(operation), e))
     }
 
-    /// Makes sure the Kubernetes namespace exists, creating it when allowed; remembered once seen.
+    /// Makes sure the Kubernetes namespace exists, creating it when allowed; remembered once seen. An account that
+    /// may not create namespaces (403) goes on: the namespace may exist, and the apply says so when it does not.
     async fn ensure_namespace(&self, namespace: &str) -> Result<()> {
         if !self.config.create_namespaces || self.namespaces.lock().await.contains(namespace) {
             return Ok(());
@@ -211,11 +212,49 @@ impl KubernetesDriver {
             .await?
         {
             Ok(_) => {}
-            Err(e) if errors::is_already_exists(&e) => {}
+            Err(e) if errors::is_already_exists(&e) || errors::is_forbidden(&e) => {}
             Err(e) => return Err(errors::map(&self.context(operation), e)),
         }
         self.namespaces.lock().await.insert(namespace.to_string());
         Ok(())
+    }
+
+    /// Server-side apply of `object` named `name` in `namespace`, creating the namespace first when allowed.
+    /// When the namespace turns out to be gone (deleted after Vamp saw it), it is created again and the apply
+    /// repeated once.
+    async fn apply<K>(
+        &self,
+        namespace: &str,
+        name: &str,
+        object: &serde_json::Value,
+        what: String,
+    ) -> Result<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + fmt::Debug
+            + serde::de::DeserializeOwned,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let operation = format!("apply {what}");
+        self.ensure_namespace(namespace).await?;
+        let first = self
+            .call(
+                || operation.clone(),
+                api.patch(name, &params, &Patch::Apply(object)),
+            )
+            .await?;
+        match first {
+            Ok(applied) => Ok(applied),
+            Err(e) if errors::is_not_found(&e) && self.config.create_namespaces => {
+                self.namespaces.lock().await.remove(namespace);
+                self.ensure_namespace(namespace).await?;
+                self.request(operation, api.patch(name, &params, &Patch::Apply(object)))
+                    .await
+            }
+            Err(e) => Err(errors::map(&self.context(operation), e)),
+        }
     }
 
     fn delete_params(&self) -> DeleteParams {
@@ -244,20 +283,12 @@ impl KubernetesDriver {
             return Ok(None);
         }
         let service = gateway_service::service(&self.config, namespace, gateway)?;
+        let service = serde_json::to_value(&service)
+            .map_err(|e| Error::backend(format!("A gateway Service could not be written as JSON: {e}")))?;
         let k8s_namespace = naming::namespace_name(namespace);
-        self.ensure_namespace(&k8s_namespace).await?;
         let name = naming::gateway_service_name(&gateway.name);
-        let api: Api<Service> = Api::namespaced(self.client.clone(), &k8s_namespace);
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        let applied = self
-            .request(
-                format!(
-                    "apply Service {k8s_namespace}/{name} of gateway '{}'",
-                    gateway.name
-                ),
-                api.patch(&name, &params, &Patch::Apply(&service)),
-            )
-            .await?;
+        let what = format!("Service {k8s_namespace}/{name} of gateway '{}'", gateway.name);
+        let applied: Service = self.apply(&k8s_namespace, &name, &service, what).await?;
         Ok(gateway_service::deployed(&applied))
     }
 
@@ -386,15 +417,9 @@ impl ContainerDriver for KubernetesDriver {
     async fn deploy(&self, spec: &ServiceSpec) -> Result<()> {
         let k8s_namespace = naming::namespace_name(&spec.id.namespace);
         let deployment = manifest::deployment(spec, &k8s_namespace)?;
-        self.ensure_namespace(&k8s_namespace).await?;
         let name = naming::deployment_name(&spec.id);
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &k8s_namespace);
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        self.request(
-            format!("apply Deployment {k8s_namespace}/{name} of service {}", spec.id),
-            api.patch(&name, &params, &Patch::Apply(&deployment)),
-        )
-        .await?;
+        let what = format!("Deployment {k8s_namespace}/{name} of service {}", spec.id);
+        let _: Deployment = self.apply(&k8s_namespace, &name, &deployment, what).await?;
         Ok(())
     }
 

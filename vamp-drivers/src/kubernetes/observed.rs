@@ -15,7 +15,6 @@ use vamp_core::model::{Deployable, Health, HealthCheck, Instance, Scale, Seconds
 
 use super::manifest::{
     ANNOTATION_DEPLOYABLE_TYPE, ANNOTATION_ENVIRONMENT, ANNOTATION_HEALTH_CHECKS, ANNOTATION_PORTS,
-    DEPLOYABLE_TYPES,
 };
 use super::{naming, quantity};
 
@@ -115,7 +114,7 @@ fn health_checks(deployment: &Deployment) -> Option<Vec<HealthCheck>> {
 
 fn deployable(deployment: &Deployment, container: Option<&Container>) -> Deployable {
     let kind = annotation(deployment, ANNOTATION_DEPLOYABLE_TYPE)
-        .unwrap_or(DEPLOYABLE_TYPES[0])
+        .unwrap_or(vamp_core::model::breed::DEFAULT_DEPLOYABLE_TYPE)
         .to_string();
     let definition = container.and_then(|c| c.image.clone()).unwrap_or_default();
     Deployable { kind, definition }

@@ -4,7 +4,7 @@
 //! | path | verbs |
 //! |---|---|
 //! | `/version` | GET |
-//! | `/api/v1/namespaces[/{name}]` | GET, POST |
+//! | `/api/v1/namespaces[/{name}]` | GET, POST, DELETE (at once, with everything in it) |
 //! | `/apis/apps/v1/namespaces/{ns}/deployments[/{name}]` | GET (list with `labelSelector`), POST, PUT, PATCH, DELETE |
 //! | `/api/v1/namespaces/{ns}/services[/{name}]` | the same |
 //! | `/api/v1/namespaces/{ns}/pods[/{name}]` | GET |
@@ -112,6 +112,7 @@ fn route(state: &mut State, request: &Request<'_>) -> Result<(u16, Value), Failu
         ("GET", ["version"]) => Ok((200, version())),
         ("GET", ["api", "v1", "namespaces"]) => Ok((200, state.list_namespaces())),
         ("POST", ["api", "v1", "namespaces"]) => state.create_namespace(&json_body(request)?),
+        ("DELETE", ["api", "v1", "namespaces", name]) => state.delete_namespace(name),
         ("GET", ["api", "v1", "namespaces", name]) => state
             .namespace(name)
             .map(|n| (200, n))

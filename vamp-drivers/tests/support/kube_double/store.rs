@@ -14,7 +14,7 @@ use super::selector;
 use super::status::{self, Failure};
 
 /// How long a Deployment deleted with `Foreground` propagation stays, marked, before its pods and it are gone.
-pub const FOREGROUND_DELAY: Duration = Duration::from_millis(300);
+pub const FOREGROUND_DELAY: Duration = Duration::from_secs(1);
 
 /// The namespaced resources the double serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -247,6 +247,18 @@ impl State {
         set(&mut namespace, "/status", json!({"phase": "Active"}));
         self.namespaces.insert(name, namespace.clone());
         Ok((201, namespace))
+    }
+
+    /// Deletes a namespace and everything in it at once (a real API server first marks it Terminating).
+    pub fn delete_namespace(&mut self, name: &str) -> Result<(u16, Value), Failure> {
+        let Some(namespace) = self.namespaces.remove(name) else {
+            return Err(Failure::not_found("namespaces", "", name));
+        };
+        self.objects.retain(|(_, ns, _), _| ns != name);
+        self.deleting.retain(|(_, ns, _), _| ns != name);
+        self.next_revision();
+        let uid = namespace.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+        Ok((200, status::success("namespaces", "", name, &uid)))
     }
 
     pub fn list_namespaces(&self) -> Value {
