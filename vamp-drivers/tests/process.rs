@@ -329,12 +329,26 @@ async fn undeploy_of_a_process_that_heeds_term_needs_no_kill() {
     let Some(Some(pid)) = pids(&driver, &spec.id).first().copied() else {
         panic!("no pid")
     };
+    let files = || -> Vec<String> {
+        match std::fs::read_dir(&driver.config().state_dir) {
+            Ok(entries) => entries
+                .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                .collect(),
+            Err(e) => panic!("the state dir is unreadable: {e}"),
+        }
+    };
+    let state = files();
+    assert!(
+        state.iter().any(|f| f.ends_with(".json")) && state.iter().any(|f| f.ends_with(".0.log")),
+        "no state file or log file: {state:?}"
+    );
     let started = Instant::now();
     undeploy(&driver, &spec.id).await;
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "undeploy waited the grace period"
     );
+    assert_eq!(files(), Vec::<String>::new(), "undeploy left files behind");
     let forced = next_event(&mut events, Duration::from_secs(1), "the stop", |e| {
         match e.kind {
             ProcessEventKind::Stopped { pid: stopped, forced } if stopped == pid => Some(forced),

@@ -467,7 +467,7 @@ impl ContainerDriver for ProcessDriver {
             return Ok(());
         };
         let _op = service.op.lock().await;
-        let (tasks, slots) = {
+        let (tasks, slots, logs) = {
             let mut st = lock(&service.state);
             if st.removed {
                 return Ok(());
@@ -483,7 +483,12 @@ impl ContainerDriver for ProcessDriver {
                 tasks.extend(slot.task.take());
             }
             let slots: Vec<_> = st.slots.values().map(|slot| slot.status.clone()).collect();
-            (tasks, slots)
+            let logs: Vec<PathBuf> = st
+                .slots
+                .keys()
+                .map(|index| self.shared.log_file(&service.file, *index))
+                .collect();
+            (tasks, slots, logs)
         };
         futures::future::join_all(tasks).await;
         for status in slots {
@@ -494,6 +499,9 @@ impl ContainerDriver for ProcessDriver {
                 }
             }
             status.ports.values().for_each(|p| self.shared.ports.release(*p));
+        }
+        for log in logs {
+            let _ = tokio::fs::remove_file(log).await;
         }
         service.remove_file().await?;
         let mut services = lock(&self.shared.services);

@@ -315,8 +315,8 @@ impl SlotContext {
         true
     }
 
-    /// Ends a stopped slot: removes it from its service and gives its ports back, unless the whole service is
-    /// being undeployed (undeploy does that).
+    /// Ends a stopped slot: removes it from its service, gives its ports back and removes its log file, unless
+    /// the whole service is being undeployed (undeploy does that).
     async fn finish(&self) {
         let ports = {
             let mut st = lock(&self.service.state);
@@ -328,6 +328,7 @@ impl SlotContext {
             ports
         };
         ports.iter().for_each(|p| self.shared.ports.release(*p));
+        let _ = tokio::fs::remove_file(self.shared.log_file(&self.service.file, self.index)).await;
         let _ = self.service.persist().await;
     }
 
