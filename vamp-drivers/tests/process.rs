@@ -422,6 +422,70 @@ async fn a_new_driver_adopts_live_instances_and_restarts_dead_ones() {
     assert_no_leftovers(&seen).await;
 }
 
+/// Rewrites the state files of `dir` with `edit`, as if the previous driver had stopped before writing them.
+fn edit_state_files(dir: &std::path::Path, edit: impl Fn(&mut serde_json::Value)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        panic!("no state dir {}", dir.display())
+    };
+    for path in entries.filter_map(|e| Some(e.ok()?.path())) {
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut record: serde_json::Value = match serde_json::from_str(&text) {
+                Ok(record) => record,
+                Err(e) => panic!("{}: {e}", path.display()),
+            };
+            edit(&mut record);
+            if let Err(e) = std::fs::write(&path, record.to_string()) {
+                panic!("{}: {e}", path.display());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_new_driver_adopts_unrecorded_instances_by_their_mark_and_kills_strays() {
+    let dir = state_dir();
+    let mut first_settings = config(&dir);
+    first_settings.stop_on_drop = false;
+    let first = driver(first_settings).await;
+    let spec = spec("vamp-demo-service --name unrecorded", 2);
+    deploy(&first, &spec).await;
+    deployed(&first, &spec.id, 2).await;
+    let (Some(Some(kept)), Some(Some(stray))) = (
+        pids(&first, &spec.id).first().copied(),
+        pids(&first, &spec.id).get(1).copied(),
+    ) else {
+        panic!("no pids")
+    };
+    drop(first);
+    edit_state_files(&dir, |record| {
+        record["instances"][0]["pid"] = serde_json::Value::Null;
+        if let Some(instances) = record["instances"].as_array_mut() {
+            instances.truncate(1);
+        }
+    });
+
+    let second = driver(config(&dir)).await;
+    let mut events = second.events();
+    deployed(&second, &spec.id, 2).await;
+    let now = pids(&second, &spec.id);
+    assert_eq!(
+        now.first().copied().flatten(),
+        Some(kept),
+        "the unrecorded instance was not adopted"
+    );
+    assert!(now.get(1).copied().flatten().is_some_and(|p| p != stray));
+    eventually(SETTLE, "the stray process ending", || async {
+        process_gone(stray).then_some(())
+    })
+    .await;
+    undeploy(&second, &spec.id).await;
+    let mut seen = vec![kept, stray];
+    pids_seen(&mut events, &mut seen);
+    seen.extend(now.into_iter().flatten());
+    assert_no_leftovers(&seen).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_environment_restarts_instances_one_at_a_time() {
     let driver = driver(config(&state_dir())).await;

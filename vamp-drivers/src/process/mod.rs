@@ -34,13 +34,14 @@ mod service;
 mod state;
 mod supervisor;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
 use indexmap::IndexMap;
+use sha1::{Digest, Sha1};
 use tokio::sync::broadcast;
 use vamp_core::driver::{ContainerDriver, DriverInfo, RunningService, ServiceId, ServiceSpec};
 use vamp_core::model::{Deployable, HealthCheck, Instance};
@@ -60,6 +61,9 @@ use supervisor::Start;
 pub const PROCESS_DRIVER_KIND: &str = "process";
 /// The deployable type the driver runs.
 pub const PROCESS_DEPLOYABLE_TYPE: &str = "process";
+/// The variable that marks every instance process with its state directory, service and index, so a new driver
+/// finds the instances a previous one started even when it stopped before recording their pids.
+pub const INSTANCE_VARIABLE: &str = "VAMP_PROCESS_INSTANCE";
 /// How many events a slow [`ProcessDriver::events`] subscriber may fall behind before it misses some.
 const EVENT_CAPACITY: usize = 1024;
 
@@ -74,9 +78,21 @@ pub(crate) struct Shared {
     services: Mutex<BTreeMap<ServiceId, Arc<Service>>>,
     ports: PortAllocator,
     events: broadcast::Sender<ProcessEvent>,
+    /// Starts every [`INSTANCE_VARIABLE`] value of this state directory.
+    marker_prefix: String,
 }
 
 impl Shared {
+    /// The [`INSTANCE_VARIABLE`] value of instance `index` of the service whose state file is `state_file`:
+    /// `<state dir hash>:<state file stem>:<index>`.
+    fn marker(&self, state_file: &Path, index: u32) -> String {
+        let stem = state_file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("{}{stem}:{index}", self.marker_prefix)
+    }
+
     fn emit(&self, id: &ServiceId, instance: u32, kind: ProcessEventKind) {
         let _ = self.events.send(ProcessEvent {
             id: id.clone(),
@@ -122,16 +138,31 @@ impl ProcessDriver {
         })?;
         let records = state::read_all(&config.state_dir).await?;
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let digest = Sha1::digest(config.state_dir.as_os_str().as_encoded_bytes());
+        let marker_prefix: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         let shared = Arc::new(Shared {
             ports: PortAllocator::new(config.host, config.port_range.clone()),
             config,
             services: Mutex::new(BTreeMap::new()),
             events,
+            marker_prefix: format!("{marker_prefix}:"),
         });
+        let mut marked: HashMap<String, Vec<os::MarkedProcess>> = HashMap::new();
+        for process in os::marked_leaders(INSTANCE_VARIABLE, &shared.marker_prefix) {
+            marked.entry(process.value.clone()).or_default().push(process);
+        }
+        marked
+            .values_mut()
+            .for_each(|found| found.sort_by_key(|p| std::cmp::Reverse(p.start_ticks)));
         let driver = ProcessDriver { shared };
         let mut adopted = Vec::new();
+        let mut strays = Vec::new();
         for (path, record) in records {
-            adopted.push(driver.adopt(path, record)?);
+            adopted.push(driver.adopt(path, record, &mut marked, &mut strays)?);
+        }
+        strays.extend(marked.into_values().flatten().map(|p| p.pid));
+        for pid in strays {
+            let _ = os::signal_group(pid, true);
         }
         for service in adopted {
             service.persist().await?;
@@ -158,7 +189,17 @@ impl ProcessDriver {
 
     /// Takes over the service of a state file: adopts its live instances, restarts its dead ones, stops the
     /// ones that were being stopped, and resumes an interrupted rolling restart.
-    fn adopt(&self, path: PathBuf, record: state::ServiceRecord) -> Result<Arc<Service>> {
+    ///
+    /// An instance whose recorded pid is gone but whose marked process runs (the previous driver stopped
+    /// between starting it and recording it) is adopted by its mark, taken out of `marked`; other processes
+    /// with the same mark are added to `strays`, to be killed.
+    fn adopt(
+        &self,
+        path: PathBuf,
+        record: state::ServiceRecord,
+        marked: &mut HashMap<String, Vec<os::MarkedProcess>>,
+        strays: &mut Vec<u32>,
+    ) -> Result<Arc<Service>> {
         let shared = &self.shared;
         let service = Arc::new(Service::new(record.id.clone(), path));
         let plan = Arc::new(Plan::new(record.generation, &record.id, &record.spec)?);
@@ -168,25 +209,31 @@ impl ProcessDriver {
             st.plan = Some(plan.clone());
             st.generation = record.generation;
             for instance in &record.instances {
-                let alive = instance
+                let recorded = instance
                     .pid
-                    .is_some_and(|pid| os::is_alive(pid, instance.start_ticks));
+                    .filter(|pid| os::is_alive(*pid, instance.start_ticks))
+                    .map(|pid| (pid, instance.start_ticks, instance.generation));
+                let mut found = marked
+                    .remove(&shared.marker(&service.file, instance.index))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|p| recorded.is_none_or(|(pid, _, _)| pid != p.pid));
+                let running = recorded.or_else(|| {
+                    found
+                        .next()
+                        .map(|p| (p.pid, Some(p.start_ticks), plan.generation))
+                });
+                strays.extend(found.map(|p| p.pid));
+                let alive = running.is_some();
                 if instance.stopping && !alive {
                     continue;
                 }
                 instance.ports.values().for_each(|p| shared.ports.hold(*p));
-                let start = match instance.pid {
-                    Some(pid) if alive => Start::Adopt {
-                        pid,
-                        start_ticks: instance.start_ticks,
-                    },
-                    _ => Start::Fresh,
+                let start = match running {
+                    Some((pid, start_ticks, _)) => Start::Adopt { pid, start_ticks },
+                    None => Start::Fresh,
                 };
-                let generation = if alive {
-                    instance.generation
-                } else {
-                    plan.generation
-                };
+                let generation = running.map_or(plan.generation, |(_, _, g)| g);
                 let command = if instance.stopping {
                     Command::Stop
                 } else if generation == plan.generation {
@@ -199,8 +246,8 @@ impl ProcessDriver {
                 };
                 let status = SlotStatus {
                     ports: instance.ports.clone(),
-                    pid: instance.pid.filter(|_| alive),
-                    start_ticks: instance.start_ticks.filter(|_| alive),
+                    pid: running.map(|(pid, _, _)| pid),
+                    start_ticks: running.and_then(|(_, ticks, _)| ticks),
                     started_at_ms: instance.started_at_ms.filter(|_| alive),
                     generation,
                     restarts: instance.restarts,

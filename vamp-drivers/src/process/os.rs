@@ -46,9 +46,16 @@ pub fn stat(pid: u32) -> Option<ProcStat> {
         .and_then(|text| parse_stat(&text))
 }
 
+/// Whether the process `pid` with `stat` has ended entirely: a zombie leader whose other threads still run has
+/// not (its sockets are still open until the last thread is gone).
+fn has_ended(pid: u32, stat: &ProcStat) -> bool {
+    stat.is_exited()
+        && std::fs::read_dir(format!("/proc/{pid}/task")).map_or(true, |tasks| tasks.count() <= 1)
+}
+
 /// Whether `pid` runs and is the process that started at `start_ticks` (any start time when `None`).
 pub fn is_alive(pid: u32, start_ticks: Option<u64>) -> bool {
-    stat(pid).is_some_and(|s| !s.is_exited() && start_ticks.is_none_or(|t| t == s.start_ticks))
+    stat(pid).is_some_and(|s| !has_ended(pid, &s) && start_ticks.is_none_or(|t| t == s.start_ticks))
 }
 
 fn group_pid(pgid: u32) -> io::Result<Pid> {
@@ -87,12 +94,50 @@ pub fn group_is_running(pgid: u32) -> bool {
     };
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(stat)
-        .any(|s| i64::from(s.pgrp) == i64::from(pgid) && !s.is_exited())
+        .any(|pid| stat(pid).is_some_and(|s| i64::from(s.pgrp) == i64::from(pgid) && !has_ended(pid, &s)))
+}
+
+/// A process group leader (pid = pgid) that carries `variable` in its environment, with the variable's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkedProcess {
+    /// Its pid, also its process group id.
+    pub pid: u32,
+    /// Its start time in clock ticks.
+    pub start_ticks: u64,
+    /// The value of the variable.
+    pub value: String,
+}
+
+/// Every running process group leader of this user whose environment (as it was when it started) sets
+/// `variable` to a value starting with `prefix`. Processes whose environment cannot be read are left out.
+pub fn marked_leaders(variable: &str, prefix: &str) -> Vec<MarkedProcess> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let wanted = format!("{variable}={prefix}");
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = stat(pid).filter(|s| !s.is_exited() && i64::from(s.pgrp) == i64::from(pid))?;
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let value = environ
+                .split(|b| *b == 0)
+                .find(|entry| entry.starts_with(wanted.as_bytes()))
+                .and_then(|entry| std::str::from_utf8(entry.get(variable.len() + 1..)?).ok())?
+                .to_string();
+            Some(MarkedProcess {
+                pid,
+                start_ticks: stat.start_ticks,
+                value,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::CommandExt;
+
     use super::*;
 
     #[test]
@@ -134,5 +179,24 @@ mod tests {
     fn a_group_without_processes_is_not_running() {
         assert!(!group_is_running(u32::MAX / 2));
         assert_eq!(signal_group(u32::MAX / 2, true).ok(), Some(false));
+    }
+
+    #[test]
+    fn marked_group_leaders_are_found_by_their_environment() {
+        let marker = format!("vamp-os-test-{}", std::process::id());
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("VAMP_TEST_MARK", format!("{marker}:7"))
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let found = marked_leaders("VAMP_TEST_MARK", &marker);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].pid, pid);
+        assert_eq!(found[0].value, format!("{marker}:7"));
+        assert!(marked_leaders("VAMP_TEST_MARK", &format!("{marker}x")).is_empty());
     }
 }

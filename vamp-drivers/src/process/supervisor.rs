@@ -398,6 +398,10 @@ impl SlotContext {
         }
         command.envs(&plan.environment);
         command.envs(port_environment(&ports));
+        command.env(
+            super::INSTANCE_VARIABLE,
+            self.shared.marker(&self.service.file, self.index),
+        );
         let child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", program.display()))?;

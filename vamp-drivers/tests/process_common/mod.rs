@@ -152,15 +152,22 @@ pub async fn next_event<T>(
     }
 }
 
-/// Whether `pid` no longer runs (gone, or a zombie waiting to be reaped).
+/// Whether `pid` no longer runs: gone, or a zombie waiting to be reaped whose threads have all ended.
 pub fn process_gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X"),
+        Ok(stat) => {
+            let zombie = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state == "Z" || state == "X");
+            zombie && threads(pid) <= 1
+        }
     }
+}
+
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |tasks| tasks.count())
 }
 
 /// The running (non-zombie) processes of process group `pgid`.
@@ -176,7 +183,8 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
                 .and_then(|stat| {
                     let (_, rest) = stat.rsplit_once(')')?;
                     let fields: Vec<&str> = rest.split_whitespace().collect();
-                    Some(fields.first()? != &"Z" && fields.get(2)?.parse::<u32>().ok()? == pgid)
+                    let running = fields.first()? != &"Z" || threads(*pid) > 1;
+                    Some(running && fields.get(2)?.parse::<u32>().ok()? == pgid)
                 })
                 .unwrap_or(false)
         })
