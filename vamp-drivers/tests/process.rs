@@ -297,8 +297,19 @@ async fn undeploy_kills_what_ignores_term_after_the_grace_period() {
     })
     .await;
     let started = Instant::now();
-    undeploy(&driver, &spec.id).await;
+    let (undeployed, meanwhile) = tokio::join!(driver.undeploy(&spec.id), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        listed(&driver, &spec.id).await
+    });
     let took = started.elapsed();
+    assert!(undeployed.is_ok(), "{undeployed:?}");
+    let Some(meanwhile) = meanwhile else {
+        panic!("the service was no longer listed while undeploy was still stopping it")
+    };
+    assert!(
+        meanwhile.instances.is_empty(),
+        "stopping instances are listed: {meanwhile:?}"
+    );
     assert!(
         took >= Duration::from_secs(1),
         "undeploy took {took:?}, less than the grace period"

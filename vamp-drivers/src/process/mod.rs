@@ -123,8 +123,8 @@ pub struct ProcessDriver {
 
 impl ProcessDriver {
     /// A driver on `config.state_dir` (created if missing) that adopts the instances a previous driver on the
-    /// directory left running and restarts the ones that died. Must be called within a tokio runtime, which
-    /// runs the supervisors.
+    /// directory left running and restarts the ones that died. Must be called within a tokio runtime with I/O and
+    /// time enabled (`enable_all`), which runs the supervisors for as long as the driver lives.
     ///
     /// Fails with `Invalid` for a bad configuration and with `Backend` when the state directory cannot be
     /// created or a state file in it cannot be read.
@@ -425,7 +425,7 @@ impl ContainerDriver for ProcessDriver {
         for service in services {
             let (spec, seen) = {
                 let st = lock(&service.state);
-                let Some(spec) = st.spec.clone().filter(|_| !st.removed) else {
+                let Some(spec) = st.spec.clone() else {
                     continue;
                 };
                 let seen: Vec<Seen> = st
