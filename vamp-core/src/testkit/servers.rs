@@ -1,12 +1,17 @@
-//! Real servers for backend tests: etcd, ZooKeeper, Redis and PostgreSQL started from the binaries the test
-//! command installs (`.ci/test`), each on free loopback ports with its own data directory, ready when it answers
-//! its protocol (waited for with a deadline, never a fixed sleep), stoppable and restartable on the same ports and
-//! data for fault tests, and killed with its whole process group when dropped.
+//! Real servers for backend tests: etcd, ZooKeeper, Redis, PostgreSQL and a Docker engine (`dockerd`) started
+//! from the binaries the test command installs (`.ci/test`), each on free loopback ports (dockerd: a Unix socket in
+//! its own directory) with its own data directory, ready when it answers its protocol (waited for with a deadline,
+//! never a fixed sleep), stoppable and restartable on the same ports and data for fault tests, and killed with its
+//! whole process group when dropped.
 //!
 //! A server that cannot be started is an error that says what is missing: a backend test unwraps it and fails.
+//!
+//! Only one dockerd can own the `docker0` bridge of a machine, so a test binary shares one (see the Docker tests of
+//! `vamp-drivers`); [`build_busybox_image`] gives it an image to run, since nothing can be pulled in tests.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -62,6 +67,7 @@ enum Recipe {
     Zookeeper,
     Redis,
     Postgres,
+    Dockerd,
 }
 
 /// A running (or stopped) test server.
@@ -130,6 +136,14 @@ impl TestServer {
         Self::create("postgres", Recipe::Postgres)
     }
 
+    /// A Docker engine listening on `<dir>/docker.sock` ([`TestServer::docker_host`]) with its data root, exec
+    /// root and pid file in its own directory; ready when `GET /_ping` answers `OK`. Needs root. It creates the
+    /// `docker0` bridge, which [`TestServer::stop`] deletes again; dropping it removes every container first, so
+    /// no container outlives it.
+    pub fn dockerd() -> Result<Self, String> {
+        Self::create("dockerd", Recipe::Dockerd)
+    }
+
     fn create(name: &'static str, recipe: Recipe) -> Result<Self, String> {
         let port = free_port().map_err(|e| e.to_string())?;
         let dir = scratch_dir(name).map_err(|e| format!("{name}: cannot create a data directory: {e}"))?;
@@ -158,6 +172,15 @@ impl TestServer {
     /// The server's scratch directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// `unix://<dir>/docker.sock` for a dockerd (the form of `DOCKER_HOST`); `None` for other servers.
+    pub fn docker_host(&self) -> Option<String> {
+        matches!(self.recipe, Recipe::Dockerd).then(|| format!("unix://{}", self.docker_socket().display()))
+    }
+
+    fn docker_socket(&self) -> PathBuf {
+        self.dir.join("docker.sock")
     }
 
     fn prepare(&mut self) -> Result<(), String> {
@@ -279,6 +302,21 @@ impl TestServer {
                     .args(["-c", "max_connections=200"]);
                 c
             }
+            Recipe::Dockerd => {
+                let bin = find(&["/usr/sbin/dockerd", "/usr/bin/dockerd", "/usr/local/bin/dockerd"])
+                    .ok_or_else(|| missing(self.name, "dockerd (docker.io)"))?;
+                let mut c = Command::new(bin);
+                c.arg("--host")
+                    .arg(format!("unix://{}", self.docker_socket().display()))
+                    .arg("--data-root")
+                    .arg(self.dir.join("data"))
+                    .arg("--exec-root")
+                    .arg(self.dir.join("exec"))
+                    .arg("--pidfile")
+                    .arg(self.dir.join("dockerd.pid"))
+                    .args(["--log-level", "warn"]);
+                c
+            }
         };
         cmd.stdin(Stdio::null()).stdout(log).stderr(err).process_group(0);
         Ok(cmd)
@@ -309,6 +347,8 @@ impl TestServer {
                     .status()
                     .is_ok_and(|s| s.success())
             }),
+            Recipe::Dockerd => docker_request(&self.docker_socket(), "GET", "/_ping", &[])
+                .is_some_and(|(status, body)| status == 200 && body == b"OK"),
         }
     }
 
@@ -335,8 +375,23 @@ impl TestServer {
     }
 
     /// Stops the server (its whole process group) and waits until its port no longer answers.
+    ///
+    /// A dockerd is first asked to shut down (SIGTERM, which stops its containers and its containerd) and given
+    /// 20 s before it is killed; then the `docker0` bridge it made is deleted. Its containers stay in its data
+    /// root, stopped, for [`TestServer::start`].
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let dockerd = matches!(self.recipe, Recipe::Dockerd);
+            if dockerd {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                wait_until(Duration::from_secs(20), || {
+                    child.try_wait().is_ok_and(|exited| exited.is_some())
+                });
+            }
             // `--` matters: procps-ng 4.0's kill reads `kill -KILL -<pgid>` as `kill(-1)`, every process.
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{}", child.id())])
@@ -345,10 +400,42 @@ impl TestServer {
                 .status();
             let _ = child.kill();
             let _ = child.wait();
-            wait_until(Duration::from_secs(10), || {
-                TcpStream::connect(("127.0.0.1", self.port)).is_err()
-            });
+            if dockerd {
+                wait_until(Duration::from_secs(10), || !self.answers());
+                let _ = Command::new("ip")
+                    .args(["link", "delete", "docker0"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            } else {
+                wait_until(Duration::from_secs(10), || {
+                    TcpStream::connect(("127.0.0.1", self.port)).is_err()
+                });
+            }
         }
+    }
+
+    /// Force-removes every container of a running dockerd (with its anonymous volumes); nothing for other
+    /// servers. Returns how many were removed.
+    pub fn remove_all_containers(&self) -> usize {
+        if !matches!(self.recipe, Recipe::Dockerd) || self.child.is_none() {
+            return 0;
+        }
+        let socket = self.docker_socket();
+        let Some((200, body)) = docker_request(&socket, "GET", "/containers/json?all=1", &[]) else {
+            return 0;
+        };
+        let ids: Vec<String> = serde_json::from_slice::<Vec<serde_json::Value>>(&body)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c.get("Id").and_then(|id| id.as_str()).map(str::to_string))
+            .collect();
+        ids.iter()
+            .filter(|id| {
+                docker_request(&socket, "DELETE", &format!("/containers/{id}?force=1&v=1"), &[])
+                    .is_some_and(|(status, _)| status == 204 || status == 404)
+            })
+            .count()
     }
 
     /// Whether the server process is running.
@@ -359,7 +446,133 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        self.remove_all_containers();
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The image [`build_busybox_image`] builds.
+pub const BUSYBOX_TEST_IMAGE: &str = "vamp-test/busybox:1";
+/// The port its `busybox httpd` listens on unless the container's `PORT` variable says otherwise.
+pub const BUSYBOX_TEST_PORT: u16 = 8080;
+
+/// Sends one HTTP/1.0 request to the Docker API on `socket` and returns the status and body of the answer;
+/// `None` when nothing answers within 60 s.
+pub fn docker_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let mut s = UnixStream::connect(socket).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/x-tar\r\n"
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: docker\r\n{content_type}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let status = String::from_utf8_lossy(out.get(..split)?)
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((status, out.get(split + 4..)?.to_vec()))
+}
+
+/// Builds [`BUSYBOX_TEST_IMAGE`] on the dockerd at `docker_host` (`unix://<socket>`) by importing a root file
+/// system made of the static `/bin/busybox` (apt `busybox-static`): `sh`, `wget` and `nc` linked to it, `/www`
+/// with `index.html` ("hello from vamp-test") and a CGI script `/cgi-bin/env` that prints the container's
+/// environment. Its command serves `/www` with `busybox httpd` on `$PORT` (default [`BUSYBOX_TEST_PORT`]) and
+/// exits at once on SIGTERM, so containers stop without waiting for their stop timeout.
+pub fn build_busybox_image(docker_host: &str) -> Result<(), String> {
+    let socket = docker_host
+        .strip_prefix("unix://")
+        .ok_or_else(|| format!("'{docker_host}' is not a unix:// Docker host"))?;
+    let busybox = Path::new("/bin/busybox");
+    let binary = std::fs::read(busybox).map_err(|_| missing("the busybox test image", "busybox-static"))?;
+    if binary
+        .get(..4096)
+        .unwrap_or(&binary)
+        .windows(8)
+        .any(|w| w == b"ld-linux")
+    {
+        return Err(
+            "the busybox test image needs a static /bin/busybox; install busybox-static instead of busybox"
+                .into(),
+        );
+    }
+    let root = scratch_dir("busybox-root").map_err(|e| e.to_string())?;
+    let result = (|| {
+        let io = |e: std::io::Error| format!("building the busybox root: {e}");
+        for dir in ["bin", "www/cgi-bin", "tmp"] {
+            std::fs::create_dir_all(root.join(dir)).map_err(io)?;
+        }
+        std::fs::write(root.join("bin/busybox"), &binary).map_err(io)?;
+        for applet in ["sh", "wget", "nc"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).map_err(io)?;
+        }
+        std::fs::write(root.join("www/index.html"), "hello from vamp-test\n").map_err(io)?;
+        std::fs::write(
+            root.join("www/cgi-bin/env"),
+            "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nenv\n",
+        )
+        .map_err(io)?;
+        let status = Command::new("chmod")
+            .args(["-R", "a+rx"])
+            .arg(&root)
+            .status()
+            .map_err(io)?;
+        if !status.success() {
+            return Err("building the busybox root: chmod failed".to_string());
+        }
+        let tar = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .args(["--owner=0", "--group=0", "-c", "."])
+            .output()
+            .map_err(|e| format!("tar of the busybox root failed to run: {e}"))?;
+        if !tar.status.success() {
+            return Err(format!(
+                "tar of the busybox root failed: {}",
+                String::from_utf8_lossy(&tar.stderr)
+            ));
+        }
+        let cmd = format!(
+            "CMD [\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM; /bin/busybox httpd -f -p ${{PORT:-{BUSYBOX_TEST_PORT}}} -h /www & wait\"]"
+        );
+        let (repo, tag) = BUSYBOX_TEST_IMAGE
+            .rsplit_once(':')
+            .unwrap_or((BUSYBOX_TEST_IMAGE, "latest"));
+        let path = format!(
+            "/images/create?fromSrc=-&repo={}&tag={tag}&changes={}",
+            percent_encode(repo),
+            percent_encode(&cmd)
+        );
+        match docker_request(Path::new(socket), "POST", &path, &tar.stdout) {
+            Some((200, body)) if !String::from_utf8_lossy(&body).contains("\"error") => Ok(()),
+            Some((status, body)) => Err(format!(
+                "docker import of {BUSYBOX_TEST_IMAGE} failed with {status}: {}",
+                String::from_utf8_lossy(&body)
+            )),
+            None => Err(format!(
+                "docker import of {BUSYBOX_TEST_IMAGE}: no answer from {docker_host}"
+            )),
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
