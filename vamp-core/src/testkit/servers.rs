@@ -1,6 +1,7 @@
-//! Real servers for backend tests: etcd, ZooKeeper, Redis, PostgreSQL and a Docker engine (`dockerd`) started
-//! from the binaries the test command installs (`.ci/test`), each on free loopback ports (dockerd: a Unix socket in
-//! its own directory) with its own data directory, ready when it answers its protocol (waited for with a deadline,
+//! Real servers for backend tests: etcd, ZooKeeper, Redis, PostgreSQL and two Docker API servers (`dockerd`, and
+//! Podman's Docker-compatible `podman system service`) started from the binaries the test command installs
+//! (`.ci/test`), each on free loopback ports (the Docker APIs: a Unix socket in their own directory) with its own
+//! data directory, ready when it answers its protocol (waited for with a deadline,
 //! never a fixed sleep), stoppable and restartable on the same ports and data for fault tests, and killed with its
 //! whole process group when dropped.
 //!
@@ -68,6 +69,7 @@ enum Recipe {
     Redis,
     Postgres,
     Dockerd,
+    Podman,
 }
 
 /// A running (or stopped) test server.
@@ -144,6 +146,15 @@ impl TestServer {
         Self::create("dockerd", Recipe::Dockerd)
     }
 
+    /// Podman's Docker-compatible API (`podman system service`, rootful) on `<dir>/podman.sock`
+    /// ([`TestServer::docker_host`]), with its storage root, run root and temporary directory in its own
+    /// directory and its own `containers.conf` (cgroupfs, file events, and the `nofile`/`nproc` limits a machine
+    /// without `CAP_SYS_RESOURCE` accepts). Podman's containers outlive the service (conmon runs them), so
+    /// dropping it removes every container first; [`TestServer::stop`] deletes the `cni-podman0` bridge.
+    pub fn podman() -> Result<Self, String> {
+        Self::create("podman", Recipe::Podman)
+    }
+
     fn create(name: &'static str, recipe: Recipe) -> Result<Self, String> {
         let port = free_port().map_err(|e| e.to_string())?;
         let dir = scratch_dir(name).map_err(|e| format!("{name}: cannot create a data directory: {e}"))?;
@@ -174,13 +185,22 @@ impl TestServer {
         &self.dir
     }
 
-    /// `unix://<dir>/docker.sock` for a dockerd (the form of `DOCKER_HOST`); `None` for other servers.
+    /// `unix://<dir>/docker.sock` for a dockerd, `unix://<dir>/podman.sock` for Podman (the form of
+    /// `DOCKER_HOST`); `None` for other servers.
     pub fn docker_host(&self) -> Option<String> {
-        matches!(self.recipe, Recipe::Dockerd).then(|| format!("unix://{}", self.docker_socket().display()))
+        self.docker_api()
+            .then(|| format!("unix://{}", self.docker_socket().display()))
+    }
+
+    fn docker_api(&self) -> bool {
+        matches!(self.recipe, Recipe::Dockerd | Recipe::Podman)
     }
 
     fn docker_socket(&self) -> PathBuf {
-        self.dir.join("docker.sock")
+        match self.recipe {
+            Recipe::Podman => self.dir.join("podman.sock"),
+            _ => self.dir.join("docker.sock"),
+        }
     }
 
     fn prepare(&mut self) -> Result<(), String> {
@@ -194,6 +214,12 @@ impl TestServer {
                 );
                 std::fs::write(self.dir.join("zoo.cfg"), cfg).map_err(|e| e.to_string())
             }
+            Recipe::Podman => std::fs::write(
+                self.dir.join("containers.conf"),
+                "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
+                 [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+            )
+            .map_err(|e| e.to_string()),
             Recipe::Postgres => {
                 let initdb =
                     postgres_bin("initdb").ok_or_else(|| missing(self.name, "initdb (postgresql)"))?;
@@ -317,6 +343,21 @@ impl TestServer {
                     .args(["--log-level", "warn"]);
                 c
             }
+            Recipe::Podman => {
+                let bin = find(&["/usr/bin/podman", "/usr/local/bin/podman"])
+                    .ok_or_else(|| missing(self.name, "podman"))?;
+                let mut c = Command::new(bin);
+                c.env("CONTAINERS_CONF", self.dir.join("containers.conf"))
+                    .arg("--root")
+                    .arg(self.dir.join("root"))
+                    .arg("--runroot")
+                    .arg(self.dir.join("runroot"))
+                    .arg("--tmpdir")
+                    .arg(self.dir.join("tmp"))
+                    .args(["system", "service", "--time=0"])
+                    .arg(format!("unix://{}", self.docker_socket().display()));
+                c
+            }
         };
         cmd.stdin(Stdio::null()).stdout(log).stderr(err).process_group(0);
         Ok(cmd)
@@ -347,7 +388,7 @@ impl TestServer {
                     .status()
                     .is_ok_and(|s| s.success())
             }),
-            Recipe::Dockerd => docker_request(&self.docker_socket(), "GET", "/_ping", &[])
+            Recipe::Dockerd | Recipe::Podman => docker_request(&self.docker_socket(), "GET", "/_ping", &[])
                 .is_some_and(|(status, body)| status == 200 && body == b"OK"),
         }
     }
@@ -378,11 +419,12 @@ impl TestServer {
     ///
     /// A dockerd is first asked to shut down (SIGTERM, which stops its containers and its containerd) and given
     /// 20 s before it is killed; then the `docker0` bridge it made is deleted. Its containers stay in its data
-    /// root, stopped, for [`TestServer::start`].
+    /// root, stopped, for [`TestServer::start`]. Podman's service is stopped the same way; its containers keep
+    /// running, and the `cni-podman0` bridge is deleted.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let dockerd = matches!(self.recipe, Recipe::Dockerd);
-            if dockerd {
+            let docker_api = self.docker_api();
+            if docker_api {
                 let _ = Command::new("kill")
                     .args(["-TERM", &child.id().to_string()])
                     .stdout(Stdio::null())
@@ -400,10 +442,14 @@ impl TestServer {
                 .status();
             let _ = child.kill();
             let _ = child.wait();
-            if dockerd {
+            if docker_api {
                 wait_until(Duration::from_secs(10), || !self.answers());
+                let bridge = match self.recipe {
+                    Recipe::Podman => "cni-podman0",
+                    _ => "docker0",
+                };
                 let _ = Command::new("ip")
-                    .args(["link", "delete", "docker0"])
+                    .args(["link", "delete", bridge])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
@@ -415,10 +461,10 @@ impl TestServer {
         }
     }
 
-    /// Force-removes every container of a running dockerd (with its anonymous volumes); nothing for other
-    /// servers. Returns how many were removed.
+    /// Force-removes every container of a running dockerd or Podman service (with its anonymous volumes);
+    /// nothing for other servers. Returns how many were removed.
     pub fn remove_all_containers(&self) -> usize {
-        if !matches!(self.recipe, Recipe::Dockerd) || self.child.is_none() {
+        if !self.docker_api() || self.child.is_none() {
             return 0;
         }
         let socket = self.docker_socket();
@@ -448,6 +494,9 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.remove_all_containers();
         self.stop();
+        if self.docker_api() {
+            unmount_under(&self.dir);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -484,7 +533,7 @@ pub fn docker_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> O
     Some((status, out.get(split + 4..)?.to_vec()))
 }
 
-/// Builds [`BUSYBOX_TEST_IMAGE`] on the dockerd at `docker_host` (`unix://<socket>`) by importing a root file
+/// Builds [`BUSYBOX_TEST_IMAGE`] on the dockerd or Podman service at `docker_host` (`unix://<socket>`) by importing a root file
 /// system made of the static `/bin/busybox` (apt `busybox-static`): `sh`, `wget` and `nc` linked to it, `/www`
 /// with `index.html` ("hello from vamp-test") and a CGI script `/cgi-bin/env` that prints the container's
 /// environment. Its command serves `/www` with `busybox httpd` on `$PORT` (default [`BUSYBOX_TEST_PORT`]) and
@@ -545,12 +594,9 @@ pub fn build_busybox_image(docker_host: &str) -> Result<(), String> {
         let cmd = format!(
             "CMD [\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM; /bin/busybox httpd -f -p ${{PORT:-{BUSYBOX_TEST_PORT}}} -h /www & wait\"]"
         );
-        let (repo, tag) = BUSYBOX_TEST_IMAGE
-            .rsplit_once(':')
-            .unwrap_or((BUSYBOX_TEST_IMAGE, "latest"));
         let path = format!(
-            "/images/create?fromSrc=-&repo={}&tag={tag}&changes={}",
-            percent_encode(repo),
+            "/images/create?fromSrc=-&repo={}&changes={}",
+            percent_encode(BUSYBOX_TEST_IMAGE),
             percent_encode(&cmd)
         );
         match docker_request(Path::new(socket), "POST", &path, &tar.stdout) {
@@ -566,6 +612,26 @@ pub fn build_busybox_image(docker_host: &str) -> Result<(), String> {
     })();
     let _ = std::fs::remove_dir_all(&root);
     result
+}
+
+/// Unmounts what a server left mounted under `dir` (Podman keeps its overlay store bind-mounted), deepest first.
+fn unmount_under(dir: &Path) {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<&str> = table
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(4))
+        .filter(|point| Path::new(point).starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for point in points {
+        let _ = Command::new("umount")
+            .arg(point)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 fn percent_encode(text: &str) -> String {
