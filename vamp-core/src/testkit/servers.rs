@@ -7,8 +7,9 @@
 //!
 //! A server that cannot be started is an error that says what is missing: a backend test unwraps it and fails.
 //!
-//! Only one dockerd can own the `docker0` bridge of a machine, so a test binary shares one (see the Docker tests of
-//! `vamp-drivers`); [`build_busybox_image`] gives it an image to run, since nothing can be pulled in tests.
+//! A test binary shares one dockerd between its tests (see the Docker tests of `vamp-drivers`), each of which
+//! would otherwise pay its start; [`build_busybox_image`] gives it an image to run, since nothing can be pulled
+//! in tests.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -139,9 +140,10 @@ impl TestServer {
     }
 
     /// A Docker engine listening on `<dir>/docker.sock` ([`TestServer::docker_host`]) with its data root, exec
-    /// root and pid file in its own directory; ready when `GET /_ping` answers `OK`. Needs root. It creates the
-    /// `docker0` bridge, which [`TestServer::stop`] deletes again; dropping it removes every container first, so
-    /// no container outlives it.
+    /// root and pid file in its own directory; ready when `GET /_ping` answers `OK`. Needs root. Its containers
+    /// use a bridge of its own (`vampbr<n>`, made before it starts and deleted by [`TestServer::stop`]) and it
+    /// leaves iptables alone (`--iptables=false`: published ports are served by `docker-proxy`), so it neither
+    /// touches nor needs `docker0`. Dropping it removes every container first, so no container outlives it.
     pub fn dockerd() -> Result<Self, String> {
         Self::create("dockerd", Recipe::Dockerd)
     }
@@ -190,6 +192,40 @@ impl TestServer {
     pub fn docker_host(&self) -> Option<String> {
         self.docker_api()
             .then(|| format!("unix://{}", self.docker_socket().display()))
+    }
+
+    /// The Linux bridge a dockerd attaches containers to: its own (`vampbr<port>`, 10.213.<port % 256>.1/24),
+    /// so a dockerd the machine runs keeps `docker0` and its iptables rules to itself.
+    fn bridge(&self) -> String {
+        match self.recipe {
+            Recipe::Podman => "cni-podman0".to_string(),
+            _ => format!("vampbr{}", self.port),
+        }
+    }
+
+    fn create_bridge(&self) -> Result<(), String> {
+        let bridge = self.bridge();
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ip(&["link", "show", &bridge]) {
+            let address = format!("10.213.{}.1/24", self.port % 256);
+            let made = ip(&["link", "add", "name", &bridge, "type", "bridge"])
+                && ip(&["addr", "add", &address, "dev", &bridge])
+                && ip(&["link", "set", &bridge, "up"]);
+            if !made {
+                ip(&["link", "delete", &bridge]);
+                return Err(format!(
+                    "dockerd: cannot create the bridge {bridge} ({address}); the Docker tests run as root"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn docker_api(&self) -> bool {
@@ -340,7 +376,13 @@ impl TestServer {
                     .arg(self.dir.join("exec"))
                     .arg("--pidfile")
                     .arg(self.dir.join("dockerd.pid"))
-                    .args(["--log-level", "warn"]);
+                    .args([
+                        "--bridge",
+                        &self.bridge(),
+                        "--iptables=false",
+                        "--log-level",
+                        "warn",
+                    ]);
                 c
             }
             Recipe::Podman => {
@@ -398,6 +440,9 @@ impl TestServer {
         if self.child.is_some() {
             return Ok(());
         }
+        if matches!(self.recipe, Recipe::Dockerd) {
+            self.create_bridge()?;
+        }
         let child = self
             .command()?
             .spawn()
@@ -418,7 +463,7 @@ impl TestServer {
     /// Stops the server (its whole process group) and waits until its port no longer answers.
     ///
     /// A dockerd is first asked to shut down (SIGTERM, which stops its containers and its containerd) and given
-    /// 20 s before it is killed; then the `docker0` bridge it made is deleted. Its containers stay in its data
+    /// 20 s before it is killed; then its bridge is deleted. Its containers stay in its data
     /// root, stopped, for [`TestServer::start`]. Podman's service is stopped the same way; its containers keep
     /// running, and the `cni-podman0` bridge is deleted.
     pub fn stop(&mut self) {
@@ -444,12 +489,8 @@ impl TestServer {
             let _ = child.wait();
             if docker_api {
                 wait_until(Duration::from_secs(10), || !self.answers());
-                let bridge = match self.recipe {
-                    Recipe::Podman => "cni-podman0",
-                    _ => "docker0",
-                };
                 let _ = Command::new("ip")
-                    .args(["link", "delete", bridge])
+                    .args(["link", "delete", &self.bridge()])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
