@@ -220,7 +220,8 @@ impl DockerDriver {
     async fn write_record(&self, docker: &Docker, base: &str, record: &Record) -> Result<()> {
         let what = format!("write the record of service {}", record.id);
         let existing = self.records(docker, id_filter(&record.id), &what).await?;
-        if existing.len() == 1 && existing.iter().all(|(name, r)| name == base && r == record) {
+        let wanted = record.labels();
+        if existing.len() == 1 && existing.iter().all(|(name, r)| name == base && r.labels() == wanted) {
             return Ok(());
         }
         for (name, _) in &existing {
@@ -228,7 +229,7 @@ impl DockerDriver {
         }
         let request = VolumeCreateRequest {
             name: Some(base.to_string()),
-            labels: Some(record.labels()),
+            labels: Some(wanted),
             ..Default::default()
         };
         docker.create_volume(request).await.map_err(self.fail(&what))?;
