@@ -221,7 +221,11 @@ impl DockerDriver {
         let what = format!("write the record of service {}", record.id);
         let existing = self.records(docker, id_filter(&record.id), &what).await?;
         let wanted = record.labels();
-        if existing.len() == 1 && existing.iter().all(|(name, r)| name == base && r.labels() == wanted) {
+        if existing.len() == 1
+            && existing
+                .iter()
+                .all(|(name, r)| name == base && r.labels() == wanted)
+        {
             return Ok(());
         }
         for (name, _) in &existing {
