@@ -20,7 +20,7 @@ pub mod dialect;
 pub mod endpoint;
 mod errors;
 pub mod healthcheck;
-pub mod listing;
+mod listing;
 pub mod names;
 pub mod record;
 
