@@ -8,7 +8,7 @@
 //! `Healthcheck` ([`healthcheck`]), the arguments as Docker parameters and the `docker` dialect merged under all
 //! of that ([`dialect`]).
 //!
-//! The driver keeps no state: `list` rebuilds every service from labels ([`listing`]), so a fresh driver sees
+//! The driver keeps no state: `list` rebuilds every service from labels (see [`record`]), so a fresh driver sees
 //! what another created. `deploy` keeps containers whose spec hash matches, replaces the others one at a time
 //! (the new container is started before the old one is stopped; it does not wait for health checks), and adds
 //! or removes containers to reach the instance count. `undeploy` stops containers (SIGTERM, then SIGKILL after
