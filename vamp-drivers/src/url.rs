@@ -166,8 +166,8 @@ async fn connect_process(_: PathBuf) -> Result<Arc<dyn ContainerDriver>> {
 }
 
 #[cfg(feature = "docker")]
-async fn connect_docker(_url: &str) -> Result<Arc<dyn ContainerDriver>> {
-    Err(not_built("docker"))
+async fn connect_docker(url: &str) -> Result<Arc<dyn ContainerDriver>> {
+    Ok(Arc::new(crate::docker::DockerDriver::connect(url)?))
 }
 
 #[cfg(not(feature = "docker"))]
@@ -193,14 +193,6 @@ async fn connect_plugin(path: PathBuf, allowed_dirs: &[PathBuf]) -> Result<Arc<d
 #[cfg(not(feature = "plugin"))]
 async fn connect_plugin(_: PathBuf, _: &[PathBuf]) -> Result<Arc<dyn ContainerDriver>> {
     Err(left_out("plugin", "plugin"))
-}
-
-/// The error for a driver whose module this build has the feature for but not the driver yet.
-#[cfg_attr(not(feature = "docker"), allow(dead_code))]
-fn not_built(scheme: &str) -> Error {
-    Error::unsupported(format!(
-        "{scheme}:// is not built: this build of vamp-drivers has no {scheme} driver yet."
-    ))
 }
 
 /// The error for a scheme whose driver feature is off.
@@ -342,12 +334,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn drivers_not_in_this_build_are_unsupported() {
-        for url in ["docker://", "kubernetes://", "plugin:///x.so"] {
-            let Err(e) = connect(url).await else {
-                continue;
-            };
-            assert_ne!(e.kind(), ErrorKind::Invalid, "{url}: {e}");
-        }
+    async fn plugins_load_only_from_configured_directories() {
+        let Err(e) = connect("plugin:///tmp/libnothing.so").await else {
+            panic!("a plugin loaded with no directory allowed")
+        };
+        assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+    }
+
+    #[tokio::test]
+    async fn docker_without_a_daemon_is_unavailable_on_first_use() {
+        let driver = connect("docker:///nonexistent/vamp-test.sock").await.unwrap();
+        let e = driver.info().await.unwrap_err();
+        assert!(e.is_retryable(), "{e}");
     }
 }

@@ -1,12 +1,19 @@
-//! Real servers for backend tests: etcd, ZooKeeper, Redis and PostgreSQL started from the binaries the test
-//! command installs (`.ci/test`), each on free loopback ports with its own data directory, ready when it answers
-//! its protocol (waited for with a deadline, never a fixed sleep), stoppable and restartable on the same ports and
-//! data for fault tests, and killed with its whole process group when dropped.
+//! Real servers for backend tests: etcd, ZooKeeper, Redis, PostgreSQL and two Docker API servers (`dockerd`, and
+//! Podman's Docker-compatible `podman system service`) started from the binaries the test command installs
+//! (`.ci/test`), each on free loopback ports (the Docker APIs: a Unix socket in their own directory) with its own
+//! data directory, ready when it answers its protocol (waited for with a deadline,
+//! never a fixed sleep), stoppable and restartable on the same ports and data for fault tests, and killed with its
+//! whole process group when dropped.
 //!
 //! A server that cannot be started is an error that says what is missing: a backend test unwraps it and fails.
+//!
+//! A test binary shares one dockerd between its tests (see the Docker tests of `vamp-drivers`), each of which
+//! would otherwise pay its start; [`build_busybox_image`] gives it an image to run, since nothing can be pulled
+//! in tests.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -62,6 +69,8 @@ enum Recipe {
     Zookeeper,
     Redis,
     Postgres,
+    Dockerd,
+    Podman,
 }
 
 /// A running (or stopped) test server.
@@ -130,6 +139,24 @@ impl TestServer {
         Self::create("postgres", Recipe::Postgres)
     }
 
+    /// A Docker engine listening on `<dir>/docker.sock` ([`TestServer::docker_host`]) with its data root, exec
+    /// root and pid file in its own directory; ready when `GET /_ping` answers `OK`. Needs root. Its containers
+    /// use a bridge of its own (`vampbr<n>`, made before it starts and deleted by [`TestServer::stop`]) and it
+    /// leaves iptables alone (`--iptables=false`: published ports are served by `docker-proxy`), so it neither
+    /// touches nor needs `docker0`. Dropping it removes every container first, so no container outlives it.
+    pub fn dockerd() -> Result<Self, String> {
+        Self::create("dockerd", Recipe::Dockerd)
+    }
+
+    /// Podman's Docker-compatible API (`podman system service`, rootful) on `<dir>/podman.sock`
+    /// ([`TestServer::docker_host`]), with its storage root, run root and temporary directory in its own
+    /// directory and its own `containers.conf` (cgroupfs, file events, and the `nofile`/`nproc` limits a machine
+    /// without `CAP_SYS_RESOURCE` accepts). Podman's containers outlive the service (conmon runs them), so
+    /// dropping it removes every container first; [`TestServer::stop`] deletes the `cni-podman0` bridge.
+    pub fn podman() -> Result<Self, String> {
+        Self::create("podman", Recipe::Podman)
+    }
+
     fn create(name: &'static str, recipe: Recipe) -> Result<Self, String> {
         let port = free_port().map_err(|e| e.to_string())?;
         let dir = scratch_dir(name).map_err(|e| format!("{name}: cannot create a data directory: {e}"))?;
@@ -160,6 +187,58 @@ impl TestServer {
         &self.dir
     }
 
+    /// `unix://<dir>/docker.sock` for a dockerd, `unix://<dir>/podman.sock` for Podman (the form of
+    /// `DOCKER_HOST`); `None` for other servers.
+    pub fn docker_host(&self) -> Option<String> {
+        self.docker_api()
+            .then(|| format!("unix://{}", self.docker_socket().display()))
+    }
+
+    /// The Linux bridge a dockerd attaches containers to: its own (`vampbr<port>`, 10.213.<port % 256>.1/24),
+    /// so a dockerd the machine runs keeps `docker0` and its iptables rules to itself.
+    fn bridge(&self) -> String {
+        match self.recipe {
+            Recipe::Podman => "cni-podman0".to_string(),
+            _ => format!("vampbr{}", self.port),
+        }
+    }
+
+    fn create_bridge(&self) -> Result<(), String> {
+        let bridge = self.bridge();
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ip(&["link", "show", &bridge]) {
+            let address = format!("10.213.{}.1/24", self.port % 256);
+            let made = ip(&["link", "add", "name", &bridge, "type", "bridge"])
+                && ip(&["addr", "add", &address, "dev", &bridge])
+                && ip(&["link", "set", &bridge, "up"]);
+            if !made {
+                ip(&["link", "delete", &bridge]);
+                return Err(format!(
+                    "dockerd: cannot create the bridge {bridge} ({address}); the Docker tests run as root"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn docker_api(&self) -> bool {
+        matches!(self.recipe, Recipe::Dockerd | Recipe::Podman)
+    }
+
+    fn docker_socket(&self) -> PathBuf {
+        match self.recipe {
+            Recipe::Podman => self.dir.join("podman.sock"),
+            _ => self.dir.join("docker.sock"),
+        }
+    }
+
     fn prepare(&mut self) -> Result<(), String> {
         match self.recipe {
             Recipe::Zookeeper => {
@@ -171,6 +250,12 @@ impl TestServer {
                 );
                 std::fs::write(self.dir.join("zoo.cfg"), cfg).map_err(|e| e.to_string())
             }
+            Recipe::Podman => std::fs::write(
+                self.dir.join("containers.conf"),
+                "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
+                 [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+            )
+            .map_err(|e| e.to_string()),
             Recipe::Postgres => {
                 let initdb =
                     postgres_bin("initdb").ok_or_else(|| missing(self.name, "initdb (postgresql)"))?;
@@ -279,6 +364,42 @@ impl TestServer {
                     .args(["-c", "max_connections=200"]);
                 c
             }
+            Recipe::Dockerd => {
+                let bin = find(&["/usr/sbin/dockerd", "/usr/bin/dockerd", "/usr/local/bin/dockerd"])
+                    .ok_or_else(|| missing(self.name, "dockerd (docker.io)"))?;
+                let mut c = Command::new(bin);
+                c.arg("--host")
+                    .arg(format!("unix://{}", self.docker_socket().display()))
+                    .arg("--data-root")
+                    .arg(self.dir.join("data"))
+                    .arg("--exec-root")
+                    .arg(self.dir.join("exec"))
+                    .arg("--pidfile")
+                    .arg(self.dir.join("dockerd.pid"))
+                    .args([
+                        "--bridge",
+                        &self.bridge(),
+                        "--iptables=false",
+                        "--log-level",
+                        "warn",
+                    ]);
+                c
+            }
+            Recipe::Podman => {
+                let bin = find(&["/usr/bin/podman", "/usr/local/bin/podman"])
+                    .ok_or_else(|| missing(self.name, "podman"))?;
+                let mut c = Command::new(bin);
+                c.env("CONTAINERS_CONF", self.dir.join("containers.conf"))
+                    .arg("--root")
+                    .arg(self.dir.join("root"))
+                    .arg("--runroot")
+                    .arg(self.dir.join("runroot"))
+                    .arg("--tmpdir")
+                    .arg(self.dir.join("tmp"))
+                    .args(["system", "service", "--time=0"])
+                    .arg(format!("unix://{}", self.docker_socket().display()));
+                c
+            }
         };
         cmd.stdin(Stdio::null()).stdout(log).stderr(err).process_group(0);
         Ok(cmd)
@@ -309,6 +430,8 @@ impl TestServer {
                     .status()
                     .is_ok_and(|s| s.success())
             }),
+            Recipe::Dockerd | Recipe::Podman => docker_request(&self.docker_socket(), "GET", "/_ping", &[])
+                .is_some_and(|(status, body)| status == 200 && body == b"OK"),
         }
     }
 
@@ -316,6 +439,9 @@ impl TestServer {
     pub fn start(&mut self) -> Result<(), String> {
         if self.child.is_some() {
             return Ok(());
+        }
+        if matches!(self.recipe, Recipe::Dockerd) {
+            self.create_bridge()?;
         }
         let child = self
             .command()?
@@ -335,8 +461,24 @@ impl TestServer {
     }
 
     /// Stops the server (its whole process group) and waits until its port no longer answers.
+    ///
+    /// A dockerd is first asked to shut down (SIGTERM, which stops its containers and its containerd) and given
+    /// 20 s before it is killed; then its bridge is deleted. Its containers stay in its data
+    /// root, stopped, for [`TestServer::start`]. Podman's service is stopped the same way; its containers keep
+    /// running, and the `cni-podman0` bridge is deleted.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let docker_api = self.docker_api();
+            if docker_api {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                wait_until(Duration::from_secs(20), || {
+                    child.try_wait().is_ok_and(|exited| exited.is_some())
+                });
+            }
             // `--` matters: procps-ng 4.0's kill reads `kill -KILL -<pgid>` as `kill(-1)`, every process.
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{}", child.id())])
@@ -345,10 +487,42 @@ impl TestServer {
                 .status();
             let _ = child.kill();
             let _ = child.wait();
-            wait_until(Duration::from_secs(10), || {
-                TcpStream::connect(("127.0.0.1", self.port)).is_err()
-            });
+            if docker_api {
+                wait_until(Duration::from_secs(10), || !self.answers());
+                let _ = Command::new("ip")
+                    .args(["link", "delete", &self.bridge()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            } else {
+                wait_until(Duration::from_secs(10), || {
+                    TcpStream::connect(("127.0.0.1", self.port)).is_err()
+                });
+            }
         }
+    }
+
+    /// Force-removes every container of a running dockerd or Podman service (with its anonymous volumes);
+    /// nothing for other servers. Returns how many were removed.
+    pub fn remove_all_containers(&self) -> usize {
+        if !self.docker_api() || self.child.is_none() {
+            return 0;
+        }
+        let socket = self.docker_socket();
+        let Some((200, body)) = docker_request(&socket, "GET", "/containers/json?all=1", &[]) else {
+            return 0;
+        };
+        let ids: Vec<String> = serde_json::from_slice::<Vec<serde_json::Value>>(&body)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c.get("Id").and_then(|id| id.as_str()).map(str::to_string))
+            .collect();
+        ids.iter()
+            .filter(|id| {
+                docker_request(&socket, "DELETE", &format!("/containers/{id}?force=1&v=1"), &[])
+                    .is_some_and(|(status, _)| status == 204 || status == 404)
+            })
+            .count()
     }
 
     /// Whether the server process is running.
@@ -359,7 +533,153 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        self.remove_all_containers();
         self.stop();
+        if self.docker_api() {
+            unmount_under(&self.dir);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The image [`build_busybox_image`] builds.
+pub const BUSYBOX_TEST_IMAGE: &str = "vamp-test/busybox:1";
+/// The port its `busybox httpd` listens on unless the container's `PORT` variable says otherwise.
+pub const BUSYBOX_TEST_PORT: u16 = 8080;
+
+/// Sends one HTTP/1.0 request to the Docker API on `socket` and returns the status and body of the answer;
+/// `None` when nothing answers within 60 s.
+pub fn docker_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let mut s = UnixStream::connect(socket).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/x-tar\r\n"
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: docker\r\n{content_type}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let status = String::from_utf8_lossy(out.get(..split)?)
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((status, out.get(split + 4..)?.to_vec()))
+}
+
+/// Builds [`BUSYBOX_TEST_IMAGE`] on the dockerd or Podman service at `docker_host` (`unix://<socket>`) by importing a root file
+/// system made of the static `/bin/busybox` (apt `busybox-static`): `sh`, `wget` and `nc` linked to it, `/www`
+/// with `index.html` ("hello from vamp-test") and a CGI script `/cgi-bin/env` that prints the container's
+/// environment. Its command serves `/www` with `busybox httpd` on `$PORT` (default [`BUSYBOX_TEST_PORT`]) and
+/// exits at once on SIGTERM, so containers stop without waiting for their stop timeout.
+pub fn build_busybox_image(docker_host: &str) -> Result<(), String> {
+    let socket = docker_host
+        .strip_prefix("unix://")
+        .ok_or_else(|| format!("'{docker_host}' is not a unix:// Docker host"))?;
+    let busybox = Path::new("/bin/busybox");
+    let binary = std::fs::read(busybox).map_err(|_| missing("the busybox test image", "busybox-static"))?;
+    if binary
+        .get(..4096)
+        .unwrap_or(&binary)
+        .windows(8)
+        .any(|w| w == b"ld-linux")
+    {
+        return Err(
+            "the busybox test image needs a static /bin/busybox; install busybox-static instead of busybox"
+                .into(),
+        );
+    }
+    let root = scratch_dir("busybox-root").map_err(|e| e.to_string())?;
+    let result = (|| {
+        let io = |e: std::io::Error| format!("building the busybox root: {e}");
+        for dir in ["bin", "www/cgi-bin", "tmp"] {
+            std::fs::create_dir_all(root.join(dir)).map_err(io)?;
+        }
+        std::fs::write(root.join("bin/busybox"), &binary).map_err(io)?;
+        for applet in ["sh", "wget", "nc"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).map_err(io)?;
+        }
+        std::fs::write(root.join("www/index.html"), "hello from vamp-test\n").map_err(io)?;
+        std::fs::write(
+            root.join("www/cgi-bin/env"),
+            "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nenv\n",
+        )
+        .map_err(io)?;
+        let status = Command::new("chmod")
+            .args(["-R", "a+rx"])
+            .arg(&root)
+            .status()
+            .map_err(io)?;
+        if !status.success() {
+            return Err("building the busybox root: chmod failed".to_string());
+        }
+        let tar = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .args(["--owner=0", "--group=0", "-c", "."])
+            .output()
+            .map_err(|e| format!("tar of the busybox root failed to run: {e}"))?;
+        if !tar.status.success() {
+            return Err(format!(
+                "tar of the busybox root failed: {}",
+                String::from_utf8_lossy(&tar.stderr)
+            ));
+        }
+        let cmd = format!(
+            "CMD [\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM; /bin/busybox httpd -f -p ${{PORT:-{BUSYBOX_TEST_PORT}}} -h /www & wait\"]"
+        );
+        let path = format!(
+            "/images/create?fromSrc=-&repo={}&changes={}",
+            percent_encode(BUSYBOX_TEST_IMAGE),
+            percent_encode(&cmd)
+        );
+        match docker_request(Path::new(socket), "POST", &path, &tar.stdout) {
+            Some((200, body)) if !String::from_utf8_lossy(&body).contains("\"error") => Ok(()),
+            Some((status, body)) => Err(format!(
+                "docker import of {BUSYBOX_TEST_IMAGE} failed with {status}: {}",
+                String::from_utf8_lossy(&body)
+            )),
+            None => Err(format!(
+                "docker import of {BUSYBOX_TEST_IMAGE}: no answer from {docker_host}"
+            )),
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+/// Unmounts what a server left mounted under `dir` (Podman keeps its overlay store bind-mounted), deepest first.
+fn unmount_under(dir: &Path) {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<&str> = table
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(4))
+        .filter(|point| Path::new(point).starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for point in points {
+        let _ = Command::new("umount")
+            .arg(point)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
