@@ -31,6 +31,7 @@ use serde::Deserialize;
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 
+use crate::large::check_one_write;
 use crate::reconnect::{close_signal, or_absent, CloseOnDrop, Closed, Reconnect, Reporting};
 
 /// The largest value one `set` accepts: Consul's default `kv_max_value_size` (512 KiB). Larger values go through
@@ -199,15 +200,26 @@ impl Api {
         }
     }
 
+    /// Sends `request` with `timeout`; failing to reach the agent is `Unavailable` naming `what` and `key`.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+        what: &str,
+        key: Option<&Key>,
+    ) -> Result<reqwest::Response> {
+        request
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(what, key, e))
+    }
+
     async fn check_leader(&self) -> Result<()> {
         let url = self.endpoint(&["v1", "status", "leader"], false)?;
         let response = self
-            .http
-            .get(url)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable("the leader check", None, e))?;
+            .send(self.http.get(url), REQUEST_TIMEOUT, "the leader check", None)
+            .await?;
         if !response.status().is_success() {
             return Err(self.refusal("the leader check", None, response).await);
         }
@@ -234,13 +246,7 @@ impl Api {
                 .append_pair("wait", &format!("{}s", WATCH_WAIT.as_secs()));
             timeout += WATCH_WAIT + WATCH_WAIT / 16;
         }
-        let response = self
-            .http
-            .get(url)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(what, Some(key), e))?;
+        let response = self.send(self.http.get(url), timeout, what, Some(key)).await?;
         let index = response
             .headers()
             .get("x-consul-index")
@@ -286,13 +292,13 @@ impl Api {
 
     async fn put(&self, key: &Key, value: Vec<u8>) -> Result<()> {
         let response = self
-            .http
-            .put(self.kv_url(key, false)?)
-            .timeout(REQUEST_TIMEOUT)
-            .body(value)
-            .send()
-            .await
-            .map_err(|e| self.unreachable("set", Some(key), e))?;
+            .send(
+                self.http.put(self.kv_url(key, false)?).body(value),
+                REQUEST_TIMEOUT,
+                "set",
+                Some(key),
+            )
+            .await?;
         if !response.status().is_success() {
             return Err(self.refusal("set", Some(key), response).await);
         }
@@ -311,12 +317,8 @@ impl Api {
         url.query_pairs_mut()
             .append_pair("cas", &modify_index.to_string());
         let response = self
-            .http
-            .delete(url)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable("delete", Some(key), e))?;
+            .send(self.http.delete(url), REQUEST_TIMEOUT, "delete", Some(key))
+            .await?;
         if !response.status().is_success() {
             return Err(self.refusal("delete", Some(key), response).await);
         }
@@ -332,12 +334,8 @@ impl Api {
             .append_key_only("keys")
             .append_pair("separator", "/");
         let response = self
-            .http
-            .get(url)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable("children", Some(key), e))?;
+            .send(self.http.get(url), REQUEST_TIMEOUT, "children", Some(key))
+            .await?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(Vec::new()),
             s if s.is_success() => response.json::<Vec<String>>().await.map_err(|e| {
@@ -427,13 +425,7 @@ impl KeyValueStore for ConsulStore {
     }
 
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(Error::invalid(format!(
-                "Consul: the value for '{key}' has {} bytes, more than one write carries ({MAX_VALUE_BYTES}); \
-                 wrap the store in vamp_kv::large::LargeValues to store larger values.",
-                value.len()
-            )));
-        }
+        check_one_write("Consul", key, &value, MAX_VALUE_BYTES)?;
         self.api.put(key, value).await?;
         let read = self.api.read("set", key, None).await?;
         Ok(read.current.map_or(read.index, |v| v.version))

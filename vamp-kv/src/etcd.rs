@@ -26,6 +26,7 @@ use futures::FutureExt;
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 
+use crate::large::check_one_write;
 use crate::reconnect::{close_signal, or_absent, CloseOnDrop, Closed, Reconnect, Reporting};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -119,14 +120,7 @@ impl KeyValueStore for EtcdStore {
     }
 
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
-        if value.len() > Self::MAX_VALUE_BYTES {
-            return Err(Error::invalid(format!(
-                "The value for '{key}' is {} bytes; etcd takes at most {} bytes in one request. Wrap the store in \
-                 LargeValues (vamp_kv::url::connect does) to store larger values.",
-                value.len(),
-                Self::MAX_VALUE_BYTES
-            )));
-        }
+        check_one_write("etcd", key, &value, Self::MAX_VALUE_BYTES)?;
         let response = self
             .kv
             .clone()

@@ -40,6 +40,7 @@ use redis::{Client, RedisError, RetryMethod, Script};
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 
+use crate::large::check_one_write;
 use crate::reconnect::{close_signal, or_absent, CloseOnDrop, Closed, Reconnect, Reporting};
 
 const REVISION: &str = "vamp-kv:revision";
@@ -180,14 +181,7 @@ impl KeyValueStore for RedisStore {
     }
 
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
-        if value.len() > Self::MAX_VALUE_BYTES {
-            return Err(Error::invalid(format!(
-                "The value for '{key}' is {} bytes; the Redis store takes at most {} bytes in one command. Wrap \
-                 the store in LargeValues (vamp_kv::url::connect does) to store larger values.",
-                value.len(),
-                Self::MAX_VALUE_BYTES
-            )));
-        }
+        check_one_write("Redis", key, &value, Self::MAX_VALUE_BYTES)?;
         self.set_script
             .key(key.as_str())
             .key(REVISION)

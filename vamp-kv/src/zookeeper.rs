@@ -33,6 +33,7 @@ use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 use zookeeper_client as zk;
 
+use crate::large::check_one_write;
 use crate::reconnect::{close_signal, CloseOnDrop, Closed, Reconnect, Reporting};
 
 /// The largest value one `set` accepts: ZooKeeper refuses requests above its `jute.maxbuffer` (1 MiB - 1 by
@@ -584,13 +585,7 @@ impl KeyValueStore for ZooKeeperStore {
     }
 
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(Error::invalid(format!(
-                "ZooKeeper: the value for '{key}' has {} bytes, more than one write carries ({MAX_VALUE_BYTES}); \
-                 wrap the store in vamp_kv::large::LargeValues to store larger values.",
-                value.len()
-            )));
-        }
+        check_one_write("ZooKeeper", key, &value, MAX_VALUE_BYTES)?;
         self.run("set", key, async |client| {
             write(client, key.as_str(), &value).await
         })
