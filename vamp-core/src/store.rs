@@ -172,6 +172,27 @@ pub trait ArtifactStore: Send + Sync {
     async fn history(&self, kind: Kind, name: &str) -> Result<Vec<Stored>>;
 }
 
+/// The name check every [`ArtifactStore`] makes first: an empty name fails with [`crate::ErrorKind::Invalid`].
+pub fn check_artifact_name(kind: Kind, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid(format!(
+            "A {kind} needs a name; the name is empty."
+        )));
+    }
+    Ok(())
+}
+
+/// The condition of [`ArtifactStore::put`]: with `expected: Some(n)` the artifact must be at revision `n` (0: it
+/// does not exist), else the put fails with [`crate::ErrorKind::Conflict`]; `None` always passes.
+pub fn check_expected_revision(kind: Kind, name: &str, current: u64, expected: Option<u64>) -> Result<()> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::conflict(format!(
+            "The {kind} '{name}' is at revision {current}, not {expected}; read it again and retry."
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Tagged events: publish, query, aggregate and subscribe. Held as `Arc<dyn EventStore>`.
 ///
 /// A query matches an event when the event carries every tag of the query (after expansion, so `a` matches
@@ -284,6 +305,29 @@ mod tests {
             ErrorKind::Invalid
         );
         assert_eq!(Page::new(3, 10).unwrap().offset(), 20);
+    }
+
+    #[test]
+    fn an_empty_artifact_name_is_invalid() {
+        let e = check_artifact_name(Kind::Breed, "").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid);
+        assert!(e.message().contains("needs a name"), "{e}");
+        assert!(check_artifact_name(Kind::Breed, "sava").is_ok());
+    }
+
+    #[test]
+    fn a_put_expecting_another_revision_is_a_conflict() {
+        let e = check_expected_revision(Kind::Breed, "sava", 2, Some(1)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conflict);
+        assert!(e.message().contains("at revision 2, not 1"), "{e}");
+        assert!(check_expected_revision(Kind::Breed, "sava", 2, Some(2)).is_ok());
+        assert!(check_expected_revision(Kind::Breed, "sava", 0, None).is_ok());
+        assert_eq!(
+            check_expected_revision(Kind::Breed, "sava", 0, Some(3))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Conflict
+        );
     }
 
     #[test]

@@ -10,18 +10,20 @@
 //! [`KEYS`] keys, one at a time and [`CONCURRENCY`] at a time. To add a backend, write a bare [`Probe`] and a
 //! `<backend>_rows` like [`etcd_rows`], and call it from `main`.
 
+#[path = "support/watch_latency.rs"]
+mod watch_latency;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 use futures::FutureExt;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use vamp_core::kv::{Key, KeyValueStore};
 use vamp_core::testkit::servers::TestServer;
 use vamp_core::testkit::{skip, unique};
+use watch_latency::{ms, Probe, Seen, Write};
 
 /// Sets whose watch latency is measured, per client.
 const WATCH_ROUNDS: usize = 1000;
@@ -42,64 +44,8 @@ struct Row {
     ops: [f64; 4],
 }
 
-/// What a watcher saw: the value when the notification carries it (`None` when it only says "changed"), and when.
-type Seen = (Option<Vec<u8>>, Instant);
-
-/// One client under measurement: how it sets the watched key, and what its watcher reports.
-struct Probe {
-    set: Box<dyn FnMut(Vec<u8>) -> BoxFuture<'static, ()> + Send>,
-    seen: UnboundedReceiver<Seen>,
-    watcher: JoinHandle<()>,
-    samples: Vec<Duration>,
-}
-
-impl Probe {
-    fn new(
-        set: Box<dyn FnMut(Vec<u8>) -> BoxFuture<'static, ()> + Send>,
-        seen: UnboundedReceiver<Seen>,
-        watcher: JoinHandle<()>,
-    ) -> Self {
-        Probe {
-            set,
-            seen,
-            watcher,
-            samples: Vec::with_capacity(WATCH_ROUNDS),
-        }
-    }
-
-    /// Sets `value` and waits until the watcher reports it; records the time in between.
-    async fn round(&mut self, value: Vec<u8>) {
-        while self.seen.try_recv().is_ok() {}
-        let start = Instant::now();
-        (self.set)(value.clone()).await;
-        loop {
-            let Some((got, at)) = self.seen.recv().await else {
-                panic!("the watcher stopped");
-            };
-            if got.as_ref().is_none_or(|g| *g == value) {
-                self.samples.push(at.duration_since(start));
-                return;
-            }
-        }
-    }
-
-    /// The 50th and 99th percentile of the rounds so far.
-    fn percentiles(&mut self) -> (Duration, Duration) {
-        self.watcher.abort();
-        self.samples.sort();
-        (percentile(&self.samples, 50), percentile(&self.samples, 99))
-    }
-}
-
 fn main() {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => panic!("no tokio runtime: {e}"),
-    };
+    let runtime = watch_latency::runtime();
     let mut rows = Vec::new();
     if !skip("etcd") {
         rows.extend(runtime.block_on(etcd_rows()));
@@ -153,21 +99,16 @@ fn print_table(rows: &[Row]) {
     }
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    let i = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
-    sorted.get(i).copied().unwrap_or_default()
-}
-
 /// Runs `WATCH_ROUNDS` rounds of each probe, alternating.
-async fn interleaved(bare: &mut Probe, store: &mut Probe) {
+async fn interleaved(backend: &str, bare: &mut Probe, store: &mut Probe) {
     for round in 0..WATCH_ROUNDS {
         let value = format!("value-{round}").into_bytes();
-        bare.round(value.clone()).await;
-        store.round(value).await;
+        if let Err(e) = bare.round(value.clone(), true).await {
+            panic!("{backend} bare, round {round}: {e}");
+        }
+        if let Err(e) = store.round(value, true).await {
+            panic!("{backend} store, round {round}: {e}");
+        }
     }
 }
 
@@ -227,28 +168,10 @@ async fn connect(backend: &str, url: &str) -> Arc<dyn KeyValueStore> {
 /// The store's probe: its own watch of a key, and its own `set`.
 async fn store_probe(backend: &'static str, store: Arc<dyn KeyValueStore>) -> Probe {
     let key = keys("watch").swap_remove(0);
-    let (tx, mut seen) = unbounded_channel();
-    let mut watch = store.watch(&key);
-    let watcher = tokio::spawn(async move {
-        while let Some(item) = watch.next().await {
-            if let Ok(v) = item {
-                if tx.send((v.value, Instant::now())).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let _ = seen.recv().await;
-    let set = move |value: Vec<u8>| {
-        let (store, key) = (store.clone(), key.clone());
-        async move {
-            if let Err(e) = store.set(&key, value).await {
-                panic!("{backend} store set: {e}");
-            }
-        }
-        .boxed()
-    };
-    Probe::new(Box::new(set), seen, watcher)
+    match watch_latency::store_probe(store, key).await {
+        Ok(probe) => probe,
+        Err(e) => panic!("{backend} store watch: {e}"),
+    }
 }
 
 async fn store_throughput(backend: &'static str, store: &Arc<dyn KeyValueStore>) -> [f64; 4] {
@@ -283,8 +206,8 @@ async fn etcd_rows() -> Vec<Row> {
     let store = connect("etcd", &format!("etcd://{}", server.address())).await;
     let mut bare = etcd_bare_probe(&client).await;
     let mut probe = store_probe("etcd", store.clone()).await;
-    interleaved(&mut bare, &mut probe).await;
-    let ((b50, b99), (s50, s99)) = (bare.percentiles(), probe.percentiles());
+    interleaved("etcd", &mut bare, &mut probe).await;
+    let ((b50, b99), (s50, s99)) = (bare.finish(), probe.finish());
     let kv = client.kv_client();
     let keys = keys("bare-ops");
     let keys = &keys;
@@ -350,16 +273,15 @@ async fn etcd_bare_probe(client: &etcd_client::Client) -> Probe {
         }
     });
     let kv = client.kv_client();
-    let set = move |value: Vec<u8>| {
+    let write: Write = Box::new(move |value: Vec<u8>| {
         let (mut kv, key) = (kv.clone(), key.clone());
         async move {
-            kv.put(key.as_str(), value, None)
-                .await
-                .unwrap_or_else(|e| etcd_failed(e));
+            kv.put(key.as_str(), value, None).await?;
+            Ok(())
         }
         .boxed()
-    };
-    Probe::new(Box::new(set), seen, watcher)
+    });
+    Probe::new(write, seen, watcher)
 }
 
 async fn redis_rows() -> Vec<Row> {
@@ -373,8 +295,8 @@ async fn redis_rows() -> Vec<Row> {
     let store = connect("redis", &format!("redis://{}", server.address())).await;
     let mut bare = redis_bare_probe(&client, &connection).await;
     let mut probe = store_probe("redis", store.clone()).await;
-    interleaved(&mut bare, &mut probe).await;
-    let ((b50, b99), (s50, s99)) = (bare.percentiles(), probe.percentiles());
+    interleaved("redis", &mut bare, &mut probe).await;
+    let ((b50, b99), (s50, s99)) = (bare.finish(), probe.finish());
     let keys = keys("bare-ops");
     let keys = &keys;
     let connection = &connection;
@@ -453,17 +375,17 @@ async fn redis_bare_probe(client: &redis::Client, connection: &redis::aio::Multi
         }
     });
     let connection = connection.clone();
-    let set = move |value: Vec<u8>| {
+    let write: Write = Box::new(move |value: Vec<u8>| {
         let (mut c, key) = (connection.clone(), key.clone());
         async move {
             let () = redis::cmd("SET")
                 .arg(key.as_str())
                 .arg(value)
                 .query_async(&mut c)
-                .await
-                .unwrap_or_else(|e| redis_failed(e));
+                .await?;
+            Ok(())
         }
         .boxed()
-    };
-    Probe::new(Box::new(set), seen, watcher)
+    });
+    Probe::new(write, seen, watcher)
 }

@@ -14,16 +14,18 @@
 
 #[path = "../tests/support/consul_double.rs"]
 mod consul_double;
+#[path = "support/watch_latency.rs"]
+mod watch_latency;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use vamp_core::kv::{Key, KeyValueStore};
 use vamp_core::testkit::servers::TestServer;
 use vamp_kv::consul::ConsulStore;
 use vamp_kv::zookeeper::ZooKeeperStore;
+use watch_latency::{store_probe, Failure, Probe, Write};
 use zookeeper_client as zk;
 
 const ROUNDS: usize = 500;
@@ -32,9 +34,6 @@ const BLOCKS: usize = 5;
 const THROUGHPUT_OPS: usize = 1000;
 const CONCURRENCY: usize = 16;
 const VALUE_BYTES: usize = 1024;
-const ITEM_WAIT: Duration = Duration::from_secs(10);
-
-type Failure = Box<dyn std::error::Error>;
 
 fn payload(round: usize) -> Vec<u8> {
     let mut value = format!("round {round:08} ").into_bytes();
@@ -42,99 +41,32 @@ fn payload(round: usize) -> Vec<u8> {
     value
 }
 
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples.get(at).copied().unwrap_or_default()
-}
-
 fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+    format!("{:.2} ms", watch_latency::ms(d))
 }
 
-type Write = Box<dyn FnMut(Vec<u8>) -> BoxFuture<'static, Result<(), Failure>> + Send>;
-
-/// A writer and the watcher that reports what it delivers, with the time it did.
-struct Probe {
-    write: Write,
-    delivered: tokio::sync::mpsc::UnboundedReceiver<(Vec<u8>, Instant)>,
-    watcher: tokio::task::JoinHandle<()>,
-    round: usize,
-    samples: Vec<Duration>,
-}
-
-impl Probe {
-    /// Writes `rounds` values one after the other, each once the watcher delivered the previous one, and keeps
-    /// (when `keep`) the time from before the write to the delivery.
-    async fn measure(&mut self, rounds: usize, keep: bool) -> Result<(), Failure> {
-        for _ in 0..rounds {
-            self.round += 1;
-            let value = payload(self.round);
-            let started = Instant::now();
-            (self.write)(value.clone()).await?;
-            loop {
-                let (seen, at) = tokio::time::timeout(ITEM_WAIT, self.delivered.recv())
-                    .await
-                    .map_err(|_| format!("round {}: nothing delivered within {ITEM_WAIT:?}", self.round))?
-                    .ok_or("the watcher ended")?;
-                if seen == value {
-                    if keep {
-                        self.samples.push(at - started);
-                    }
-                    break;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.watcher.abort();
-    }
-}
-
-/// Warms both probes up, then measures them in alternating blocks so that neither profits from running later.
-async fn compare(store: &mut Probe, bare: &mut Probe) -> Result<(), Failure> {
-    bare.measure(WARMUP, false).await?;
-    store.measure(WARMUP, false).await?;
-    for _ in 0..BLOCKS {
-        bare.measure(ROUNDS / BLOCKS, true).await?;
-        store.measure(ROUNDS / BLOCKS, true).await?;
+/// Runs the rounds numbered `rounds` of `probe`, each once the watcher delivered the previous one, keeping the
+/// latencies when `keep`.
+async fn measure(probe: &mut Probe, rounds: std::ops::Range<usize>, keep: bool) -> Result<(), Failure> {
+    for round in rounds {
+        probe
+            .round(payload(round), keep)
+            .await
+            .map_err(|e| format!("round {round}: {e}"))?;
     }
     Ok(())
 }
 
-async fn store_probe(store: Arc<dyn KeyValueStore>, key: Key) -> Result<Probe, Failure> {
-    let mut watch = store.watch(&key);
-    watch.next().await.ok_or("the watch ended")??;
-    let (tx, delivered) = tokio::sync::mpsc::unbounded_channel();
-    let watcher = tokio::spawn(async move {
-        while let Some(item) = watch.next().await {
-            if let Ok(Some(value)) = item.map(|v| v.value) {
-                if tx.send((value, Instant::now())).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    let write: Write = Box::new(move |value| {
-        let store = Arc::clone(&store);
-        let key = key.clone();
-        async move {
-            store.set(&key, value).await?;
-            Ok(())
-        }
-        .boxed()
-    });
-    Ok(Probe {
-        write,
-        delivered,
-        watcher,
-        round: 0,
-        samples: Vec::new(),
-    })
+/// Warms both probes up, then measures them in alternating blocks so that neither profits from running later.
+async fn compare(store: &mut Probe, bare: &mut Probe) -> Result<(), Failure> {
+    measure(bare, 0..WARMUP, false).await?;
+    measure(store, 0..WARMUP, false).await?;
+    let block = ROUNDS / BLOCKS;
+    for first in (WARMUP..WARMUP + block * BLOCKS).step_by(block) {
+        measure(bare, first..first + block, true).await?;
+        measure(store, first..first + block, true).await?;
+    }
+    Ok(())
 }
 
 struct Throughput {
@@ -206,7 +138,7 @@ async fn bare_zookeeper_probe(address: &str, path: &str) -> Result<Probe, Failur
             let Ok((data, _, watch)) = watching.get_and_watch_data(&owned).await else {
                 return;
             };
-            if tx.send((data, Instant::now())).is_err() {
+            if tx.send((Some(data), Instant::now())).is_err() {
                 return;
             }
             watch.changed().await;
@@ -222,13 +154,7 @@ async fn bare_zookeeper_probe(address: &str, path: &str) -> Result<Probe, Failur
         }
         .boxed()
     });
-    Ok(Probe {
-        write,
-        delivered,
-        watcher,
-        round: 0,
-        samples: Vec::new(),
-    })
+    Ok(Probe::new(write, delivered, watcher))
 }
 
 async fn bare_double_probe(base: &str, key: &str) -> Result<Probe, Failure> {
@@ -261,7 +187,7 @@ async fn bare_double_probe(base: &str, key: &str) -> Result<Probe, Failure> {
             let Ok(bytes) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, value) else {
                 return;
             };
-            if tx.send((bytes, Instant::now())).is_err() {
+            if tx.send((Some(bytes), Instant::now())).is_err() {
                 return;
             }
         }
@@ -275,19 +201,15 @@ async fn bare_double_probe(base: &str, key: &str) -> Result<Probe, Failure> {
         }
         .boxed()
     });
-    Ok(Probe {
-        write,
-        delivered,
-        watcher,
-        round: 0,
-        samples: Vec::new(),
-    })
+    Ok(Probe::new(write, delivered, watcher))
 }
 
 struct Row {
     backend: &'static str,
-    store: Vec<Duration>,
-    bare: Vec<Duration>,
+    /// p50 and p99 of the store's watch latency.
+    store: (Duration, Duration),
+    /// p50 and p99 of the raw client's.
+    bare: (Duration, Duration),
     throughput: Throughput,
 }
 
@@ -302,8 +224,8 @@ async fn run() -> Result<Vec<Row>, Failure> {
     let throughput = store_throughput(Arc::clone(&zookeeper), &base).await?;
     let mut rows = vec![Row {
         backend: "ZooKeeper 3.8.0",
-        store: std::mem::take(&mut store.samples),
-        bare: std::mem::take(&mut bare.samples),
+        store: store.finish(),
+        bare: bare.finish(),
         throughput,
     }];
     drop((store, bare, zookeeper, server));
@@ -317,23 +239,15 @@ async fn run() -> Result<Vec<Row>, Failure> {
     let throughput = store_throughput(Arc::clone(&consul), &base).await?;
     rows.push(Row {
         backend: "Consul double (not Consul)",
-        store: std::mem::take(&mut store.samples),
-        bare: std::mem::take(&mut bare.samples),
+        store: store.finish(),
+        bare: bare.finish(),
         throughput,
     });
     Ok(rows)
 }
 
 fn main() {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => panic!("no runtime: {e}"),
-    };
-    let rows = match runtime.block_on(run()) {
+    let rows = match watch_latency::runtime().block_on(run()) {
         Ok(rows) => rows,
         Err(e) => panic!("the benchmark failed: {e}"),
     };
@@ -345,9 +259,8 @@ fn main() {
         "| backend | store p50 | store p99 | bare p50 | bare p99 | p50 ratio | p99 ratio | set/s serial | get/s serial | set/s x{CONCURRENCY} | get/s x{CONCURRENCY} |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for mut row in rows {
-        let (sp50, sp99) = (percentile(&mut row.store, 0.5), percentile(&mut row.store, 0.99));
-        let (bp50, bp99) = (percentile(&mut row.bare, 0.5), percentile(&mut row.bare, 0.99));
+    for row in rows {
+        let ((sp50, sp99), (bp50, bp99)) = (row.store, row.bare);
         let t = &row.throughput;
         println!(
             "| {} | {} | {} | {} | {} | {:.2}x | {:.2}x | {:.0} | {:.0} | {:.0} | {:.0} |",

@@ -28,9 +28,11 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
-use tokio::sync::watch;
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
+
+use crate::large::check_one_write;
+use crate::reconnect::{close_signal, or_absent, CloseOnDrop, Closed, Reconnect, Reporting};
 
 /// The largest value one `set` accepts: Consul's default `kv_max_value_size` (512 KiB). Larger values go through
 /// [`crate::large::LargeValues`].
@@ -43,17 +45,19 @@ pub const WATCH_WAIT: Duration = Duration::from_secs(30);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const BACKOFF_FIRST: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(2);
 const MAX_ATTEMPTS: usize = 16;
+
+/// How long a watch waits before its next query after Consul's index went backwards or was 0 (and was reset), so
+/// that a misbehaving agent cannot make the loop spin.
+const INDEX_RESET_PAUSE: Duration = Duration::from_millis(100);
 
 /// A [`KeyValueStore`] on a Consul agent's KV HTTP API.
 ///
 /// Dropping the store ends its watch streams.
 pub struct ConsulStore {
     api: Arc<Api>,
-    _closed: watch::Sender<()>,
-    closed: watch::Receiver<()>,
+    closed: Closed,
+    _close: CloseOnDrop,
 }
 
 impl std::fmt::Debug for ConsulStore {
@@ -102,11 +106,11 @@ impl ConsulStore {
             })?;
         let api = Api { base, http };
         api.check_leader().await?;
-        let (closed_tx, closed) = watch::channel(());
+        let (close, closed) = close_signal();
         Ok(ConsulStore {
             api: Arc::new(api),
-            _closed: closed_tx,
             closed,
+            _close: close,
         })
     }
 }
@@ -196,15 +200,26 @@ impl Api {
         }
     }
 
+    /// Sends `request` with `timeout`; failing to reach the agent is `Unavailable` naming `what` and `key`.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+        what: &str,
+        key: Option<&Key>,
+    ) -> Result<reqwest::Response> {
+        request
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(what, key, e))
+    }
+
     async fn check_leader(&self) -> Result<()> {
         let url = self.endpoint(&["v1", "status", "leader"], false)?;
         let response = self
-            .http
-            .get(url)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable("the leader check", None, e))?;
+            .send(self.http.get(url), REQUEST_TIMEOUT, "the leader check", None)
+            .await?;
         if !response.status().is_success() {
             return Err(self.refusal("the leader check", None, response).await);
         }
@@ -231,13 +246,7 @@ impl Api {
                 .append_pair("wait", &format!("{}s", WATCH_WAIT.as_secs()));
             timeout += WATCH_WAIT + WATCH_WAIT / 16;
         }
-        let response = self
-            .http
-            .get(url)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(what, Some(key), e))?;
+        let response = self.send(self.http.get(url), timeout, what, Some(key)).await?;
         let index = response
             .headers()
             .get("x-consul-index")
@@ -283,13 +292,13 @@ impl Api {
 
     async fn put(&self, key: &Key, value: Vec<u8>) -> Result<()> {
         let response = self
-            .http
-            .put(self.kv_url(key, false)?)
-            .timeout(REQUEST_TIMEOUT)
-            .body(value)
-            .send()
-            .await
-            .map_err(|e| self.unreachable("set", Some(key), e))?;
+            .send(
+                self.http.put(self.kv_url(key, false)?).body(value),
+                REQUEST_TIMEOUT,
+                "set",
+                Some(key),
+            )
+            .await?;
         if !response.status().is_success() {
             return Err(self.refusal("set", Some(key), response).await);
         }
@@ -308,12 +317,8 @@ impl Api {
         url.query_pairs_mut()
             .append_pair("cas", &modify_index.to_string());
         let response = self
-            .http
-            .delete(url)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable("delete", Some(key), e))?;
+            .send(self.http.delete(url), REQUEST_TIMEOUT, "delete", Some(key))
+            .await?;
         if !response.status().is_success() {
             return Err(self.refusal("delete", Some(key), response).await);
         }
@@ -329,12 +334,8 @@ impl Api {
             .append_key_only("keys")
             .append_pair("separator", "/");
         let response = self
-            .http
-            .get(url)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable("children", Some(key), e))?;
+            .send(self.http.get(url), REQUEST_TIMEOUT, "children", Some(key))
+            .await?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(Vec::new()),
             s if s.is_success() => response.json::<Vec<String>>().await.map_err(|e| {
@@ -368,74 +369,53 @@ fn child_names(key: &Key, listed: &[String]) -> Vec<String> {
     names
 }
 
+/// The state of one watch: the index of the next blocking query (0: a plain read), whether Consul's index was
+/// just reset, and the last item delivered.
 struct Watching {
     api: Arc<Api>,
-    closed: watch::Receiver<()>,
+    reconnect: Reconnect,
     key: Key,
     index: u64,
     last: Option<Versioned>,
-    failures: u32,
-    pause: bool,
-    finished: bool,
+    index_reset: bool,
 }
 
 impl Watching {
-    async fn next(&mut self) -> Option<Result<Versioned>> {
+    /// The next item of the watch stream; `None` once the store is dropped or after a non-retryable error.
+    async fn next(mut self) -> Option<(Result<Versioned>, Watching)> {
         loop {
-            if self.finished {
+            if !self.reconnect.ready().await {
                 return None;
             }
-            let delay = if self.failures > 0 {
-                backoff(self.failures)
-            } else if self.pause {
-                BACKOFF_FIRST
-            } else {
-                Duration::ZERO
-            };
-            self.pause = false;
-            if !delay.is_zero() {
-                tokio::select! {
-                    _ = self.closed.changed() => return None,
-                    () = tokio::time::sleep(delay) => {}
-                }
+            if std::mem::take(&mut self.index_reset) && !self.reconnect.pause(INDEX_RESET_PAUSE).await {
+                return None;
             }
             let blocking = (self.last.is_some() && self.index > 0).then_some(self.index);
-            let read = tokio::select! {
-                _ = self.closed.changed() => return None,
-                read = self.api.read("watch", &self.key, blocking) => read,
-            };
-            match read {
+            let read = self.api.read("watch", &self.key, blocking);
+            match self.reconnect.unless_closed(read).await? {
                 Ok(Read { current, index }) => {
-                    self.failures = 0;
+                    self.reconnect.succeeded();
                     if index == 0 || index < self.index {
                         self.index = 0;
-                        self.pause = true;
+                        self.index_reset = true;
                     } else {
                         self.index = index;
                     }
-                    let current = current.unwrap_or(Versioned {
-                        value: None,
-                        version: 0,
-                    });
+                    let current = or_absent(current);
                     if self.last.as_ref() != Some(&current) {
                         self.last = Some(current.clone());
-                        return Some(Ok(current));
+                        return Some((Ok(current), self));
                     }
                 }
                 Err(e) => {
-                    self.failures = self.failures.saturating_add(1);
                     self.index = 0;
-                    self.finished = !e.is_retryable();
-                    return Some(Err(e));
+                    if let Some(report) = self.reconnect.failed(e) {
+                        return Some((Err(report), self));
+                    }
                 }
             }
         }
     }
-}
-
-fn backoff(failures: u32) -> Duration {
-    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-    BACKOFF_FIRST.saturating_mul(factor).min(BACKOFF_MAX)
 }
 
 #[async_trait]
@@ -445,13 +425,7 @@ impl KeyValueStore for ConsulStore {
     }
 
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(Error::invalid(format!(
-                "Consul: the value for '{key}' has {} bytes, more than one write carries ({MAX_VALUE_BYTES}); \
-                 wrap the store in vamp_kv::large::LargeValues to store larger values.",
-                value.len()
-            )));
-        }
+        check_one_write("Consul", key, &value, MAX_VALUE_BYTES)?;
         self.api.put(key, value).await?;
         let read = self.api.read("set", key, None).await?;
         Ok(read.current.map_or(read.index, |v| v.version))
@@ -480,19 +454,13 @@ impl KeyValueStore for ConsulStore {
     fn watch(&self, key: &Key) -> BoxStream<'static, Result<Versioned>> {
         let watching = Watching {
             api: Arc::clone(&self.api),
-            closed: self.closed.clone(),
+            reconnect: Reconnect::new(self.closed.clone(), Reporting::EveryFailure),
             key: key.clone(),
             index: 0,
             last: None,
-            failures: 0,
-            pause: false,
-            finished: false,
+            index_reset: false,
         };
-        futures::stream::unfold(watching, |mut watching| async move {
-            let item = watching.next().await?;
-            Some((item, watching))
-        })
-        .boxed()
+        futures::stream::unfold(watching, Watching::next).boxed()
     }
 }
 
@@ -557,12 +525,5 @@ mod tests {
         ]
         .map(String::from);
         assert_eq!(child_names(&key("/vamp/x"), &listed), ["a", "b"]);
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        assert_eq!(backoff(1), BACKOFF_FIRST);
-        assert_eq!(backoff(3), BACKOFF_FIRST * 4);
-        assert_eq!(backoff(100), BACKOFF_MAX);
     }
 }

@@ -26,7 +26,8 @@ use futures::FutureExt;
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 
-use crate::reconnect::{close_signal, Backoff, CloseOnDrop, Closed};
+use crate::large::check_one_write;
+use crate::reconnect::{close_signal, or_absent, CloseOnDrop, Closed, Reconnect, Reporting};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -119,14 +120,7 @@ impl KeyValueStore for EtcdStore {
     }
 
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
-        if value.len() > Self::MAX_VALUE_BYTES {
-            return Err(Error::invalid(format!(
-                "The value for '{key}' is {} bytes; etcd takes at most {} bytes in one request. Wrap the store in \
-                 LargeValues (vamp_kv::url::connect does) to store larger values.",
-                value.len(),
-                Self::MAX_VALUE_BYTES
-            )));
-        }
+        check_one_write("etcd", key, &value, Self::MAX_VALUE_BYTES)?;
         let response = self
             .kv
             .clone()
@@ -188,12 +182,8 @@ impl KeyValueStore for EtcdStore {
             watch: self.watch.clone(),
             endpoints: self.endpoints.clone(),
             key: key.clone(),
-            closed: self.closed.clone(),
-            backoff: Backoff::for_watches(),
+            reconnect: Reconnect::new(self.closed.clone(), Reporting::FirstOfOutage),
             stream: None,
-            outage_reported: false,
-            wait_first: false,
-            finished: false,
         };
         stream::unfold(state, Watch::next).boxed()
     }
@@ -262,48 +252,31 @@ struct Watch {
     watch: WatchClient,
     endpoints: String,
     key: Key,
-    closed: Closed,
-    backoff: Backoff,
+    reconnect: Reconnect,
     stream: Option<WatchStream>,
-    outage_reported: bool,
-    wait_first: bool,
-    /// Set once a non-retryable error was delivered: the stream ends after it.
-    finished: bool,
 }
 
 impl Watch {
     async fn next(mut self) -> Option<(Result<Versioned>, Watch)> {
         loop {
-            if self.finished || self.closed.is_closed() {
+            if !self.reconnect.ready().await {
                 return None;
-            }
-            if self.wait_first {
-                self.wait_first = false;
-                let delay = self.backoff.next_delay();
-                if !self.closed.sleep(delay).await {
-                    return None;
-                }
             }
             let Some(stream) = self.stream.as_mut() else {
                 match self.start().await {
                     Ok(current) => {
-                        self.outage_reported = false;
-                        self.backoff.reset();
+                        self.reconnect.succeeded();
                         return Some((Ok(current), self));
                     }
                     Err(e) => {
-                        self.wait_first = true;
-                        if let Some(report) = self.report(e) {
+                        if let Some(report) = self.reconnect.failed(e) {
                             return Some((Err(report), self));
                         }
                         continue;
                     }
                 }
             };
-            let message = tokio::select! {
-                message = stream.message() => message,
-                _ = self.closed.wait() => return None,
-            };
+            let message = self.reconnect.unless_closed(stream.message()).await?;
             match message {
                 Ok(Some(response)) => {
                     let mut latest = latest_of(&self.key, &response);
@@ -324,12 +297,11 @@ impl Watch {
                 }
                 Ok(None) | Err(_) => {
                     self.stream = None;
-                    self.wait_first = true;
                     let lost = Error::unavailable(format!(
                         "The etcd watch of '{}' at {} lost its connection; reconnecting.",
                         self.key, self.endpoints
                     ));
-                    if let Some(report) = self.report(lost) {
+                    if let Some(report) = self.reconnect.failed(lost) {
                         return Some((Err(report), self));
                     }
                 }
@@ -349,22 +321,7 @@ impl Watch {
             .await
             .map_err(|e| etcd_error(&self.endpoints, &format!("watching '{}'", self.key), e))?;
         self.stream = Some(stream);
-        Ok(current.unwrap_or(Versioned {
-            value: None,
-            version: 0,
-        }))
-    }
-
-    /// The error to deliver for a failure: the first of an outage when retryable (later ones are only retried);
-    /// a non-retryable one always, after which the stream ends.
-    fn report(&mut self, e: Error) -> Option<Error> {
-        if !e.is_retryable() {
-            self.finished = true;
-            return Some(e);
-        }
-        let first = !self.outage_reported;
-        self.outage_reported = true;
-        first.then_some(e)
+        Ok(or_absent(current))
     }
 }
 

@@ -73,6 +73,20 @@ pub const SWEEP_AGE: Duration = Duration::from_secs(600);
 /// declares more is treated as damaged rather than allocated.
 pub const MAX_VALUE_BYTES: usize = 1 << 30;
 
+/// The check a backend's `set` makes before it sends `value`: above `limit`, the most one write of `backend`
+/// carries, the value is refused with `Invalid` naming the key, both sizes and [`LargeValues`], which stores it
+/// in parts.
+pub fn check_one_write(backend: &str, key: &Key, value: &[u8], limit: usize) -> Result<()> {
+    if value.len() > limit {
+        return Err(Error::invalid(format!(
+            "{backend}: the value for '{key}' has {} bytes, more than one write carries ({limit}); wrap the store \
+             in vamp_kv::large::LargeValues (vamp_kv::url::connect does) to store larger values.",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
 const KIND_RAW: u8 = b'R';
 const KIND_ZSTD: u8 = b'Z';
 const KIND_MANIFEST: u8 = b'M';
@@ -635,6 +649,17 @@ mod tests {
     use vamp_core::ErrorKind;
 
     const LIMIT: usize = 1024;
+
+    #[test]
+    fn a_value_above_one_write_is_refused_naming_large_values() {
+        let key = Key::parse("/vamp/x").unwrap();
+        assert!(check_one_write("etcd", &key, &[0; 10], 10).is_ok());
+        let e = check_one_write("etcd", &key, &[0; 11], 10).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid);
+        for part in ["etcd", "'/vamp/x'", "11 bytes", "(10)", "LargeValues"] {
+            assert!(e.message().contains(part), "{part}: {e}");
+        }
+    }
 
     fn store() -> LargeValues<MemoryKeyValueStore> {
         LargeValues::new(MemoryKeyValueStore::new(), LIMIT)

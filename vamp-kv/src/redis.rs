@@ -40,7 +40,8 @@ use redis::{Client, RedisError, RetryMethod, Script};
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 
-use crate::reconnect::{close_signal, Backoff, CloseOnDrop, Closed};
+use crate::large::check_one_write;
+use crate::reconnect::{close_signal, or_absent, CloseOnDrop, Closed, Reconnect, Reporting};
 
 const REVISION: &str = "vamp-kv:revision";
 const VERSIONS: &str = "vamp-kv:versions";
@@ -180,14 +181,7 @@ impl KeyValueStore for RedisStore {
     }
 
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
-        if value.len() > Self::MAX_VALUE_BYTES {
-            return Err(Error::invalid(format!(
-                "The value for '{key}' is {} bytes; the Redis store takes at most {} bytes in one command. Wrap \
-                 the store in LargeValues (vamp_kv::url::connect does) to store larger values.",
-                value.len(),
-                Self::MAX_VALUE_BYTES
-            )));
-        }
+        check_one_write("Redis", key, &value, Self::MAX_VALUE_BYTES)?;
         self.set_script
             .key(key.as_str())
             .key(REVISION)
@@ -234,12 +228,8 @@ impl KeyValueStore for RedisStore {
             connection: self.connection.clone(),
             address: self.address.clone(),
             key: key.clone(),
-            closed: self.closed.clone(),
-            backoff: Backoff::for_watches(),
+            reconnect: Reconnect::new(self.closed.clone(), Reporting::FirstOfOutage),
             messages: None,
-            outage_reported: false,
-            wait_first: false,
-            finished: false,
             delivered: 0,
         };
         stream::unfold(state, Watch::next).boxed()
@@ -266,13 +256,8 @@ struct Watch {
     connection: ConnectionManager,
     address: String,
     key: Key,
-    closed: Closed,
-    backoff: Backoff,
+    reconnect: Reconnect,
     messages: Option<PubSubStream>,
-    outage_reported: bool,
-    wait_first: bool,
-    /// Set once a non-retryable error was delivered: the stream ends after it.
-    finished: bool,
     /// The version of the last item delivered; notices up to it are old news.
     delivered: u64,
 }
@@ -280,15 +265,8 @@ struct Watch {
 impl Watch {
     async fn next(mut self) -> Option<(Result<Versioned>, Watch)> {
         loop {
-            if self.finished || self.closed.is_closed() {
+            if !self.reconnect.ready().await {
                 return None;
-            }
-            if self.wait_first {
-                self.wait_first = false;
-                let delay = self.backoff.next_delay();
-                if !self.closed.sleep(delay).await {
-                    return None;
-                }
             }
             let Some(messages) = self.messages.as_mut() else {
                 let started = self.start().await;
@@ -297,17 +275,14 @@ impl Watch {
                     None => continue,
                 }
             };
-            let message = tokio::select! {
-                message = messages.next() => message,
-                _ = self.closed.wait() => return None,
-            };
+            let message = self.reconnect.unless_closed(messages.next()).await?;
             let Some(mut latest) = message else {
                 self.messages = None;
                 let lost = Error::unavailable(format!(
                     "The Redis watch of '{}' at {} lost its connection; reconnecting.",
                     self.key, self.address
                 ));
-                if let Some(report) = self.failed(lost) {
+                if let Some(report) = self.reconnect.failed(lost) {
                     return Some((Err(report), self));
                 }
                 continue;
@@ -339,12 +314,8 @@ impl Watch {
         };
         match result {
             Ok(current) => {
-                self.outage_reported = false;
-                self.backoff.reset();
-                let current = current.unwrap_or(Versioned {
-                    value: None,
-                    version: 0,
-                });
+                self.reconnect.succeeded();
+                let current = or_absent(current);
                 self.delivered = if fresh {
                     current.version
                 } else {
@@ -354,7 +325,7 @@ impl Watch {
             }
             Err(e) => {
                 self.messages = None;
-                self.failed(e).map(Err)
+                self.reconnect.failed(e).map(Err)
             }
         }
     }
@@ -378,19 +349,6 @@ impl Watch {
             .map_err(|e| redis_error(&self.address, &format!("watching '{}'", self.key), e))?;
         self.messages = Some(messages);
         Ok(())
-    }
-
-    /// The error to deliver for a failure (the first of an outage when retryable; a non-retryable one always, after
-    /// which the stream ends), and a delay before the next attempt.
-    fn failed(&mut self, e: Error) -> Option<Error> {
-        self.wait_first = true;
-        if !e.is_retryable() {
-            self.finished = true;
-            return Some(e);
-        }
-        let first = !self.outage_reported;
-        self.outage_reported = true;
-        first.then_some(e)
     }
 }
 

@@ -29,10 +29,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use tokio::sync::watch;
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 use zookeeper_client as zk;
+
+use crate::large::check_one_write;
+use crate::reconnect::{close_signal, CloseOnDrop, Closed, Reconnect, Reporting};
 
 /// The largest value one `set` accepts: ZooKeeper refuses requests above its `jute.maxbuffer` (1 MiB - 1 by
 /// default) and a request carries the path and framing besides the data, so 64 KiB are left for those. Larger
@@ -58,8 +60,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const RECONNECT_WAIT: Duration = Duration::from_secs(2);
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const BACKOFF_FIRST: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(2);
 const MAX_ATTEMPTS: usize = 16;
 
 /// A [`KeyValueStore`] on a ZooKeeper ensemble.
@@ -67,8 +67,8 @@ const MAX_ATTEMPTS: usize = 16;
 /// Dropping the store ends its watch streams; the session closes when the last stream has ended.
 pub struct ZooKeeperStore {
     shared: Arc<Shared>,
-    _closed: watch::Sender<()>,
-    closed: watch::Receiver<()>,
+    closed: Closed,
+    _close: CloseOnDrop,
 }
 
 impl std::fmt::Debug for ZooKeeperStore {
@@ -112,7 +112,7 @@ impl ZooKeeperStore {
             ),
         };
         let client = open_session(&hosts, chroot.as_deref()).await?;
-        let (closed_tx, closed) = watch::channel(());
+        let (close, closed) = close_signal();
         Ok(ZooKeeperStore {
             shared: Arc::new(Shared {
                 hosts,
@@ -120,8 +120,8 @@ impl ZooKeeperStore {
                 client: Mutex::new(client),
                 renewing: tokio::sync::Mutex::new(()),
             }),
-            _closed: closed_tx,
             closed,
+            _close: close,
         })
     }
 
@@ -534,64 +534,47 @@ async fn read_and_watch(
     )))
 }
 
+/// The state of one watch: the data watch armed by the last read (none after a failure), and the last item
+/// delivered.
 struct Watching {
     shared: Arc<Shared>,
-    closed: watch::Receiver<()>,
+    reconnect: Reconnect,
     key: Key,
     armed: Option<zk::OneshotWatcher>,
     last: Option<Versioned>,
-    failures: u32,
-    finished: bool,
 }
 
 impl Watching {
     /// The next item of the watch stream; `None` once the store is dropped or after a non-retryable error.
-    async fn next(&mut self) -> Option<Result<Versioned>> {
+    async fn next(mut self) -> Option<(Result<Versioned>, Watching)> {
         loop {
-            if self.finished {
+            if !self.reconnect.ready().await {
                 return None;
             }
             if let Some(armed) = self.armed.take() {
-                tokio::select! {
-                    _ = self.closed.changed() => return None,
-                    _ = armed.changed() => {}
-                }
-            } else if self.failures > 0 {
-                let delay = backoff(self.failures);
-                tokio::select! {
-                    _ = self.closed.changed() => return None,
-                    () = tokio::time::sleep(delay) => {}
-                }
+                self.reconnect.unless_closed(armed.changed()).await?;
             }
             let key = self.key.clone();
-            let read = tokio::select! {
-                _ = self.closed.changed() => return None,
-                read = run(&self.shared, "watch", &key, async |client| {
-                    read_and_watch(client, key.as_str()).await
-                }) => read,
-            };
-            match read {
+            let read = run(&self.shared, "watch", &key, async |client| {
+                read_and_watch(client, key.as_str()).await
+            });
+            match self.reconnect.unless_closed(read).await? {
                 Ok((current, armed)) => {
                     self.armed = Some(armed);
-                    self.failures = 0;
+                    self.reconnect.succeeded();
                     if self.last.as_ref() != Some(&current) {
                         self.last = Some(current.clone());
-                        return Some(Ok(current));
+                        return Some((Ok(current), self));
                     }
                 }
                 Err(e) => {
-                    self.failures = self.failures.saturating_add(1);
-                    self.finished = !e.is_retryable();
-                    return Some(Err(e));
+                    if let Some(report) = self.reconnect.failed(e) {
+                        return Some((Err(report), self));
+                    }
                 }
             }
         }
     }
-}
-
-fn backoff(failures: u32) -> Duration {
-    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-    BACKOFF_FIRST.saturating_mul(factor).min(BACKOFF_MAX)
 }
 
 #[async_trait]
@@ -602,13 +585,7 @@ impl KeyValueStore for ZooKeeperStore {
     }
 
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(Error::invalid(format!(
-                "ZooKeeper: the value for '{key}' has {} bytes, more than one write carries ({MAX_VALUE_BYTES}); \
-                 wrap the store in vamp_kv::large::LargeValues to store larger values.",
-                value.len()
-            )));
-        }
+        check_one_write("ZooKeeper", key, &value, MAX_VALUE_BYTES)?;
         self.run("set", key, async |client| {
             write(client, key.as_str(), &value).await
         })
@@ -628,18 +605,12 @@ impl KeyValueStore for ZooKeeperStore {
     fn watch(&self, key: &Key) -> BoxStream<'static, Result<Versioned>> {
         let watching = Watching {
             shared: Arc::clone(&self.shared),
-            closed: self.closed.clone(),
+            reconnect: Reconnect::new(self.closed.clone(), Reporting::EveryFailure),
             key: key.clone(),
             armed: None,
             last: None,
-            failures: 0,
-            finished: false,
         };
-        futures::stream::unfold(watching, |mut watching| async move {
-            let item = watching.next().await?;
-            Some((item, watching))
-        })
-        .boxed()
+        futures::stream::unfold(watching, Watching::next).boxed()
     }
 }
 
@@ -669,13 +640,6 @@ mod tests {
         assert!(!is_child_name(EMPTY_VALUE_MARKER));
         assert!(is_child_name("configuration"));
         assert!(!is_child_name("zookeeper quota x"));
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        assert_eq!(backoff(1), BACKOFF_FIRST);
-        assert_eq!(backoff(2), BACKOFF_FIRST * 2);
-        assert_eq!(backoff(40), BACKOFF_MAX);
     }
 
     #[test]

@@ -1,31 +1,27 @@
 //! The Consul store wrapped in `LargeValues` (per-write limit `ConsulStore::MAX_VALUE_BYTES`, 512 KiB) against the
 //! Consul double: the whole conformance suite, its 4 MiB case included, and an 8 MiB configuration and 3 MiB of
 //! incompressible bytes through `get` and a watch.
-//!
-//! Uses `vamp_kv::large` and `tests/support/mod.rs` of the etcd/Redis branch: it compiles once both are merged.
 
 #[path = "support/consul_double.rs"]
 mod consul_double;
 mod support;
-#[path = "support/zk_consul.rs"]
-mod zk_consul;
 
 use std::sync::Arc;
 
 use consul_double::ConsulDouble;
+use support::Leased;
 use vamp_kv::consul::ConsulStore;
 use vamp_kv::large::LargeValues;
-use zk_consul::Leased;
 
 async fn wrapped() -> Arc<Leased<LargeValues<ConsulStore>, ConsulDouble>> {
     let double = ConsulDouble::new();
     let store = ConsulStore::connect(&double.url())
         .await
         .unwrap_or_else(|e| panic!("the Consul double is not reachable: {e}"));
-    Arc::new(Leased {
-        store: LargeValues::new(store, ConsulStore::MAX_VALUE_BYTES),
-        lease: double,
-    })
+    Arc::new(Leased::new(
+        LargeValues::new(store, ConsulStore::MAX_VALUE_BYTES),
+        double,
+    ))
 }
 
 vamp_core::kv_conformance!(consul_large_values, wrapped, skip = "consul");

@@ -7,15 +7,15 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use support::{Lease, Leased, Shared};
 use vamp_core::kv::{Key, KeyValueStore};
 use vamp_core::testkit::servers::TestServer;
-use vamp_core::ErrorKind;
 use vamp_kv::etcd::EtcdStore;
 use vamp_kv::large::{LargeValues, MAGIC, RESERVED_ROOT};
 
-static ETCD: Shared = Shared::new(TestServer::etcd);
+static ETCD: Shared = Shared::new("etcd", TestServer::etcd);
 
 async fn raw_store(lease: &Lease) -> EtcdStore {
     match EtcdStore::connect(&[lease.address().to_string()]).await {
@@ -27,7 +27,7 @@ async fn raw_store(lease: &Lease) -> EtcdStore {
 async fn raw() -> Arc<Leased<EtcdStore>> {
     let lease = ETCD.lease();
     let store = raw_store(&lease).await;
-    Arc::new(Leased::new(Arc::new(store), lease))
+    Arc::new(Leased::new(store, lease))
 }
 
 async fn through_url() -> Arc<Leased<dyn KeyValueStore>> {
@@ -41,28 +41,7 @@ async fn through_url() -> Arc<Leased<dyn KeyValueStore>> {
 
 // The raw store takes one request of at most 1.5 MiB, so the 4 MiB case runs only on the wrapped store below;
 // `a_raw_store_refuses_values_above_the_request_limit` pins what the raw store does instead.
-vamp_core::__vamp_conformance_tests!(kv, etcd_raw, ["etcd"], subject = raw => (&*subject), [
-    get_of_an_absent_key_is_none,
-    set_then_get_returns_the_value_and_version,
-    versions_increase_with_every_set,
-    versions_increase_across_delete_and_set,
-    delete_says_whether_the_key_existed,
-    delete_of_a_never_set_key_is_false,
-    delete_leaves_children_in_place,
-    children_are_the_sorted_direct_names,
-    children_of_a_leaf_are_empty,
-    children_forget_a_subtree_without_values,
-    children_match_whole_segments,
-    values_are_bytes,
-    watch_starts_with_the_current_value,
-    watch_of_an_absent_key_starts_without_value,
-    watch_sees_a_later_set,
-    watch_sees_a_delete,
-    watch_delivers_the_final_value_of_a_burst,
-    watch_ignores_other_keys,
-    every_watcher_sees_the_change,
-    keys_are_validated,
-]);
+support::kv_conformance_within_one_write!(etcd_raw, raw, "etcd");
 
 vamp_core::kv_conformance!(etcd_large_values, through_url, skip = "etcd");
 
@@ -73,19 +52,7 @@ async fn a_raw_store_refuses_values_above_the_request_limit() {
     }
     let lease = ETCD.lease();
     let store = raw_store(&lease).await;
-    let key = support::configuration_key();
-    let e = store
-        .set(&key, vec![b'x'; EtcdStore::MAX_VALUE_BYTES + 1])
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Invalid);
-    assert!(e.message().contains("LargeValues"), "{e}");
-    let at_limit = vec![b'y'; EtcdStore::MAX_VALUE_BYTES];
-    store
-        .set(&key, at_limit.clone())
-        .await
-        .expect("a value at the limit fits");
-    assert!(store.get(&key).await.unwrap().unwrap().value == Some(at_limit));
+    support::the_per_write_limit_holds(&store, EtcdStore::MAX_VALUE_BYTES).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,8 +112,10 @@ async fn a_watch_survives_ten_seconds_without_etcd() {
         return;
     }
     let mut server = TestServer::etcd().expect("etcd");
-    let url = format!("etcd://{}", server.address());
-    support::watch_survives_an_outage(&mut server, &url, "etcd").await;
+    let store = vamp_kv::url::connect(&format!("etcd://{}", server.address()))
+        .await
+        .expect("connect");
+    support::watch_survives_an_outage(store, &mut server, "etcd", Duration::from_secs(30)).await;
 }
 
 /// The client's 5 s request timeout must not cut a watch that is idle for longer.
@@ -178,29 +147,14 @@ async fn bad_keys_are_refused_with_a_clear_error() {
     if vamp_core::testkit::skip("etcd") {
         return;
     }
-    for (bad, says) in [
-        ("/vamp/../etc", "'..'"),
-        ("/vamp//x", "empty"),
-        ("/vamp/a\u{7}b", "control character"),
-    ] {
-        let e = Key::parse(bad).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Invalid);
-        assert!(e.message().contains(says), "{bad:?}: {e}");
-    }
-    let store = through_url().await;
-    let reserved = Key::parse(&format!("/{RESERVED_ROOT}/x")).unwrap();
-    let e = store.set(&reserved, b"x".to_vec()).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Invalid);
-    assert!(e.message().contains("reserved"), "{e}");
+    support::bad_keys_are_invalid(&support::BAD_KEYS);
+    support::the_reserved_root_is_refused(&*through_url().await).await;
 }
 
 #[tokio::test]
 async fn an_unreachable_cluster_is_a_retryable_error() {
-    let port = vamp_core::testkit::servers::free_port().unwrap();
-    let e = EtcdStore::connect(&[format!("127.0.0.1:{port}")])
-        .await
-        .err()
-        .expect("nothing listens there");
-    assert!(e.is_retryable(), "{e}");
-    assert!(e.message().contains("etcd"), "{e}");
+    support::connecting_to_nothing_is_retryable("etcd", |address| async move {
+        EtcdStore::connect(&[address]).await
+    })
+    .await;
 }

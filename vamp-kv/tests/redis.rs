@@ -7,15 +7,15 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use support::{Lease, Leased, Shared};
 use vamp_core::kv::{Key, KeyValueStore};
 use vamp_core::testkit::servers::TestServer;
-use vamp_core::ErrorKind;
 use vamp_kv::large::{LargeValues, MAGIC, RESERVED_ROOT};
 use vamp_kv::redis::RedisStore;
 
-static REDIS: Shared = Shared::new(TestServer::redis);
+static REDIS: Shared = Shared::new("Redis", TestServer::redis);
 
 /// The per-write limit the wrapped suite runs with: small enough that its 4 MiB case is chunked.
 const SMALL_LIMIT: usize = 64 * 1024;
@@ -30,13 +30,13 @@ async fn raw_store(lease: &Lease) -> RedisStore {
 async fn raw() -> Arc<Leased<RedisStore>> {
     let lease = REDIS.lease();
     let store = raw_store(&lease).await;
-    Arc::new(Leased::new(Arc::new(store), lease))
+    Arc::new(Leased::new(store, lease))
 }
 
 async fn chunking() -> Arc<Leased<LargeValues<RedisStore>>> {
     let lease = REDIS.lease();
     let store = LargeValues::new(raw_store(&lease).await, SMALL_LIMIT);
-    Arc::new(Leased::new(Arc::new(store), lease))
+    Arc::new(Leased::new(store, lease))
 }
 
 vamp_core::kv_conformance!(redis_raw, raw, skip = "redis");
@@ -151,8 +151,10 @@ async fn a_watch_survives_ten_seconds_without_redis() {
         return;
     }
     let mut server = TestServer::redis().expect("redis");
-    let url = format!("redis://{}", server.address());
-    support::watch_survives_an_outage(&mut server, &url, "Redis").await;
+    let store = vamp_kv::url::connect(&format!("redis://{}", server.address()))
+        .await
+        .expect("connect");
+    support::watch_survives_an_outage(store, &mut server, "Redis", Duration::from_secs(30)).await;
 }
 
 #[tokio::test]
@@ -160,32 +162,18 @@ async fn bad_keys_are_refused_with_a_clear_error() {
     if vamp_core::testkit::skip("redis") {
         return;
     }
-    for (bad, says) in [
-        ("/vamp/../etc", "'..'"),
-        ("/vamp//x", "empty"),
-        ("/vamp/a\u{7}b", "control character"),
-    ] {
-        let e = Key::parse(bad).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Invalid);
-        assert!(e.message().contains(says), "{bad:?}: {e}");
-    }
+    support::bad_keys_are_invalid(&support::BAD_KEYS);
     let lease = REDIS.lease();
     let store = vamp_kv::url::connect(&format!("redis://{}", lease.address()))
         .await
         .expect("connect");
-    let reserved = Key::parse(&format!("/{RESERVED_ROOT}/x")).unwrap();
-    let e = store.set(&reserved, b"x".to_vec()).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Invalid);
-    assert!(e.message().contains("reserved"), "{e}");
+    support::the_reserved_root_is_refused(&*store).await;
 }
 
 #[tokio::test]
 async fn an_unreachable_server_is_a_retryable_error() {
-    let port = vamp_core::testkit::servers::free_port().unwrap();
-    let e = RedisStore::connect(&format!("redis://127.0.0.1:{port}"))
-        .await
-        .err()
-        .expect("nothing listens there");
-    assert!(e.is_retryable(), "{e}");
-    assert!(e.message().contains("Redis"), "{e}");
+    support::connecting_to_nothing_is_retryable("Redis", |address| async move {
+        RedisStore::connect(&format!("redis://{address}")).await
+    })
+    .await;
 }

@@ -5,68 +5,31 @@
 //! The conformance case `a_large_value_round_trips` (4 MiB) needs `LargeValues`; the whole suite including it runs
 //! through that wrapper in `zookeeper_large.rs`.
 
-#[path = "support/zk_consul.rs"]
-mod zk_consul;
+mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::StreamExt;
+use support::{scratch, Leased, Shared};
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::testkit::servers::TestServer;
 use vamp_core::testkit::{run_case, skip};
 use vamp_core::ErrorKind;
 use vamp_kv::zookeeper::{ZooKeeperStore, EMPTY_VALUE_MARKER, MAX_VALUE_BYTES};
-use zk_consul::{scratch, Leased};
 use zookeeper_client as zk;
 
+static ZOOKEEPER: Shared = Shared::new("ZooKeeper", TestServer::zookeeper);
+
 async fn leased_store() -> Arc<Leased<ZooKeeperStore>> {
-    let lease = zk_consul::zookeeper();
+    let lease = ZOOKEEPER.lease();
     let store = ZooKeeperStore::connect(&[lease.address().to_string()], None)
         .await
         .unwrap_or_else(|e| panic!("ZooKeeper is not reachable: {e}"));
-    Arc::new(Leased { store, lease })
+    Arc::new(Leased::new(store, lease))
 }
 
-/// The vamp-core conformance cases against the bare store, each its own test (one lease of the shared server).
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod conformance {
-            $(
-                #[test]
-                fn $case() {
-                    super::run_case(&["zookeeper"], concat!("kv::", stringify!($case)), async {
-                        let store = super::leased_store().await;
-                        vamp_core::testkit::kv::$case(&*store).await;
-                    });
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
-    get_of_an_absent_key_is_none,
-    set_then_get_returns_the_value_and_version,
-    versions_increase_with_every_set,
-    versions_increase_across_delete_and_set,
-    delete_says_whether_the_key_existed,
-    delete_of_a_never_set_key_is_false,
-    delete_leaves_children_in_place,
-    children_are_the_sorted_direct_names,
-    children_of_a_leaf_are_empty,
-    children_forget_a_subtree_without_values,
-    children_match_whole_segments,
-    values_are_bytes,
-    watch_starts_with_the_current_value,
-    watch_of_an_absent_key_starts_without_value,
-    watch_sees_a_later_set,
-    watch_sees_a_delete,
-    watch_delivers_the_final_value_of_a_burst,
-    watch_ignores_other_keys,
-    every_watcher_sees_the_change,
-    keys_are_validated,
-);
+// The bare store, each case its own test on a lease of the shared server.
+support::kv_conformance_within_one_write!(conformance, leased_store, "zookeeper");
 
 /// A raw client on the same server, to look at the znodes the store writes.
 async fn raw(address: &str) -> zk::Client {
@@ -200,24 +163,14 @@ fn delete_keeps_a_znode_with_children_and_clears_its_data() {
 #[test]
 fn a_value_of_the_per_write_limit_is_stored_and_a_larger_one_refused() {
     case("limit", async {
-        let store = leased_store().await;
-        let key = scratch("limit");
-        let at_limit = vec![7u8; MAX_VALUE_BYTES];
-        store.set(&key, at_limit.clone()).await.unwrap();
-        assert_eq!(
-            store.get(&key).await.unwrap().and_then(|v| v.value),
-            Some(at_limit)
-        );
-        let err = store.set(&key, vec![7u8; MAX_VALUE_BYTES + 1]).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Invalid);
-        assert!(err.message().contains("LargeValues"), "{err}");
+        support::the_per_write_limit_holds(&*leased_store().await, MAX_VALUE_BYTES).await;
     });
 }
 
 #[test]
 fn a_chroot_puts_every_key_below_it() {
     case("chroot", async {
-        let lease = zk_consul::zookeeper();
+        let lease = ZOOKEEPER.lease();
         let root = scratch("chroot");
         let store = ZooKeeperStore::connect(&[lease.address().to_string()], Some(root.as_str()))
             .await
@@ -234,7 +187,7 @@ fn a_chroot_puts_every_key_below_it() {
 #[test]
 fn several_hosts_fail_over_to_the_one_that_answers() {
     case("hosts", async {
-        let lease = zk_consul::zookeeper();
+        let lease = ZOOKEEPER.lease();
         let dead = format!("127.0.0.1:{}", vamp_core::testkit::servers::free_port().unwrap());
         let store = ZooKeeperStore::connect(&[dead, lease.address().to_string()], None)
             .await
@@ -249,12 +202,10 @@ fn several_hosts_fail_over_to_the_one_that_answers() {
 #[test]
 fn connecting_to_no_server_is_a_retryable_error() {
     case("no server", async {
-        let port = vamp_core::testkit::servers::free_port().unwrap();
-        let err = ZooKeeperStore::connect(&[format!("127.0.0.1:{port}")], None)
-            .await
-            .unwrap_err();
-        assert!(err.is_retryable(), "{err}");
-        assert!(err.message().contains("ZooKeeper"), "{err}");
+        support::connecting_to_nothing_is_retryable("ZooKeeper", |address| async move {
+            ZooKeeperStore::connect(&[address], None).await
+        })
+        .await;
     });
 }
 
@@ -276,37 +227,25 @@ fn bad_hosts_and_chroots_are_refused() {
 
 #[test]
 fn bad_keys_are_refused_before_they_reach_zookeeper() {
-    for bad in [
-        "/vamp/../etc",
-        "/vamp//x",
-        "/vamp/x/",
-        "/vamp/a\u{0}b",
-        "/vamp/a\u{7f}b",
-        "/vamp/.",
-    ] {
-        let err = Key::parse(bad).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Invalid, "{bad:?}");
-        assert!(err.message().contains("invalid"), "{}", err.message());
-    }
+    support::bad_keys_are_invalid(&[
+        ("/vamp/../etc", "invalid"),
+        ("/vamp//x", "invalid"),
+        ("/vamp/x/", "invalid"),
+        ("/vamp/a\u{0}b", "invalid"),
+        ("/vamp/a\u{7f}b", "invalid"),
+        ("/vamp/.", "invalid"),
+    ]);
 }
 
 #[test]
 fn a_watch_ends_when_the_store_is_dropped() {
     case("watch ends", async {
-        let store = leased_store().await;
-        let mut watch = store.watch(&scratch("ends"));
-        assert!(watch.next().await.is_some_and(|item| item.is_ok()));
-        drop(store);
-        let end = tokio::time::timeout(Duration::from_secs(10), watch.next()).await;
-        assert!(
-            matches!(end, Ok(None)),
-            "the stream must end once the store is gone"
-        );
+        support::a_watch_ends_with_its_store(leased_store().await).await;
     });
 }
 
 /// Stops the server for 10 s while a watch runs: writes fail with a retryable error, nothing panics, and after
-/// the restart the watch delivers the value written then.
+/// the restart the watch delivers the value written then (`support::watch_survives_an_outage`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_survives_a_ten_second_outage_and_delivers_the_final_value() {
     if skip("zookeeper") {
@@ -316,62 +255,6 @@ async fn a_watch_survives_a_ten_second_outage_and_delivers_the_final_value() {
     let store = ZooKeeperStore::connect(&[server.address()], None)
         .await
         .expect("connect");
-    let key = scratch("outage");
-    store.set(&key, b"before".to_vec()).await.expect("first set");
-    let mut watch = store.watch(&key);
-    let first = watch.next().await.expect("first item").expect("first value");
-    assert_eq!(first.value.as_deref(), Some(&b"before"[..]));
-    let (items, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let collector = tokio::spawn(async move {
-        while let Some(item) = watch.next().await {
-            if items.send(item).is_err() {
-                break;
-            }
-        }
-    });
-
-    tokio::task::block_in_place(|| server.stop());
-    let stopped = Instant::now();
-    let asked = Instant::now();
-    let err = tokio::time::timeout(Duration::from_secs(15), store.set(&key, b"lost".to_vec()))
-        .await
-        .expect("a set while the server is down must return")
-        .expect_err("a set while the server is down must fail");
-    assert!(err.is_retryable(), "{err} ({:?})", err.kind());
-    assert!(err.message().contains("ZooKeeper"), "{err}");
-    assert!(
-        asked.elapsed() < Duration::from_secs(12),
-        "the failure took {:?}",
-        asked.elapsed()
-    );
-    let err = store.get(&key).await.expect_err("a get while down must fail");
-    assert!(err.is_retryable(), "{err}");
-    tokio::time::sleep(Duration::from_secs(10).saturating_sub(stopped.elapsed())).await;
-
-    tokio::task::block_in_place(|| server.start()).expect("ZooKeeper restarts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let version = loop {
-        match store.set(&key, b"final".to_vec()).await {
-            Ok(version) => break version,
-            Err(e) if e.is_retryable() && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            Err(e) => panic!("the write after the restart failed: {e}"),
-        }
-    };
-    let delivered = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match received.recv().await {
-                Some(Ok(item)) if item.value.as_deref() == Some(&b"final"[..]) => return item,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => assert!(e.is_retryable(), "a watch error must be retryable: {e}"),
-                None => panic!("the watch ended"),
-            }
-        }
-    })
-    .await
-    .expect("the watch did not deliver the final value within 30 s after the restart");
-    assert_eq!(delivered.version, version);
-    drop(store);
-    collector.await.expect("the watch task must not panic");
+    support::watch_survives_an_outage(Arc::new(store), &mut server, "ZooKeeper", Duration::from_secs(30))
+        .await;
 }

@@ -1,28 +1,27 @@
 //! The ZooKeeper store wrapped in `LargeValues` (per-write limit `ZooKeeperStore::MAX_VALUE_BYTES`) against a real
 //! ZooKeeper: the whole conformance suite, its 4 MiB case included, and an 8 MiB configuration and 3 MiB of
 //! incompressible bytes through `get` and a watch.
-//!
-//! Uses `vamp_kv::large` and `tests/support/mod.rs` of the etcd/Redis branch: it compiles once both are merged.
 
 mod support;
-#[path = "support/zk_consul.rs"]
-mod zk_consul;
 
 use std::sync::Arc;
 
+use support::{Leased, Shared};
+use vamp_core::testkit::servers::TestServer;
 use vamp_kv::large::LargeValues;
 use vamp_kv::zookeeper::ZooKeeperStore;
-use zk_consul::Leased;
+
+static ZOOKEEPER: Shared = Shared::new("ZooKeeper", TestServer::zookeeper);
 
 async fn wrapped() -> Arc<Leased<LargeValues<ZooKeeperStore>>> {
-    let lease = zk_consul::zookeeper();
+    let lease = ZOOKEEPER.lease();
     let store = ZooKeeperStore::connect(&[lease.address().to_string()], None)
         .await
         .unwrap_or_else(|e| panic!("ZooKeeper is not reachable: {e}"));
-    Arc::new(Leased {
-        store: LargeValues::new(store, ZooKeeperStore::MAX_VALUE_BYTES),
+    Arc::new(Leased::new(
+        LargeValues::new(store, ZooKeeperStore::MAX_VALUE_BYTES),
         lease,
-    })
+    ))
 }
 
 vamp_core::kv_conformance!(zookeeper_large_values, wrapped, skip = "zookeeper");

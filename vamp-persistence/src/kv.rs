@@ -33,7 +33,7 @@ use chrono::Utc;
 use tokio::sync::Mutex;
 use vamp_core::kv::{Key, KeyValueStore};
 use vamp_core::model::Kind;
-use vamp_core::store::{ArtifactStore, Page, Paged, Stored};
+use vamp_core::store::{check_artifact_name, check_expected_revision, ArtifactStore, Page, Paged, Stored};
 use vamp_core::{Error, Result};
 
 use envelope::Envelope;
@@ -121,19 +121,10 @@ impl KvArtifactStore {
     }
 }
 
-fn check_name(kind: Kind, name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::invalid(format!(
-            "A {kind} needs a name; the name is empty."
-        )));
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl ArtifactStore for KvArtifactStore {
     async fn get(&self, kind: Kind, name: &str) -> Result<Option<Stored>> {
-        check_name(kind, name)?;
+        check_artifact_name(kind, name)?;
         let key = self.layout.current(kind, name)?;
         Ok(self.read(&key).await?.map(|e| e.into_stored(kind, name)))
     }
@@ -145,16 +136,12 @@ impl ArtifactStore for KvArtifactStore {
         document: serde_json::Value,
         expected_revision: Option<u64>,
     ) -> Result<u64> {
-        check_name(kind, name)?;
+        check_artifact_name(kind, name)?;
         let current_key = self.layout.current(kind, name)?;
         let head = self.layout.history_head(kind, name)?;
         let _writing = self.writer_lock(kind, name).lock().await;
         let current = self.read(&current_key).await?.map_or(0, |e| e.revision);
-        if let Some(expected) = expected_revision.filter(|e| *e != current) {
-            return Err(Error::conflict(format!(
-                "The {kind} '{name}' is at revision {current}, not {expected}; read it again and retry."
-            )));
-        }
+        check_expected_revision(kind, name, current, expected_revision)?;
         let revision = self.last_revision(&head).await?.max(current) + 1;
         let envelope = Envelope {
             revision,
@@ -178,7 +165,7 @@ impl ArtifactStore for KvArtifactStore {
     }
 
     async fn delete(&self, kind: Kind, name: &str) -> Result<bool> {
-        check_name(kind, name)?;
+        check_artifact_name(kind, name)?;
         let key = self.layout.current(kind, name)?;
         let _writing = self.writer_lock(kind, name).lock().await;
         self.kv.delete(&key).await
@@ -211,7 +198,7 @@ impl ArtifactStore for KvArtifactStore {
     }
 
     async fn history(&self, kind: Kind, name: &str) -> Result<Vec<Stored>> {
-        check_name(kind, name)?;
+        check_artifact_name(kind, name)?;
         let head = self.layout.history_head(kind, name)?;
         let mut revisions = Vec::new();
         for segment in self.kv.children(&head).await? {

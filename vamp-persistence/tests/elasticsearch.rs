@@ -7,42 +7,23 @@ mod support;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use futures::stream::BoxStream;
 use serde_json::json;
 use support::es_double::{EsDouble, Options};
+use support::held::Held;
 use vamp_core::model::{Aggregator, AggregatorKind, Event, EventQuery};
-use vamp_core::store::{EventStore, Page, Paged};
-use vamp_core::{ErrorKind, Result};
+use vamp_core::store::{EventStore, Page};
+use vamp_core::ErrorKind;
 use vamp_persistence::elasticsearch::ElasticsearchStore;
 
 /// A store and the double it talks to, dropped together (the store first).
-struct OverDouble {
-    store: ElasticsearchStore,
-    double: EsDouble,
-}
-
-#[async_trait::async_trait]
-impl EventStore for OverDouble {
-    async fn publish(&self, event: Event) -> Result<Event> {
-        self.store.publish(event).await
-    }
-    async fn query(&self, query: &EventQuery, page: Page) -> Result<Paged<Event>> {
-        self.store.query(query, page).await
-    }
-    async fn aggregate(&self, query: &EventQuery, aggregator: &Aggregator) -> Result<Option<f64>> {
-        self.store.aggregate(query, aggregator).await
-    }
-    async fn subscribe(&self, query: &EventQuery) -> Result<BoxStream<'static, Event>> {
-        self.store.subscribe(query).await
-    }
-}
+type OverDouble = Held<ElasticsearchStore, EsDouble>;
 
 async fn over(options: Options, query: &str) -> OverDouble {
     let double = EsDouble::start_with(options);
     let store = ElasticsearchStore::connect(&format!("elasticsearch://{}{query}", &double.url()[7..]))
         .await
         .expect("the store connects to the double");
-    OverDouble { store, double }
+    OverDouble { store, guard: double }
 }
 
 vamp_core::event_conformance!(
@@ -66,8 +47,8 @@ async fn events_go_to_the_originals_daily_index_per_type() {
         .publish(event_at(&["gateways:shop"], json!(0.5), "Health"))
         .await
         .unwrap();
-    assert_eq!(es.double.indices(), ["vamp-pulse-shop-health-2017-06-28"]);
-    let documents = es.double.documents("vamp-pulse-shop-health-2017-06-28");
+    assert_eq!(es.guard.indices(), ["vamp-pulse-shop-health-2017-06-28"]);
+    let documents = es.guard.documents("vamp-pulse-shop-health-2017-06-28");
     let document = &documents[0];
     assert_eq!(
         document["Health"],
@@ -88,7 +69,7 @@ async fn events_go_to_the_originals_daily_index_per_type() {
 #[tokio::test]
 async fn connect_installs_the_index_template_for_the_event_indices() {
     let es = over(Options::default(), "").await;
-    let template = es.double.template("vamp-pulse-default").expect("a template");
+    let template = es.guard.template("vamp-pulse-default").expect("a template");
     assert_eq!(template["index_patterns"], json!(["vamp-pulse-default-*"]));
     assert_eq!(template["template"]["aliases"], json!({"vamp-pulse-default": {}}));
     assert_eq!(
@@ -190,13 +171,13 @@ async fn publish_all_sends_one_bulk_request_and_feeds_subscribers() {
     use futures::StreamExt;
     let es = over(Options::default(), "").await;
     let mut live = es.store.subscribe(&EventQuery::tags(["bulk"])).await.unwrap();
-    let before = es.double.requests();
+    let before = es.guard.requests();
     let stored = es
         .store
         .publish_all((0..3).map(|i| Event::new(["bulk"], json!(i))).collect())
         .await
         .unwrap();
-    assert_eq!(es.double.requests() - before, 1);
+    assert_eq!(es.guard.requests() - before, 1);
     assert_eq!(stored.len(), 3);
     for i in 0..3 {
         let e = tokio::time::timeout(std::time::Duration::from_secs(5), live.next())
@@ -210,7 +191,7 @@ async fn publish_all_sends_one_bulk_request_and_feeds_subscribers() {
 #[tokio::test]
 async fn publish_all_sends_nothing_when_one_event_is_invalid() {
     let es = over(Options::default(), "").await;
-    let before = es.double.requests();
+    let before = es.guard.requests();
     let e = es
         .store
         .publish_all(vec![
@@ -220,7 +201,7 @@ async fn publish_all_sends_nothing_when_one_event_is_invalid() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Invalid);
-    assert_eq!(es.double.requests(), before);
+    assert_eq!(es.guard.requests(), before);
 }
 
 #[tokio::test]
@@ -237,7 +218,7 @@ async fn an_oversized_event_is_invalid_before_it_is_sent() {
         "{}",
         e.message()
     );
-    assert!(es.double.indices().is_empty());
+    assert!(es.guard.indices().is_empty());
 }
 
 #[tokio::test]
@@ -320,7 +301,7 @@ async fn an_elasticsearch_older_than_7_8_is_unsupported() {
 #[tokio::test]
 async fn a_foreign_document_in_the_event_indices_is_a_backend_error() {
     let es = over(Options::default(), "").await;
-    es.double.put_searchable(
+    es.guard.put_searchable(
         "vamp-pulse-default-event-2020-01-01",
         "foreign",
         json!({"namespace": "default", "tags": ["t"], "timestamp": "2020-01-01T00:00:00Z"}),

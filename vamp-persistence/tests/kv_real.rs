@@ -2,15 +2,18 @@
 //! through `vamp_kv::url::connect`): the artifact conformance suite on each, large documents through vamp-kv's
 //! large-value wrapper, and history surviving a server restart.
 
+#[path = "support/held.rs"]
+mod held;
+
 use std::sync::Arc;
 
+use held::Held;
 use serde_json::json;
 use vamp_core::kv::Key;
 use vamp_core::model::Kind;
-use vamp_core::store::{ArtifactStore, Page, Paged, Stored};
+use vamp_core::store::ArtifactStore;
 use vamp_core::testkit::servers::TestServer;
 use vamp_core::testkit::unique;
-use vamp_core::Result;
 use vamp_persistence::kv::KvArtifactStore;
 
 /// `vamp_kv::url::connect` wraps every backend in its large-value layer, so documents may pass a single
@@ -18,35 +21,7 @@ use vamp_persistence::kv::KvArtifactStore;
 const LARGE_DOCUMENT_LIMIT: usize = 16 * 1024 * 1024;
 
 /// A store on a server of its own, dropped together (the store first).
-struct OnServer {
-    store: KvArtifactStore,
-    server: TestServer,
-}
-
-#[async_trait::async_trait]
-impl ArtifactStore for OnServer {
-    async fn get(&self, kind: Kind, name: &str) -> Result<Option<Stored>> {
-        self.store.get(kind, name).await
-    }
-    async fn put(
-        &self,
-        kind: Kind,
-        name: &str,
-        document: serde_json::Value,
-        expected: Option<u64>,
-    ) -> Result<u64> {
-        self.store.put(kind, name, document, expected).await
-    }
-    async fn delete(&self, kind: Kind, name: &str) -> Result<bool> {
-        self.store.delete(kind, name).await
-    }
-    async fn list(&self, kind: Kind, page: Page) -> Result<Paged<Stored>> {
-        self.store.list(kind, page).await
-    }
-    async fn history(&self, kind: Kind, name: &str) -> Result<Vec<Stored>> {
-        self.store.history(kind, name).await
-    }
-}
+type OnServer = Held<KvArtifactStore, TestServer>;
 
 async fn store_on(server: &TestServer, scheme: &str) -> KvArtifactStore {
     let url = format!("{scheme}://{}", server.address());
@@ -61,7 +36,7 @@ async fn on(server: std::result::Result<TestServer, String>, scheme: &str) -> On
     let server = server.unwrap_or_else(|e| panic!("{e}"));
     OnServer {
         store: store_on(&server, scheme).await,
-        server,
+        guard: server,
     }
 }
 
@@ -102,8 +77,8 @@ async fn history_and_revisions_survive_an_etcd_restart() {
     let mut etcd = on(TestServer::etcd(), "etcd").await;
     etcd.put(Kind::Breed, "sava", json!(1), None).await.unwrap();
     etcd.put(Kind::Breed, "sava", json!(2), None).await.unwrap();
-    etcd.server.stop();
-    etcd.server.start().expect("etcd starts again on its data");
+    etcd.guard.stop();
+    etcd.guard.start().expect("etcd starts again on its data");
     let revisions = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         loop {
             match etcd.history(Kind::Breed, "sava").await {

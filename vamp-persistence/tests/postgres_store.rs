@@ -5,83 +5,19 @@
 
 mod sql_support;
 
-use sql_support::{block_on, postgres, postgres_url, small_documents};
-use sqlx::Connection;
+use sql_support::postgres_url;
 use vamp_core::testkit::servers::{free_port, TestServer};
-use vamp_core::testkit::skip;
-use vamp_core::ErrorKind;
 use vamp_persistence::sql::{SqlOptions, SqlStore};
 
 fn postgres_test<F: std::future::Future<Output = ()>>(test: impl FnOnce() -> F) {
-    if skip("postgres") {
-        return;
-    }
-    block_on(test());
+    sql_support::run_unless_skipped("postgres", test);
 }
 
 fn server() -> TestServer {
     TestServer::postgres().unwrap_or_else(|e| panic!("PostgreSQL: {e}"))
 }
 
-#[test]
-fn oversized_documents_are_invalid() {
-    postgres_test(|| async {
-        let held = postgres(small_documents()).await;
-        sql_support::oversized_documents_are_invalid(&held.store).await;
-    });
-}
-
-#[test]
-fn bad_names_are_invalid() {
-    postgres_test(|| async {
-        sql_support::bad_names_are_invalid(&postgres(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn unicode_and_escapes_round_trip() {
-    postgres_test(|| async {
-        sql_support::unicode_and_escapes_round_trip(&postgres(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn invalid_events_carry_their_error_codes() {
-    postgres_test(|| async {
-        let held = postgres(SqlOptions::default()).await;
-        sql_support::invalid_events_carry_their_error_codes(&held.store).await;
-    });
-}
-
-#[test]
-fn malformed_queries_are_invalid() {
-    postgres_test(|| async {
-        sql_support::malformed_queries_are_invalid(&postgres(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn large_pages_cover_every_event() {
-    postgres_test(|| async {
-        sql_support::large_pages_cover_every_event(&postgres(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn batches_are_all_or_nothing_and_ordered() {
-    postgres_test(|| async {
-        let held = postgres(SqlOptions::default()).await;
-        sql_support::batches_are_all_or_nothing_and_ordered(&held.store).await;
-    });
-}
-
-#[test]
-fn aggregates_follow_the_memory_store() {
-    postgres_test(|| async {
-        let held = postgres(SqlOptions::default()).await;
-        sql_support::aggregates_follow_the_memory_store(&held.store).await;
-    });
-}
+sql_support::checks_on_both_databases!("postgres", postgres);
 
 #[test]
 fn data_survives_reconnecting() {
@@ -105,20 +41,7 @@ fn two_stores_on_one_database_have_one_winner() {
 fn a_schema_written_by_a_newer_build_is_refused() {
     postgres_test(|| async {
         let server = server();
-        let url = postgres_url(&server);
-        SqlStore::connect(&url).await.unwrap().close().await;
-        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(
-            "INSERT INTO vamp_schema_migrations (version, description, checksum, applied_at) \
-             VALUES (99, 'future', 'x', 0)",
-        )
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        conn.close().await.unwrap();
-        let e = SqlStore::connect(&url).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Backend);
-        assert!(e.message().contains("migration 99"), "{e}");
+        sql_support::a_newer_schema_is_refused::<sqlx::PgConnection>(&postgres_url(&server)).await;
     });
 }
 

@@ -5,78 +5,19 @@
 mod sql_support;
 
 use serde_json::json;
-use sql_support::{block_on, small_documents, sqlite, TempDir};
+use sql_support::TempDir;
 use sqlx::Connection;
 use vamp_core::model::Kind;
 use vamp_core::store::ArtifactStore;
-use vamp_core::testkit::skip;
 use vamp_core::ErrorKind;
-use vamp_persistence::sql::{SqlOptions, SqlStore};
+use vamp_persistence::sql::SqlStore;
 use vamp_persistence::url::{connect_artifacts, connect_events};
 
 fn sqlite_test<F: std::future::Future<Output = ()>>(test: impl FnOnce() -> F) {
-    if skip("sqlite") {
-        return;
-    }
-    block_on(test());
+    sql_support::run_unless_skipped("sqlite", test);
 }
 
-#[test]
-fn oversized_documents_are_invalid() {
-    sqlite_test(|| async {
-        let held = sqlite(small_documents()).await;
-        sql_support::oversized_documents_are_invalid(&held.store).await;
-    });
-}
-
-#[test]
-fn bad_names_are_invalid() {
-    sqlite_test(|| async {
-        sql_support::bad_names_are_invalid(&sqlite(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn unicode_and_escapes_round_trip() {
-    sqlite_test(|| async {
-        sql_support::unicode_and_escapes_round_trip(&sqlite(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn invalid_events_carry_their_error_codes() {
-    sqlite_test(|| async {
-        sql_support::invalid_events_carry_their_error_codes(&sqlite(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn malformed_queries_are_invalid() {
-    sqlite_test(|| async {
-        sql_support::malformed_queries_are_invalid(&sqlite(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn large_pages_cover_every_event() {
-    sqlite_test(|| async {
-        sql_support::large_pages_cover_every_event(&sqlite(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn batches_are_all_or_nothing_and_ordered() {
-    sqlite_test(|| async {
-        sql_support::batches_are_all_or_nothing_and_ordered(&sqlite(SqlOptions::default()).await.store).await;
-    });
-}
-
-#[test]
-fn aggregates_follow_the_memory_store() {
-    sqlite_test(|| async {
-        sql_support::aggregates_follow_the_memory_store(&sqlite(SqlOptions::default()).await.store).await;
-    });
-}
+sql_support::checks_on_both_databases!("sqlite", sqlite);
 
 #[test]
 fn data_survives_reopening() {
@@ -144,20 +85,7 @@ fn bad_urls_and_unopenable_files_fail_clearly() {
 fn a_schema_written_by_a_newer_build_is_refused() {
     sqlite_test(|| async {
         let dir = TempDir::new();
-        let url = dir.sqlite_url("vamp.db");
-        SqlStore::connect(&url).await.unwrap().close().await;
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query(
-            "INSERT INTO vamp_schema_migrations (version, description, checksum, applied_at) \
-             VALUES (99, 'future', 'x', 0)",
-        )
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        conn.close().await.unwrap();
-        let e = SqlStore::connect(&url).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Backend);
-        assert!(e.message().contains("migration 99"), "{e}");
+        sql_support::a_newer_schema_is_refused::<sqlx::SqliteConnection>(&dir.sqlite_url("vamp.db")).await;
     });
 }
 

@@ -8,8 +8,8 @@ use chrono::Utc;
 
 use super::lock;
 use crate::model::Kind;
-use crate::store::{ArtifactStore, Page, Paged, Stored};
-use crate::{Error, Result};
+use crate::store::{check_artifact_name, check_expected_revision, ArtifactStore, Page, Paged, Stored};
+use crate::Result;
 
 /// An artifact store in process memory; lost when the process ends. Keeps every revision for `history`.
 #[derive(Debug, Default)]
@@ -30,19 +30,10 @@ impl MemoryArtifactStore {
     }
 }
 
-fn check_name(kind: Kind, name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::invalid(format!(
-            "A {kind} needs a name; the name is empty."
-        )));
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl ArtifactStore for MemoryArtifactStore {
     async fn get(&self, kind: Kind, name: &str) -> Result<Option<Stored>> {
-        check_name(kind, name)?;
+        check_artifact_name(kind, name)?;
         let artifacts = lock(&self.artifacts);
         Ok(artifacts
             .get(&(kind, name.to_string()))
@@ -56,15 +47,11 @@ impl ArtifactStore for MemoryArtifactStore {
         document: serde_json::Value,
         expected_revision: Option<u64>,
     ) -> Result<u64> {
-        check_name(kind, name)?;
+        check_artifact_name(kind, name)?;
         let mut artifacts = lock(&self.artifacts);
         let record = artifacts.entry((kind, name.to_string())).or_default();
         let current = record.current.as_ref().map_or(0, |s| s.revision);
-        if let Some(expected) = expected_revision.filter(|e| *e != current) {
-            return Err(Error::conflict(format!(
-                "The {kind} '{name}' is at revision {current}, not {expected}; read it again and retry."
-            )));
-        }
+        check_expected_revision(kind, name, current, expected_revision)?;
         let revision = record.history.last().map_or(0, |s| s.revision) + 1;
         let stored = Stored {
             kind,
@@ -79,7 +66,7 @@ impl ArtifactStore for MemoryArtifactStore {
     }
 
     async fn delete(&self, kind: Kind, name: &str) -> Result<bool> {
-        check_name(kind, name)?;
+        check_artifact_name(kind, name)?;
         let mut artifacts = lock(&self.artifacts);
         Ok(artifacts
             .get_mut(&(kind, name.to_string()))
@@ -109,7 +96,7 @@ impl ArtifactStore for MemoryArtifactStore {
     }
 
     async fn history(&self, kind: Kind, name: &str) -> Result<Vec<Stored>> {
-        check_name(kind, name)?;
+        check_artifact_name(kind, name)?;
         let artifacts = lock(&self.artifacts);
         Ok(artifacts
             .get(&(kind, name.to_string()))

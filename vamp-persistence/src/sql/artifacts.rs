@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use vamp_core::model::Kind;
-use vamp_core::store::{ArtifactStore, Page, Paged, Stored};
+use vamp_core::store::{check_artifact_name, ArtifactStore, Page, Paged, Stored};
 use vamp_core::{Error, Result};
 
 use super::error::is_unique_violation;
@@ -35,12 +35,9 @@ impl From<Error> for Missed {
     }
 }
 
+/// The check of every store ([`check_artifact_name`]), and what SQL adds: a length limit and no NUL.
 fn check_name(kind: Kind, name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::invalid(format!(
-            "A {kind} needs a name; an empty name cannot be stored."
-        )));
-    }
+    check_artifact_name(kind, name)?;
     if name.len() > MAX_NAME_BYTES {
         return Err(Error::invalid(format!(
             "The {kind} name starting '{}…' is {} bytes long; names are at most {MAX_NAME_BYTES} bytes.",

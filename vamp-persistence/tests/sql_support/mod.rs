@@ -1,22 +1,24 @@
 //! What the SQLite and PostgreSQL tests share: fresh stores that clean up after themselves (a temporary SQLite
 //! file, a PostgreSQL server of the testkit), and behaviour checks beyond the conformance suites that both
 //! databases must pass: bad input, large pages, batches, aggregation corner cases.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::path::{Path, PathBuf};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use futures::stream::BoxStream;
 use futures::StreamExt;
 use serde_json::json;
 use vamp_core::dsl::ErrorCode;
 use vamp_core::model::{Aggregator, AggregatorKind, Event, EventQuery, Kind, TimeBound, TimeRange};
-use vamp_core::store::{ArtifactStore, EventStore, Page, Paged, Stored};
+use vamp_core::store::{ArtifactStore, EventStore, Page};
 use vamp_core::testkit::servers::TestServer;
 use vamp_core::testkit::unique;
-use vamp_core::{ErrorKind, Result};
+use vamp_core::ErrorKind;
 use vamp_persistence::sql::{SqlOptions, SqlStore};
+
+#[path = "../support/held.rs"]
+mod held;
+pub use held::Held;
 
 /// A directory removed, with everything in it, when dropped.
 #[derive(Debug)]
@@ -50,14 +52,8 @@ pub fn postgres_url(server: &TestServer) -> String {
     format!("postgres://postgres@{}/postgres", server.address())
 }
 
-/// A store together with what must live as long as it: its directory or its server.
-pub struct Held<G> {
-    pub store: SqlStore,
-    pub guard: G,
-}
-
 /// A store on a fresh SQLite file.
-pub async fn sqlite(options: SqlOptions) -> Held<TempDir> {
+pub async fn sqlite(options: SqlOptions) -> Held<SqlStore, TempDir> {
     let dir = TempDir::new();
     let store = SqlStore::connect_with(&dir.sqlite_url("vamp.db"), options)
         .await
@@ -66,53 +62,12 @@ pub async fn sqlite(options: SqlOptions) -> Held<TempDir> {
 }
 
 /// A store on a fresh PostgreSQL server. A server that cannot start fails the test.
-pub async fn postgres(options: SqlOptions) -> Held<TestServer> {
+pub async fn postgres(options: SqlOptions) -> Held<SqlStore, TestServer> {
     let server = TestServer::postgres().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
     let store = SqlStore::connect_with(&postgres_url(&server), options)
         .await
         .expect("a PostgreSQL store");
     Held { store, guard: server }
-}
-
-#[async_trait]
-impl<G: Send + Sync> ArtifactStore for Held<G> {
-    async fn get(&self, kind: Kind, name: &str) -> Result<Option<Stored>> {
-        self.store.get(kind, name).await
-    }
-    async fn put(
-        &self,
-        kind: Kind,
-        name: &str,
-        document: serde_json::Value,
-        expected_revision: Option<u64>,
-    ) -> Result<u64> {
-        self.store.put(kind, name, document, expected_revision).await
-    }
-    async fn delete(&self, kind: Kind, name: &str) -> Result<bool> {
-        self.store.delete(kind, name).await
-    }
-    async fn list(&self, kind: Kind, page: Page) -> Result<Paged<Stored>> {
-        self.store.list(kind, page).await
-    }
-    async fn history(&self, kind: Kind, name: &str) -> Result<Vec<Stored>> {
-        self.store.history(kind, name).await
-    }
-}
-
-#[async_trait]
-impl<G: Send + Sync> EventStore for Held<G> {
-    async fn publish(&self, event: Event) -> Result<Event> {
-        self.store.publish(event).await
-    }
-    async fn query(&self, query: &EventQuery, page: Page) -> Result<Paged<Event>> {
-        self.store.query(query, page).await
-    }
-    async fn aggregate(&self, query: &EventQuery, aggregator: &Aggregator) -> Result<Option<f64>> {
-        self.store.aggregate(query, aggregator).await
-    }
-    async fn subscribe(&self, query: &EventQuery) -> Result<BoxStream<'static, Event>> {
-        self.store.subscribe(query).await
-    }
 }
 
 /// Options with a 1 KiB document limit, for the size checks.
@@ -127,6 +82,70 @@ fn event_at(tags: &[&str], value: serde_json::Value, at: DateTime<Utc>) -> Event
     let mut e = Event::new(tags.iter().copied(), value);
     e.timestamp = at;
     e
+}
+
+/// Runs `test` on a fresh runtime, unless `backend` is named in `VAMP_TEST_SKIP`.
+pub fn run_unless_skipped<F: std::future::Future<Output = ()>>(backend: &str, test: impl FnOnce() -> F) {
+    if vamp_core::testkit::skip(backend) {
+        return;
+    }
+    block_on(test());
+}
+
+/// The checks below that both databases must pass, each a `#[test]` of its own name on a fresh store from
+/// `$fresh` (`sqlite` or `postgres`), skipped when `$backend` is named in `VAMP_TEST_SKIP`.
+macro_rules! checks_on_both_databases {
+    ($backend:literal, $fresh:ident) => {
+        $crate::sql_support::checks_on_both_databases!(@each $backend, $fresh, [
+            oversized_documents_are_invalid => $crate::sql_support::small_documents(),
+            bad_names_are_invalid => vamp_persistence::sql::SqlOptions::default(),
+            unicode_and_escapes_round_trip => vamp_persistence::sql::SqlOptions::default(),
+            invalid_events_carry_their_error_codes => vamp_persistence::sql::SqlOptions::default(),
+            malformed_queries_are_invalid => vamp_persistence::sql::SqlOptions::default(),
+            large_pages_cover_every_event => vamp_persistence::sql::SqlOptions::default(),
+            batches_are_all_or_nothing_and_ordered => vamp_persistence::sql::SqlOptions::default(),
+            aggregates_follow_the_memory_store => vamp_persistence::sql::SqlOptions::default(),
+        ]);
+    };
+    (@each $backend:literal, $fresh:ident, [$($check:ident => $options:expr),* $(,)?]) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::sql_support::run_unless_skipped($backend, || async {
+                    let held = $crate::sql_support::$fresh($options).await;
+                    $crate::sql_support::$check(&held.store).await;
+                });
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use checks_on_both_databases;
+
+/// The SQL that records a migration this build does not know (99), as a newer build would have.
+const FUTURE_MIGRATION: &str =
+    "INSERT INTO vamp_schema_migrations (version, description, checksum, applied_at) \
+                                VALUES (99, 'future', 'x', 0)";
+
+/// A database whose schema ledger records a migration newer than this build knows is refused with `Backend`
+/// naming that migration; `C` is the database's connection type, used to write the ledger row behind the
+/// store's back.
+pub async fn a_newer_schema_is_refused<C>(url: &str)
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+    for<'q> <C::Database as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, C::Database>,
+{
+    SqlStore::connect(url).await.unwrap().close().await;
+    let mut conn = C::connect(url).await.unwrap();
+    sqlx::query::<C::Database>(FUTURE_MIGRATION)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let e = SqlStore::connect(url).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Backend);
+    assert!(e.message().contains("migration 99"), "{e}");
 }
 
 /// Runs a future on a fresh runtime, like the conformance cases do.

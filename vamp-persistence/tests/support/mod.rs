@@ -3,3 +3,4 @@
 #![allow(dead_code)]
 
 pub mod es_double;
+pub mod held;
