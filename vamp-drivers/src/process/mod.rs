@@ -1,7 +1,7 @@
 //! The local process driver (`process://`): runs every instance of a breed whose deployable is
 //! `{ type: process, definition: "<command line>" }` as a child process on this machine. The embedded default.
 //!
-//! - **Command line**: split like a shell would quote it, but no shell runs it ([`command`]); the executable is
+//! - **Command line**: split like a shell would quote it, but no shell runs it; the executable is
 //!   looked up in the working directory, the search path and `PATH` ([`ProcessConfig`]).
 //! - **Ports**: every breed port gets a free port of the configured range on the configured host, passed as
 //!   `PORT` (the first port) and `PORT_<NAME>` (every port). An instance keeps its ports across restarts while
