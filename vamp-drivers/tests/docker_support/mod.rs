@@ -186,9 +186,20 @@ pub fn fixture() -> DriverFixture {
     }
 }
 
-/// `GET path` from `host:port`; the body when the answer is 200. CGI answers end their headers with bare
-/// newlines, so both separators are accepted.
+/// `GET path` from `host:port`, retried until it answers 200 or 30 s pass (a container reported running may
+/// not listen yet); the body, or `None`. CGI answers end their headers with bare newlines, so both separators
+/// are accepted.
 pub fn http_get(host: &str, port: u16, path: &str) -> Option<String> {
+    let mut body = None;
+    vamp_core::testkit::servers::wait_until(Duration::from_secs(30), || {
+        body = http_get_once(host, port, path);
+        body.is_some()
+    });
+    body
+}
+
+/// One `GET`: the body of a 200 answer, or `None`.
+fn http_get_once(host: &str, port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect((host, port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
