@@ -211,13 +211,19 @@ impl<S: KeyValueStore + ?Sized + 'static> LargeValues<S> {
         let Ok(chunks) = manifest.chunks_key() else {
             return;
         };
-        stream::iter(0..manifest.count)
-            .filter_map(|i| {
-                let chunk = chunks.join(&i.to_string()).ok();
+        self.delete_children(&chunks, (0..manifest.count).map(|i| i.to_string()))
+            .await;
+    }
+
+    /// Deletes the children `names` of `parent`, `PARALLEL_CHUNKS` at a time. Best effort: a chunk that cannot be
+    /// deleted now is left behind for a later sweep; the write that replaced it has succeeded.
+    async fn delete_children(&self, parent: &Key, names: impl IntoIterator<Item = String>) {
+        stream::iter(names)
+            .filter_map(|name| {
+                let chunk = parent.join(&name).ok();
                 async move { chunk }
             })
             .map(|chunk| async move {
-                // A chunk that cannot be deleted now is left behind; the write that replaced it has succeeded.
                 let _ = self.inner.delete(&chunk).await;
             })
             .buffer_unordered(PARALLEL_CHUNKS)
@@ -250,17 +256,7 @@ impl<S: KeyValueStore + ?Sized + 'static> LargeValues<S> {
             let Ok(names) = self.inner.children(&chunks).await else {
                 continue;
             };
-            stream::iter(names)
-                .filter_map(|name| {
-                    let chunk = chunks.join(&name).ok();
-                    async move { chunk }
-                })
-                .map(|chunk| async move {
-                    let _ = self.inner.delete(&chunk).await;
-                })
-                .buffer_unordered(PARALLEL_CHUNKS)
-                .collect::<()>()
-                .await;
+            self.delete_children(&chunks, names).await;
         }
     }
 }
