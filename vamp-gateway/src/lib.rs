@@ -1,6 +1,10 @@
-//! HAProxy gateways for Vamp.
+//! Vamp's gateway layer: HAProxy configuration rendered from handlebars templates ([`haproxy`]), and the gateway
+//! agent ([`agent`]) that watches that configuration in a key-value store and applies it to a local HAProxy —
+//! through the runtime API when it can, by a hitless master-worker reload only when listeners change — while
+//! turning HAProxy's access logs into metrics ([`logs`]).
 //!
-//! This crate will hold the HAProxy `GatewayMarshaller` (handlebars templates) and the gateway agent
-//! (`vamp-gateway-agent`) that watches the configuration key and applies it to HAProxy without dropping requests.
+//! The design, the HAProxy structure and its semantics are in `docs/gateway.md`.
 
-pub use vamp_core::gateway::GatewayMarshaller;
+pub mod agent;
+pub mod haproxy;
+pub mod logs;

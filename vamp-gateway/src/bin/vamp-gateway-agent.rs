@@ -1,0 +1,3 @@
+//! `vamp-gateway-agent`: see [`vamp_gateway::agent`].
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! HAProxy access logs: receiving, parsing, aggregating into metrics, and forwarding.
