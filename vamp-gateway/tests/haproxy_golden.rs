@@ -8,10 +8,13 @@ use vamp_core::model::{Gateway, Protocol, RouteTarget, Sticky};
 use vamp_gateway::haproxy::samples::{balanced, conditional, every_feature, gateway, rewritten, route};
 use vamp_gateway::haproxy::HaproxyMarshaller;
 
-use support::golden::assert_golden;
+use support::golden::{assert_golden, assert_handlebars_agrees};
 
+/// The bundled rendering, checked to agree with handlebars over the same template.
 fn render(gateways: &[Gateway]) -> String {
-    HaproxyMarshaller::new().render(gateways).unwrap()
+    let text = HaproxyMarshaller::new().render(gateways).unwrap();
+    assert_handlebars_agrees(gateways, &text);
+    text
 }
 
 fn web(routes: Vec<vamp_core::model::GatewayRoute>) -> Gateway {

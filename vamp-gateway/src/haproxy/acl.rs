@@ -2,7 +2,6 @@
 //! `acl` line, and the condition an OR of terms, each a space-separated AND of ACL names (`!name` negated).
 
 use serde::Serialize;
-use sha1::{Digest, Sha1};
 use vamp_core::condition::{compile, NormalForm, Operand};
 use vamp_core::Result;
 
@@ -105,9 +104,7 @@ fn definition(site: Site<'_>, operand: &Operand, allow_raw_acls: bool) -> Result
 }
 
 fn acl_name(definition: &str) -> String {
-    let digest = Sha1::digest(definition.as_bytes());
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("a_{hex}")
+    format!("a_{}", super::model::short_hash(definition))
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ const TEMPLATE_NAME: &str = "haproxy";
 #[derive(Debug, Clone)]
 pub struct HaproxyMarshaller {
     registry: Handlebars<'static>,
+    /// Whether the template is the bundled one, rendered by [`super::bundled`] instead of handlebars.
+    bundled: bool,
     options: HaproxyOptions,
 }
 
@@ -39,6 +41,7 @@ impl HaproxyMarshaller {
             tracing::error!("the bundled HAProxy template does not compile: {e}");
             HaproxyMarshaller {
                 registry: registry(),
+                bundled: false,
                 options: HaproxyOptions::default(),
             }
         })
@@ -56,6 +59,7 @@ impl HaproxyMarshaller {
             })?;
         Ok(HaproxyMarshaller {
             registry,
+            bundled: template == BUNDLED_TEMPLATE,
             options: HaproxyOptions::default(),
         })
     }
@@ -74,9 +78,13 @@ impl HaproxyMarshaller {
     /// The envelope for `gateways`: configuration, map files and names.
     pub fn envelope(&self, gateways: &[Gateway]) -> Result<Envelope> {
         let built = build(gateways, &self.options)?;
-        let config = self.registry.render(TEMPLATE_NAME, &built.model).map_err(|e| {
-            Error::invalid(format!("The HAProxy template does not render: {e}")).with_source(e)
-        })?;
+        let config = if self.bundled {
+            super::bundled::render(&built.model)
+        } else {
+            self.registry.render(TEMPLATE_NAME, &built.model).map_err(|e| {
+                Error::invalid(format!("The HAProxy template does not render: {e}")).with_source(e)
+            })?
+        };
         Ok(Envelope {
             config,
             maps: built.maps,

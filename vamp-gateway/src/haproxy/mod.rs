@@ -7,6 +7,7 @@
 //! before it is stored.
 
 pub mod acl;
+mod bundled;
 pub mod check;
 pub mod envelope;
 pub mod escape;

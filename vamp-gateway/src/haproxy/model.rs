@@ -165,12 +165,15 @@ pub struct Built {
     pub routes: BTreeMap<String, (String, String)>,
 }
 
-fn short_hash(text: &str) -> String {
-    Sha1::digest(text.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// The first 16 hex digits of the SHA-1 of `text`.
+pub(crate) fn short_hash(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    for b in Sha1::digest(text.as_bytes()).iter().take(8) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 fn prefix(text: &str, n: usize) -> &str {

@@ -36,6 +36,20 @@ pub fn assert_golden(name: &str, text: &str) {
     assert_haproxy_accepts(name, text);
 }
 
+/// Asserts that rendering `gateways` through handlebars with the bundled template (made to differ by a trailing
+/// template comment, so the hand-written fast path is not taken) gives `text`.
+pub fn assert_handlebars_agrees(gateways: &[vamp_core::model::Gateway], text: &str) {
+    use vamp_core::gateway::GatewayMarshaller;
+    use vamp_gateway::haproxy::{HaproxyMarshaller, BUNDLED_TEMPLATE};
+    let template = format!("{BUNDLED_TEMPLATE}{{{{!-- rendered by handlebars --}}}}");
+    let slow = HaproxyMarshaller::with_template(&template).unwrap();
+    assert_eq!(
+        slow.render(gateways).unwrap(),
+        text,
+        "handlebars and the fast path disagree"
+    );
+}
+
 /// Asserts `haproxy -c` accepts the envelope text without a warning.
 pub fn assert_haproxy_accepts(name: &str, text: &str) {
     match check_config(text, &haproxy_binary()) {
