@@ -1,6 +1,7 @@
 //! Render time of the HAProxy marshaller for 100, 1,000 and 10,000 routes (10 routes per gateway, 2 targets
 //! each, one conditional route per gateway), split into model building and template rendering, beside the
-//! JSON reference marshaller on the same gateways. Goal: under 50 ms at 10,000 routes.
+//! handlebars rendering of the same template (the path user templates take) and the JSON reference marshaller
+//! on the same gateways. Goal: under 50 ms at 10,000 routes.
 //!
 //! `cargo bench -p vamp-gateway --bench render`
 
@@ -11,7 +12,7 @@ use vamp_core::memory::JsonMarshaller;
 use vamp_core::model::{Gateway, Protocol};
 use vamp_gateway::haproxy::model::build;
 use vamp_gateway::haproxy::samples::{conditional, gateway, route};
-use vamp_gateway::haproxy::{HaproxyMarshaller, HaproxyOptions};
+use vamp_gateway::haproxy::{HaproxyMarshaller, HaproxyOptions, BUNDLED_TEMPLATE};
 
 const ROUTES_PER_GATEWAY: usize = 10;
 
@@ -62,11 +63,14 @@ fn ms(d: Duration) -> String {
 fn main() {
     let haproxy = HaproxyMarshaller::new();
     let json = JsonMarshaller::new();
+    let handlebars =
+        HaproxyMarshaller::with_template(&format!("{BUNDLED_TEMPLATE}{{{{!-- via handlebars --}}}}"))
+            .unwrap();
     let options = HaproxyOptions::default();
     println!(
-        "| routes | gateways | model build (ms) | full render (ms) | output (KiB) | JSON marshaller (ms) |"
+        "| routes | gateways | model build (ms) | full render (ms) | same via handlebars (ms) | output (KiB) | JSON marshaller (ms) |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for routes in [100, 1_000, 10_000] {
         let gs = gateways(routes);
         let runs = if routes >= 10_000 { 11 } else { 31 };
@@ -82,6 +86,12 @@ fn main() {
             },
             runs,
         );
+        let handlebars_time = median(
+            || {
+                handlebars.render(&gs).unwrap();
+            },
+            runs.min(11),
+        );
         let size = haproxy.render(&gs).unwrap().len();
         let json_time = median(
             || {
@@ -90,10 +100,11 @@ fn main() {
             runs,
         );
         println!(
-            "| {routes} | {} | {} | {} | {} | {} |",
+            "| {routes} | {} | {} | {} | {} | {} | {} |",
             gs.len(),
             ms(build_time),
             ms(render_time),
+            ms(handlebars_time),
             size / 1024,
             ms(json_time)
         );
