@@ -219,13 +219,7 @@ impl Aggregator {
                 .entry(bucket)
                 .or_default()
                 .record(status, latency_ms);
-            if target
-                .buckets
-                .first_key_value()
-                .is_some_and(|(first, _)| *first < oldest)
-            {
-                target.buckets = target.buckets.split_off(&oldest);
-            }
+            expire(target, oldest);
         }
         true
     }
@@ -295,21 +289,31 @@ impl Aggregator {
     }
 }
 
+/// Drops the buckets of `series` before `oldest`; true when none is left.
+fn expire(series: &mut Series, oldest: i64) -> bool {
+    if series
+        .buckets
+        .first_key_value()
+        .is_some_and(|(first, _)| *first < oldest)
+    {
+        series.buckets = series.buckets.split_off(&oldest);
+    }
+    series.buckets.is_empty()
+}
+
 /// Drops buckets before `oldest` everywhere, and series left without buckets.
 fn sweep(state: &mut State, oldest: i64) {
     let mut removed = 0;
     state.gateways.retain(|_, entry| {
         let before = entry.len();
-        if let Some(series) = &mut entry.unrouted {
-            series.buckets = series.buckets.split_off(&oldest);
-            if series.buckets.is_empty() {
-                entry.unrouted = None;
-            }
+        if entry
+            .unrouted
+            .as_mut()
+            .is_some_and(|series| expire(series, oldest))
+        {
+            entry.unrouted = None;
         }
-        entry.routes.retain(|_, series| {
-            series.buckets = series.buckets.split_off(&oldest);
-            !series.buckets.is_empty()
-        });
+        entry.routes.retain(|_, series| !expire(series, oldest));
         removed += before - entry.len();
         entry.len() > 0
     });
