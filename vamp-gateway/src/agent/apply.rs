@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use vamp_core::{Error, Result};
 
-use crate::agent::config_diff::{plan, MapUpdate, Plan, RuntimePlan, ServerChange};
+use crate::agent::config_diff::{plan_parsed, Config, MapUpdate, Plan, RuntimePlan, ServerChange};
 use crate::agent::process::{Haproxy, ProcessOptions};
 use crate::agent::runtime_api::{deletion_outcome, prepared_version, Command, Deletion, RuntimeApi};
 use crate::haproxy::envelope::Envelope;
@@ -59,6 +59,8 @@ pub struct Applier {
     options: ProcessOptions,
     haproxy: Option<Haproxy>,
     running: Option<Envelope>,
+    /// `running`'s configuration, parsed once.
+    running_config: Config,
     /// Servers put in maintenance whose deletion HAProxy refused while they had connections.
     pending_deletions: Vec<(String, String)>,
 }
@@ -77,6 +79,7 @@ impl Applier {
             options,
             haproxy: None,
             running: None,
+            running_config: Config::default(),
             pending_deletions: Vec::new(),
         })
     }
@@ -124,11 +127,12 @@ impl Applier {
         let Some(running) = self.running.as_ref() else {
             return self.start(envelope).await;
         };
-        match plan(running, &envelope) {
+        let config = Config::parse(&envelope.config);
+        match plan_parsed(running, &self.running_config, &envelope, &config) {
             Plan::Unchanged => {
                 if *running != envelope {
                     self.write_files(&envelope).await?;
-                    self.running = Some(envelope);
+                    self.set_running(envelope, config);
                 }
                 Ok(Applied::Unchanged)
             }
@@ -136,7 +140,7 @@ impl Applier {
                 self.write_files(&envelope).await?;
                 match self.execute(&runtime).await {
                     Ok(commands) => {
-                        self.running = Some(envelope);
+                        self.set_running(envelope, config);
                         Ok(Applied::Runtime { commands })
                     }
                     Err(e) => {
@@ -144,14 +148,19 @@ impl Applier {
                             error = %e,
                             "a runtime API command failed; applying the configuration by reload instead"
                         );
-                        self.reload(envelope, format!("a runtime API command failed: {e}"), true)
-                            .await
+                        self.reload(
+                            envelope,
+                            config,
+                            format!("a runtime API command failed: {e}"),
+                            true,
+                        )
+                        .await
                     }
                 }
             }
             Plan::Reload(reason) => {
                 self.write_files(&envelope).await?;
-                self.reload(envelope, reason, false).await
+                self.reload(envelope, config, reason, false).await
             }
         }
     }
@@ -190,6 +199,17 @@ impl Applier {
         Ok(())
     }
 
+    fn set_running(&mut self, envelope: Envelope, config: Config) {
+        self.running = Some(envelope);
+        self.running_config = config;
+    }
+
+    /// Remembers `envelope` as running, parsing its configuration.
+    fn set_running_envelope(&mut self, envelope: Envelope) {
+        let config = Config::parse(&envelope.config);
+        self.set_running(envelope, config);
+    }
+
     /// Servers left in maintenance, waiting for their connections to end before they are deleted.
     pub fn pending_deletions(&self) -> &[(String, String)] {
         &self.pending_deletions
@@ -211,7 +231,7 @@ impl Applier {
         match Haproxy::start(self.options.clone()).await {
             Ok(haproxy) => {
                 self.haproxy = Some(haproxy);
-                self.running = Some(envelope);
+                self.set_running_envelope(envelope);
                 Ok(Applied::Started)
             }
             Err(e) => {
@@ -229,7 +249,13 @@ impl Applier {
     /// Reloads with the files of `envelope` (already written). When HAProxy refuses, the previous files come
     /// back; when runtime commands already changed the running workers, a second reload on the previous files
     /// brings them back to the previous configuration.
-    async fn reload(&mut self, envelope: Envelope, reason: String, runtime_touched: bool) -> Result<Applied> {
+    async fn reload(
+        &mut self,
+        envelope: Envelope,
+        config: Config,
+        reason: String,
+        runtime_touched: bool,
+    ) -> Result<Applied> {
         let Some(haproxy) = self.haproxy.as_ref() else {
             return self.start(envelope).await;
         };
@@ -237,7 +263,7 @@ impl Applier {
             Ok(()) => {
                 tracing::info!(%reason, "HAProxy reloaded");
                 self.pending_deletions.clear();
-                self.running = Some(envelope);
+                self.set_running(envelope, config);
                 Ok(Applied::Reloaded { reason })
             }
             Err(e) => {

@@ -102,6 +102,9 @@ impl Config {
 /// The words of a configuration line: split on white space outside quotes, up to a comment. Quotes and escapes
 /// stay in the words as written.
 fn words(line: &str) -> Vec<String> {
+    if !line.contains(['"', '\'', '\\', '#']) {
+        return line.split_whitespace().map(str::to_string).collect();
+    }
     let mut words = Vec::new();
     let mut current = String::new();
     let mut quote: Option<char> = None;
@@ -291,16 +294,20 @@ pub enum Plan {
 
 /// Decides how `new` can replace `old` (contract §3).
 pub fn plan(old: &Envelope, new: &Envelope) -> Plan {
+    plan_parsed(old, &Config::parse(&old.config), new, &Config::parse(&new.config))
+}
+
+/// [`plan`] with both configurations already parsed (`old_config` is `Config::parse(&old.config)`, likewise
+/// `new_config`), for a caller that keeps the running one parsed.
+pub fn plan_parsed(old: &Envelope, old_config: &Config, new: &Envelope, new_config: &Config) -> Plan {
     if old == new {
         return Plan::Unchanged;
     }
     let mut runtime = RuntimePlan::default();
-    if let Err(reason) = plan_config(
-        &Config::parse(&old.config),
-        &Config::parse(&new.config),
-        &mut runtime,
-    ) {
-        return Plan::Reload(reason);
+    if old.config != new.config {
+        if let Err(reason) = plan_config(old_config, new_config, &mut runtime) {
+            return Plan::Reload(reason);
+        }
     }
     if let Err(reason) = plan_maps(old, new, &mut runtime) {
         return Plan::Reload(reason);

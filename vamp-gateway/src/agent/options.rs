@@ -113,10 +113,12 @@ impl AgentOptions {
                 "--stats-bind" => process.stats_bind = value()?,
                 "--gateway-bind" => process.gateway_bind = value()?,
                 "--vhost-bind" => process.vhost_bind = value()?,
-                other => return Err(Error::invalid(format!(
+                other => {
+                    return Err(Error::invalid(format!(
                     "Unknown flag '{other}'; the agent takes --kv, --key, --dir, --haproxy, --log-target, \
                          --stats-bind, --gateway-bind and --vhost-bind."
-                ))),
+                )))
+                }
             }
         }
         options.key = configuration_key(&options.key)?.as_str().to_string();

@@ -285,7 +285,7 @@ impl Haproxy {
         let old: Vec<u32> = before.workers.iter().map(|w| w.pid).collect();
         self.master_command("reload").await?;
         let deadline = Instant::now() + self.options.ready_timeout();
-        let mut delay = Duration::from_millis(2);
+        let mut delay = Duration::from_millis(1);
         loop {
             if let Ok(now) = self.processes().await {
                 if now.current_worker().is_some_and(|w| !old.contains(&w.pid)) {
@@ -306,7 +306,7 @@ impl Haproxy {
                 )));
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(20));
+            delay = (delay * 2).min(Duration::from_millis(4));
         }
     }
 

@@ -335,3 +335,14 @@ pub fn master_reloads(dir: &Path) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap()
 }
+
+/// The `p`-th percentile (0–100) of `samples` in milliseconds, nearest rank.
+pub fn percentile(samples: &[Duration], p: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
+}
