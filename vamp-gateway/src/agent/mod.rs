@@ -1,4 +1,19 @@
 //! The gateway agent: watches the configuration key, applies it to HAProxy, serves health and metrics.
+//!
+//! - [`options`]: flags and environment variables.
+//! - [`watch`]: the watch-and-apply loop and the agent's status ([`watch::run_apply_loop`]).
+//! - [`apply`]: applying one configuration: nothing, runtime API, or reload ([`apply::Applier`]).
+//! - [`config_diff`]: which of these a change needs.
+//! - [`process`]: the HAProxy master-worker process.
+//! - [`runtime_api`]: the HAProxy admin socket client.
+//! - [`http`]: the agent's health, Prometheus and metrics-window endpoints.
+//! - [`metrics_client`]: the server's `MetricsSource` over agents' endpoints.
 
+pub mod apply;
+pub mod config_diff;
 pub mod http;
 pub mod metrics_client;
+pub mod options;
+pub mod process;
+pub mod runtime_api;
+pub mod watch;
