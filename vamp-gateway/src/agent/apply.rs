@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use vamp_core::{Error, Result};
@@ -63,6 +64,18 @@ pub struct Applier {
     running_config: Config,
     /// Servers put in maintenance whose deletion HAProxy refused while they had connections.
     pending_deletions: Vec<(String, String)>,
+    /// Told about every applied envelope.
+    observer: Option<Observer>,
+}
+
+/// A callback told about applied envelopes.
+#[derive(Clone)]
+struct Observer(Arc<dyn Fn(&Envelope) + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl Applier {
@@ -81,6 +94,7 @@ impl Applier {
             running: None,
             running_config: Config::default(),
             pending_deletions: Vec::new(),
+            observer: None,
         })
     }
 
@@ -200,8 +214,17 @@ impl Applier {
     }
 
     fn set_running(&mut self, envelope: Envelope, config: Config) {
+        if let Some(observer) = &self.observer {
+            (observer.0)(&envelope);
+        }
         self.running = Some(envelope);
         self.running_config = config;
+    }
+
+    /// Calls `observer` with every envelope HAProxy runs from now on, right after it was applied (the log
+    /// pipeline takes the gateway and route names from it).
+    pub fn on_applied(&mut self, observer: impl Fn(&Envelope) + Send + Sync + 'static) {
+        self.observer = Some(Observer(Arc::new(observer)));
     }
 
     /// Remembers `envelope` as running, parsing its configuration.

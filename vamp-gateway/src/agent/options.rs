@@ -11,6 +11,10 @@
 //! | `--stats-bind <addr>` | `VAMP_STATS_BIND` | `0.0.0.0:1988` |
 //! | `--gateway-bind <addr>` | `VAMP_GATEWAY_BIND` | `0.0.0.0` |
 //! | `--vhost-bind <addr>` | `VAMP_VHOST_BIND` | `0.0.0.0:80` |
+//! | `--http <addr>` | `VAMP_GATEWAY_AGENT_HTTP` | `0.0.0.0:1989` (health, Prometheus, metrics windows) |
+//! | `--logstash <host:port>` | `VAMP_LOGSTASH` | none (no forwarding) |
+//! | `--elasticsearch <url>` | `VAMP_ELASTICSEARCH_URL` | none (no forwarding) |
+//! | `--namespace <ns>` | `VAMP_NAMESPACE` | none (indices `vamp-vga-YYYY-MM-dd`; with it `vamp-vga-<ns>-YYYY-MM-dd`) |
 //!
 //! The original agent's variables are accepted: `VAMP_KEY_VALUE_STORE_TYPE` (`etcd`, `zookeeper`, `consul`,
 //! `redis`, `memory`) with `VAMP_KEY_VALUE_STORE_CONNECTION` (`http://etcd:2379[,http://…]`, ZooKeeper
@@ -35,6 +39,14 @@ pub struct AgentOptions {
     pub key: String,
     /// How HAProxy runs.
     pub process: ProcessOptions,
+    /// Where the agent's own HTTP endpoint listens (`/health`, `/metrics`, `/v1/metrics/window`).
+    pub http_bind: String,
+    /// A Logstash UDP input (`host:port`) the raw access-log lines are forwarded to.
+    pub logstash: Option<String>,
+    /// An Elasticsearch URL the access logs are bulk-indexed into, in daily `vamp-vga-…` indices.
+    pub elasticsearch: Option<String>,
+    /// The namespace in the Elasticsearch index names.
+    pub namespace: Option<String>,
 }
 
 impl Default for AgentOptions {
@@ -45,6 +57,10 @@ impl Default for AgentOptions {
                 .map(|k| k.as_str().to_string())
                 .unwrap_or_default(),
             process: ProcessOptions::default(),
+            http_bind: "0.0.0.0:1989".into(),
+            logstash: None,
+            elasticsearch: None,
+            namespace: None,
         }
     }
 }
@@ -73,6 +89,12 @@ impl AgentOptions {
         if let Some(key) = env("VAMP_KEY_VALUE_STORE_PATH") {
             options.key = key;
         }
+        if let Some(bind) = env("VAMP_GATEWAY_AGENT_HTTP") {
+            options.http_bind = bind;
+        }
+        options.logstash = env("VAMP_LOGSTASH");
+        options.elasticsearch = env("VAMP_ELASTICSEARCH_URL");
+        options.namespace = env("VAMP_NAMESPACE");
         let process = &mut options.process;
         if let Some(dir) = env("VAMP_GATEWAY_AGENT_DIR") {
             process.dir = dir.into();
@@ -113,10 +135,15 @@ impl AgentOptions {
                 "--stats-bind" => process.stats_bind = value()?,
                 "--gateway-bind" => process.gateway_bind = value()?,
                 "--vhost-bind" => process.vhost_bind = value()?,
+                "--http" => options.http_bind = value()?,
+                "--logstash" => options.logstash = Some(value()?),
+                "--elasticsearch" => options.elasticsearch = Some(value()?),
+                "--namespace" => options.namespace = Some(value()?),
                 other => {
                     return Err(Error::invalid(format!(
                     "Unknown flag '{other}'; the agent takes --kv, --key, --dir, --haproxy, --log-target, \
-                         --stats-bind, --gateway-bind and --vhost-bind."
+                         --stats-bind, --gateway-bind, --vhost-bind, --http, --logstash, --elasticsearch and \
+                         --namespace."
                 )))
                 }
             }

@@ -58,9 +58,19 @@ pub async fn run_apply_loop(
     status: watch::Sender<AgentStatus>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    let applier = Applier::new(options.process.clone())?;
+    run_apply_loop_with(options, applier, status, shutdown).await
+}
+
+/// [`run_apply_loop`] with an applier the caller prepared (for instance with [`Applier::on_applied`]).
+pub async fn run_apply_loop_with(
+    options: AgentOptions,
+    mut applier: Applier,
+    status: watch::Sender<AgentStatus>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let key = options.key()?;
     vamp_kv::url::KvUrl::parse(&options.kv_url)?;
-    let mut applier = Applier::new(options.process.clone())?;
     let shutdown = shutdown.fuse();
     tokio::pin!(shutdown);
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));

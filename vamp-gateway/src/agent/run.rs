@@ -1,0 +1,104 @@
+//! The whole agent as one future: the log receiver and pipeline (metrics, forwarding), the HTTP endpoint, and the
+//! watch-and-apply loop, wired so the pipeline names requests after the configuration HAProxy runs and the
+//! health endpoint follows the apply loop's status. The `vamp-gateway-agent` binary is this plus flags; a Rust
+//! platform can embed it the same way.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use vamp_core::{Error, Result};
+
+use crate::agent::apply::Applier;
+use crate::agent::http::{self, AgentHealth, HttpState};
+use crate::agent::options::AgentOptions;
+use crate::agent::watch::{run_apply_loop_with, status_channel, AgentStatus};
+use crate::logs::aggregator::{Aggregator, AggregatorOptions};
+use crate::logs::forward::elasticsearch::ElasticsearchOptions;
+use crate::logs::forward::logstash::LogstashOptions;
+use crate::logs::forward::{Forwarder, SinkConfig};
+use crate::logs::names::Names;
+use crate::logs::pipeline::LogPipeline;
+use crate::logs::receiver::{LogReceiver, LogTarget};
+
+/// The sinks `options` ask for: Logstash and/or Elasticsearch.
+fn sinks(options: &AgentOptions) -> Vec<SinkConfig> {
+    let mut sinks = Vec::new();
+    if let Some(address) = &options.logstash {
+        sinks.push(SinkConfig::Logstash(LogstashOptions::new(address.clone())));
+    }
+    if let Some(url) = &options.elasticsearch {
+        let mut es = ElasticsearchOptions::new(url.clone());
+        es.namespace = options.namespace.clone();
+        sinks.push(SinkConfig::Elasticsearch(es));
+    }
+    sinks
+}
+
+/// What the health endpoint reports for an apply-loop status.
+fn health_of(status: &AgentStatus) -> AgentHealth {
+    let config_applied = status.applied_version.is_some();
+    let message = status
+        .last_error
+        .clone()
+        .or_else(|| (!config_applied).then(|| "No configuration has been applied yet.".to_string()));
+    AgentHealth {
+        haproxy_running: status.haproxy_running,
+        config_applied,
+        message,
+    }
+}
+
+/// Runs the agent until `shutdown` completes, then stops HAProxy. Binds the log target (a port 0 UDP target is
+/// replaced by the port it got, so HAProxy logs where the agent listens) and the HTTP endpoint first: fails with
+/// `Invalid` for options that can never work and `Unavailable` when an address is taken.
+pub async fn run(mut options: AgentOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let names = Names::new();
+    let aggregator = Arc::new(Aggregator::new(AggregatorOptions::default()));
+    let forwarder = Forwarder::start(sinks(&options))?;
+    let pipeline = LogPipeline::new(names.clone(), aggregator, forwarder);
+    let target = LogTarget::parse(&options.process.log_target)?;
+    let receiver = LogReceiver::bind(&target, pipeline.counters().clone())?;
+    options.process.log_target = receiver.target().haproxy_address();
+    let listener = TcpListener::bind(&options.http_bind).await.map_err(|e| {
+        Error::unavailable(format!(
+            "The agent's HTTP endpoint cannot listen on {}: {e}.",
+            options.http_bind
+        ))
+    })?;
+    tracing::info!(
+        http = %options.http_bind,
+        logs = %options.process.log_target,
+        kv = %options.kv_url,
+        key = %options.key,
+        "vamp-gateway-agent starting"
+    );
+
+    let (status_tx, mut status_rx) = status_channel();
+    let (health_tx, health_rx) = watch::channel(health_of(&status_rx.borrow()));
+    let bridge = tokio::spawn(async move {
+        while status_rx.changed().await.is_ok() {
+            let health = health_of(&status_rx.borrow_and_update());
+            health_tx.send_replace(health);
+        }
+    });
+    let logs = tokio::spawn(pipeline.clone().run(receiver));
+    let state = HttpState {
+        health: health_rx,
+        logs: pipeline,
+    };
+    let server = tokio::spawn(async move {
+        if let Err(e) = http::serve(listener, state).await {
+            tracing::error!(error = %e, "the agent's HTTP endpoint stopped");
+        }
+    });
+
+    let mut applier = Applier::new(options.process.clone())?;
+    applier.on_applied(move |envelope| names.update(envelope));
+    let outcome = run_apply_loop_with(options, applier, status_tx, shutdown).await;
+    server.abort();
+    logs.abort();
+    bridge.abort();
+    outcome
+}
