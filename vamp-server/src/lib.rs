@@ -1,4 +1,2 @@
-//! The Vamp reference server.
-//!
-//! This crate will assemble the other crates into the `vamp` binary: the REST API, the synchronisation loops,
-//! workflows, metrics, the web UI and the CLI. It is also a library, so a platform can embed Vamp.
+//! The Vamp reference server, as a library: a platform embeds Vamp through [`vamp::Vamp`]'s builder with its own
+//! backends, and the `vamp` binary is a thin main over the same builder.
