@@ -215,6 +215,7 @@ async fn a_resigning_leader_hands_over_within_a_second() {
         .await
         .unwrap_or_else(|| panic!("b did not lead within 1 s of the resign: {:?}", b.current()));
     let took = resigned.elapsed();
+    eprintln!("hand-over after resign: {took:?}");
     assert!(took < Duration::from_secs(1), "hand-over took {took:?}");
     assert_eq!(election.leader_key().await.as_deref(), Some("server-b"));
     election.referee.assert_never_two_leaders();
@@ -238,6 +239,7 @@ async fn a_dead_leader_is_replaced_once_its_lease_expires() {
         .await
         .unwrap_or_else(|| panic!("b did not take over within TTL + 1.5 s: {:?}", b.current()));
     let took = died.elapsed();
+    eprintln!("take-over after the leader died: {took:?}");
     // The dead leader's last renewal was at most one interval before it died: b had to wait for the lease.
     assert!(
         took + options().keep_alive_interval + Duration::from_millis(100) >= TTL,
@@ -265,6 +267,7 @@ async fn without_etcd_the_leader_steps_down_before_its_ttl_and_one_leads_again_a
     let step_down = within(TTL, || !a.leads())
         .await
         .unwrap_or_else(|| panic!("a still leads {TTL:?} after etcd stopped"));
+    eprintln!("step-down after etcd stopped: {step_down:?}");
     assert!(
         stopped.elapsed() < TTL - options().step_down_margin + Duration::from_millis(100),
         "a stepped down {step_down:?} after etcd stopped, later than TTL - margin"
@@ -290,6 +293,7 @@ async fn without_etcd_the_leader_steps_down_before_its_ttl_and_one_leads_again_a
             )
     })
     .await
+    .map(|took| eprintln!("one leader again {took:?} after etcd came back"))
     .unwrap_or_else(|| {
         panic!(
             "no single leader after etcd came back: a {:?}, b {:?}",
