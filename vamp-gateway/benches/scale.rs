@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use agent_support::*;
 use vamp_core::model::Gateway;
-use vamp_core::testkit::servers::{free_port, wait_until};
+use vamp_core::testkit::servers::wait_until;
 use vamp_gateway::agent::apply::{Applied, Applier};
 use vamp_gateway::agent::process::{master_command, ProcessList};
 
