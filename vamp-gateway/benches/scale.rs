@@ -19,7 +19,7 @@ use vamp_gateway::agent::apply::{Applied, Applier};
 use vamp_gateway::agent::process::{master_command, ProcessList};
 
 const ROUTES_PER_GATEWAY: usize = 100;
-const ROUTE_CHANGES: usize = 50;
+const ROUTE_CHANGES: usize = 100;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
