@@ -74,7 +74,7 @@ async fn run() {
         let mut with_toggle = gateways(&ports, a.port, c.port, sink.port, false);
         with_toggle.extend(small.clone());
         let with_toggle = published_text(&with_toggle);
-        let runs = if routes >= 10_000 { 5 } else { 20 };
+        let runs = if routes >= 10_000 { 9 } else { 20 };
         let mut agent_times = Vec::new();
         let mut bare_times = Vec::new();
         for i in 0..runs {
