@@ -1,6 +1,7 @@
 //! Propagation: the time from a write to etcd until HAProxy serves the new routing, for 200 weight-only
-//! changes (runtime API) and 200 structural ones (a listener moves: reload), on a 100-route configuration
-//! (10 gateways × 10 routes), with a bare master-worker reload of the same configuration timed in the same run.
+//! changes (runtime API) and 200 structural ones (a listener moves: reload), on what the marshaller publishes
+//! for 100 routes (10 gateways × 10 routes), through a real etcd and the agent's watch-and-apply loop, with a
+//! bare master-worker reload of the same configuration timed in the same run.
 //!
 //! `cargo bench -p vamp-gateway --bench propagation`
 
@@ -12,7 +13,8 @@ use std::time::{Duration, Instant};
 use agent_support::*;
 use tokio::sync::{oneshot, watch};
 use vamp_core::kv::Key;
-use vamp_core::testkit::servers::{free_port, TestServer};
+use vamp_core::model::Gateway;
+use vamp_core::testkit::servers::TestServer;
 use vamp_gateway::agent::options::AgentOptions;
 use vamp_gateway::agent::process::{master_command, ProcessList};
 use vamp_gateway::agent::watch::{run_apply_loop, status_channel, AgentStatus};
@@ -29,14 +31,14 @@ fn main() {
     runtime.block_on(run());
 }
 
-fn gateways(ports: &[u16], a: u16, b: u16, first_to_b: bool) -> Vec<GatewaySpec> {
+/// 10 gateways of 10 routes (even routes on backend `a`, odd ones on `b`); gateway 0 sends everything to its
+/// route 0 (`a`), or to its route 1 (`b`).
+fn gateways(ports: &[u16], a: u16, b: u16, first_to_b: bool) -> Vec<Gateway> {
     ports
         .iter()
         .enumerate()
-        .map(|(i, port)| GatewaySpec {
-            id: format!("gw{i}"),
-            port: *port,
-            routes: (0..10)
+        .map(|(i, port)| {
+            let routes: Vec<(u8, u16)> = (0..10)
                 .map(|k| {
                     let weight = match (i, k, first_to_b) {
                         (0, 0, false) | (0, 1, true) => 100,
@@ -44,9 +46,10 @@ fn gateways(ports: &[u16], a: u16, b: u16, first_to_b: bool) -> Vec<GatewaySpec>
                         (_, 0, _) => 19,
                         _ => 9,
                     };
-                    RouteSpec::new(weight, &[if k % 2 == 0 { a } else { b }])
+                    (weight, if k % 2 == 0 { a } else { b })
                 })
-                .collect(),
+                .collect();
+            vamp_gateway(&format!("shop/gw{i}"), *port, &routes)
         })
         .collect()
 }
@@ -78,8 +81,9 @@ async fn run() {
     let etcd = TestServer::etcd().unwrap();
     let scratch = Scratch::new("bench-propagation");
     let (a, b) = (Backend::start("a"), Backend::start("b"));
-    let mut ports: Vec<u16> = (0..10).map(|_| free_port().unwrap()).collect();
-    let spare_port = free_port().unwrap();
+    let mut ports = distinct_ports(12);
+    let (spare_port, stats_port) = (ports[10], ports[11]);
+    ports.truncate(10);
     let url = format!("etcd://{}", etcd.address());
     let key = Key::parse("/vamp/default/gateways/haproxy/2.6/configuration").unwrap();
     let mut options = AgentOptions::from_sources(
@@ -87,14 +91,14 @@ async fn run() {
         |_| None,
     )
     .unwrap();
-    options.process = process_options(scratch.path(), free_port().unwrap());
+    options.process = process_options(scratch.path(), stats_port);
     let (status_tx, mut status) = status_channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let agent = tokio::spawn(run_apply_loop(options, status_tx, async {
         let _ = stopped.await;
     }));
     let writer = vamp_kv::url::connect(&url).await.unwrap();
-    let text = |g: &[GatewaySpec]| envelope(g, &Style::default()).to_text().unwrap().into_bytes();
+    let text = |g: &[Gateway]| published_text(g).into_bytes();
 
     let v = writer
         .set(&key, text(&gateways(&ports, a.port, b.port, false)))

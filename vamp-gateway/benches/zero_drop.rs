@@ -1,8 +1,8 @@
 //! Zero drop: a loopback load generator (16 clients; a new connection per request, and separately keep-alive)
-//! runs through 200 consecutive configuration changes applied by the agent, half of them reloads (a second
-//! gateway's listener comes and goes) and half runtime weight changes; failed requests and connection errors
-//! are counted. In the same run, the same load through 100 plain `haproxy -D -sf <pid>` reloads without socket
-//! hand-over, for comparison.
+//! runs through 200 consecutive changes of what the marshaller publishes, applied by the agent: half of them
+//! reloads (a second gateway's listener comes and goes) and half runtime weight changes; failed requests and
+//! connection errors are counted. In the same run, the same load through 100 plain `haproxy -D -sf <pid>`
+//! reloads of the same configurations without socket hand-over, for comparison.
 //!
 //! `cargo bench -p vamp-gateway --bench zero_drop`
 
@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_support::*;
-use vamp_core::testkit::servers::{free_port, wait_until};
+use vamp_core::model::Gateway;
+use vamp_core::testkit::servers::wait_until;
 use vamp_gateway::agent::apply::{Applied, Applier};
 use vamp_gateway::agent::process::ProcessOptions;
 
@@ -76,21 +77,16 @@ fn print_row(name: &str, mode: &str, counts: &Counts, elapsed: Duration) {
     );
 }
 
-fn gateways(port: u16, second: Option<u16>, a: u16, b: u16, to_b: bool) -> Vec<GatewaySpec> {
-    let mut g = vec![GatewaySpec {
-        id: "shop".into(),
+/// The gateway under load (`shop/web`, 90/10 over backends `a` and `b`, or 10/90) and, when `second` is given,
+/// a second gateway on that port.
+fn gateways(port: u16, second: Option<u16>, a: u16, b: u16, to_b: bool) -> Vec<Gateway> {
+    let mut g = vec![vamp_gateway(
+        "shop/web",
         port,
-        routes: vec![
-            RouteSpec::new(if to_b { 10 } else { 90 }, &[a]),
-            RouteSpec::new(if to_b { 90 } else { 10 }, &[b]),
-        ],
-    }];
+        &[(if to_b { 10 } else { 90 }, a), (if to_b { 90 } else { 10 }, b)],
+    )];
     if let Some(port) = second {
-        g.push(GatewaySpec {
-            id: "blog".into(),
-            port,
-            routes: vec![RouteSpec::new(100, &[a])],
-        });
+        g.push(vamp_gateway("blog/web", port, &[(100, a)]));
     }
     g
 }
@@ -219,11 +215,11 @@ fn client(port: u16, keep_alive: bool, stop: &AtomicBool, counts: &Counts) {
 
 async fn agent_run(a: &Backend, b: &Backend, keep_alive: bool) -> (Arc<Counts>, Duration, usize) {
     let scratch = Scratch::new("bench-zero-drop");
-    let (port, second) = (free_port().unwrap(), free_port().unwrap());
-    let mut applier = Applier::new(process_options(scratch.path(), free_port().unwrap())).unwrap();
-    let style = Style::default();
+    let ports = distinct_ports(3);
+    let (port, second) = (ports[0], ports[1]);
+    let mut applier = Applier::new(process_options(scratch.path(), ports[2])).unwrap();
     applier
-        .apply(envelope(&gateways(port, None, a.port, b.port, false), &style))
+        .apply_text(&published_text(&gateways(port, None, a.port, b.port, false)))
         .await
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || get(port)
@@ -233,13 +229,8 @@ async fn agent_run(a: &Backend, b: &Backend, keep_alive: bool) -> (Arc<Counts>, 
     for i in 0..CHANGES {
         let listener = (i / 2) % 2 == 0;
         let to_b = i % 2 == 0;
-        let applied = applier
-            .apply(envelope(
-                &gateways(port, listener.then_some(second), a.port, b.port, to_b),
-                &style,
-            ))
-            .await
-            .unwrap();
+        let text = published_text(&gateways(port, listener.then_some(second), a.port, b.port, to_b));
+        let applied = applier.apply_text(&text).await.unwrap();
         if matches!(applied, Applied::Reloaded { .. }) {
             reloads += 1;
         }
@@ -254,16 +245,14 @@ async fn agent_run(a: &Backend, b: &Backend, keep_alive: bool) -> (Arc<Counts>, 
 fn plain_run(a: &Backend, b: &Backend, keep_alive: bool) -> (Arc<Counts>, Duration) {
     let scratch = Scratch::new("bench-plain-sf");
     let dir = scratch.path();
-    let mut options = process_options(dir, free_port().unwrap());
+    let ports = distinct_ports(3);
+    let mut options = process_options(dir, ports[2]);
     options.dir = dir.to_path_buf();
-    let (port, second) = (free_port().unwrap(), free_port().unwrap());
+    let (port, second) = (ports[0], ports[1]);
     let maps = dir.join("maps");
     std::fs::create_dir_all(&maps).unwrap();
     let write = |listener: bool, to_b: bool| {
-        let e = envelope(
-            &gateways(port, listener.then_some(second), a.port, b.port, to_b),
-            &Style::default(),
-        );
+        let e = published(&gateways(port, listener.then_some(second), a.port, b.port, to_b));
         for (name, content) in &e.maps {
             std::fs::write(maps.join(name), content).unwrap();
         }

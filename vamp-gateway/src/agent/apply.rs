@@ -4,8 +4,9 @@
 //!
 //! The [`Applier`] owns the HAProxy process and the last applied envelope. Files are always written (maps
 //! first, then the configuration; each to a temporary file renamed into place), so a reload or a restart
-//! starts from the state HAProxy is in. A reload HAProxy refuses restores the previous files; a runtime
-//! command HAProxy refuses turns the change into a reload.
+//! starts from the state HAProxy is in: before a reload, and while the runtime API takes a runtime change
+//! (it does not read the files), in both cases before the apply returns. A reload HAProxy refuses restores the
+//! previous files; a runtime command HAProxy refuses turns the change into a reload.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use vamp_core::{Error, Result};
 
-use crate::agent::config_diff::{plan_parsed, Config, MapUpdate, Plan, RuntimePlan, ServerChange};
+use crate::agent::config_diff::{plan_indexed, MapUpdate, Plan, RuntimePlan, SectionIndex, ServerChange};
 use crate::agent::process::{Haproxy, ProcessOptions};
 use crate::agent::runtime_api::{deletion_outcome, prepared_version, Command, Deletion, RuntimeApi};
 use crate::haproxy::envelope::Envelope;
@@ -60,8 +61,11 @@ pub struct Applier {
     options: ProcessOptions,
     haproxy: Option<Haproxy>,
     running: Option<Envelope>,
-    /// `running`'s configuration, parsed once.
-    running_config: Config,
+    /// Where the sections of `running`'s configuration lie, found once.
+    running_index: SectionIndex,
+    /// Whether a file write failed since the files last matched `running`: then every file is written again,
+    /// whether or not it differs from `running`.
+    files_dirty: bool,
     /// Servers put in maintenance whose deletion HAProxy refused while they had connections.
     pending_deletions: Vec<(String, String)>,
     /// Told about every applied envelope.
@@ -92,7 +96,8 @@ impl Applier {
             options,
             haproxy: None,
             running: None,
-            running_config: Config::default(),
+            running_index: SectionIndex::default(),
+            files_dirty: false,
             pending_deletions: Vec::new(),
             observer: None,
         })
@@ -141,30 +146,37 @@ impl Applier {
         let Some(running) = self.running.as_ref() else {
             return self.start(envelope).await;
         };
-        let config = Config::parse(&envelope.config);
-        match plan_parsed(running, &self.running_config, &envelope, &config) {
+        let index = SectionIndex::of(&envelope.config);
+        match plan_indexed(running, &self.running_index, &envelope, &index) {
             Plan::Unchanged => {
-                if *running != envelope {
-                    self.write_files(&envelope).await?;
-                    self.set_running(envelope, config);
+                if *running != envelope || self.files_dirty {
+                    self.persist(&envelope).await?;
+                    self.set_running(envelope, index);
                 }
                 Ok(Applied::Unchanged)
             }
             Plan::Runtime(runtime) => {
-                self.write_files(&envelope).await?;
-                match self.execute(&runtime).await {
-                    Ok(commands) => {
-                        self.set_running(envelope, config);
+                let (written, executed) = tokio::join!(self.write_files(&envelope), self.execute(&runtime));
+                self.files_dirty = written.is_err();
+                match executed {
+                    Ok((commands, busy)) => {
+                        self.pending_deletions.extend(busy);
+                        self.set_running(envelope, index);
+                        written?;
                         Ok(Applied::Runtime { commands })
                     }
                     Err(e) => {
+                        if let Err(write_error) = written {
+                            self.revert_runtime_changes(&envelope).await;
+                            return Err(write_error);
+                        }
                         tracing::warn!(
                             error = %e,
                             "a runtime API command failed; applying the configuration by reload instead"
                         );
                         self.reload(
                             envelope,
-                            config,
+                            index,
                             format!("a runtime API command failed: {e}"),
                             true,
                         )
@@ -173,10 +185,24 @@ impl Applier {
                 }
             }
             Plan::Reload(reason) => {
-                self.write_files(&envelope).await?;
-                self.reload(envelope, config, reason, false).await
+                self.persist(&envelope).await?;
+                self.reload(envelope, index, reason, false).await
             }
         }
+    }
+
+    /// Brings HAProxy back to the running configuration after runtime commands of a change whose files could
+    /// not be written: the previous files again, and a reload.
+    async fn revert_runtime_changes(&mut self, refused: &Envelope) {
+        if let Some(previous) = self.running.clone() {
+            self.files_dirty = !self.restore(&previous, refused).await;
+        }
+        if let Some(haproxy) = self.haproxy.as_ref() {
+            if let Err(e) = haproxy.reload().await {
+                tracing::error!(error = %e, "reloading the running configuration failed");
+            }
+        }
+        self.pending_deletions.clear();
     }
 
     /// Keeps HAProxy in the applied state: restarts a master that died (with the files of the running
@@ -213,12 +239,17 @@ impl Applier {
         Ok(())
     }
 
-    fn set_running(&mut self, envelope: Envelope, config: Config) {
+    fn set_running(&mut self, envelope: Envelope, index: SectionIndex) {
         if let Some(observer) = &self.observer {
             (observer.0)(&envelope);
         }
-        self.running = Some(envelope);
-        self.running_config = config;
+        let previous = self.running.replace(envelope);
+        self.running_index = index;
+        // Freeing a large envelope (10,000 routes: megabytes of text, tens of thousands of names) takes
+        // milliseconds; a blocking thread does it off the apply path.
+        if let (Some(previous), Ok(runtime)) = (previous, tokio::runtime::Handle::try_current()) {
+            drop(runtime.spawn_blocking(move || drop(previous)));
+        }
     }
 
     /// Calls `observer` with every envelope HAProxy runs from now on, right after it was applied (the log
@@ -227,10 +258,10 @@ impl Applier {
         self.observer = Some(Observer(Arc::new(observer)));
     }
 
-    /// Remembers `envelope` as running, parsing its configuration.
+    /// Remembers `envelope` as running, indexing its configuration.
     fn set_running_envelope(&mut self, envelope: Envelope) {
-        let config = Config::parse(&envelope.config);
-        self.set_running(envelope, config);
+        let index = SectionIndex::of(&envelope.config);
+        self.set_running(envelope, index);
     }
 
     /// Servers left in maintenance, waiting for their connections to end before they are deleted.
@@ -249,7 +280,7 @@ impl Applier {
         if let Some(old) = self.haproxy.take() {
             old.stop().await;
         }
-        self.write_files(&envelope).await?;
+        self.persist(&envelope).await?;
         self.pending_deletions.clear();
         match Haproxy::start(self.options.clone()).await {
             Ok(haproxy) => {
@@ -259,7 +290,7 @@ impl Applier {
             }
             Err(e) => {
                 if let Some(previous) = self.running.clone() {
-                    self.restore(&previous, &envelope).await;
+                    self.files_dirty = !self.restore(&previous, &envelope).await;
                     if let Ok(haproxy) = Haproxy::start(self.options.clone()).await {
                         self.haproxy = Some(haproxy);
                     }
@@ -275,7 +306,7 @@ impl Applier {
     async fn reload(
         &mut self,
         envelope: Envelope,
-        config: Config,
+        index: SectionIndex,
         reason: String,
         runtime_touched: bool,
     ) -> Result<Applied> {
@@ -286,12 +317,13 @@ impl Applier {
             Ok(()) => {
                 tracing::info!(%reason, "HAProxy reloaded");
                 self.pending_deletions.clear();
-                self.set_running(envelope, config);
+                self.set_running(envelope, index);
                 Ok(Applied::Reloaded { reason })
             }
             Err(e) => {
+                let mut restored = true;
                 if let Some(previous) = self.running.clone() {
-                    self.restore(&previous, &envelope).await;
+                    restored = self.restore(&previous, &envelope).await;
                     if runtime_touched {
                         if let Err(again) = haproxy.reload().await {
                             tracing::error!(error = %again, "reloading the previous configuration failed too");
@@ -299,15 +331,17 @@ impl Applier {
                         self.pending_deletions.clear();
                     }
                 }
+                self.files_dirty = !restored;
                 Err(e)
             }
         }
     }
 
-    /// Runs a runtime plan; returns how many commands were sent. Servers are added and changed first, then maps
-    /// are swapped (so new routes have servers before traffic is sent to them), then removed servers are put
-    /// in maintenance and deleted (after the maps no longer send traffic to them).
-    async fn execute(&mut self, plan: &RuntimePlan) -> Result<usize> {
+    /// Runs a runtime plan; returns how many commands were sent and the removed servers HAProxy keeps in
+    /// maintenance until their connections end. Servers are added and changed first, then maps are swapped (so
+    /// new routes have servers before traffic is sent to them), then removed servers are put in maintenance and
+    /// deleted (after the maps no longer send traffic to them).
+    async fn execute(&self, plan: &RuntimePlan) -> Result<(usize, Vec<(String, String)>)> {
         let api = self.runtime_api();
         let maps_dir = self.options.maps_dir();
         let mut first = Vec::new();
@@ -353,6 +387,7 @@ impl Applier {
         let map_paths: Vec<PathBuf> = plan.maps.iter().map(|m| maps_dir.join(&m.file)).collect();
         first.extend(map_paths.iter().map(|p| Command::prepare_map(p)));
         let mut sent = first.len();
+        let mut busy = Vec::new();
         let replies = api.run(&first).await?;
         let versions = replies
             .iter()
@@ -375,7 +410,7 @@ impl Applier {
                     Deletion::Deleted => {}
                     Deletion::Busy => {
                         tracing::info!(%backend, %server, "server in maintenance until its connections end");
-                        self.pending_deletions.push((backend, server));
+                        busy.push((backend, server));
                     }
                     Deletion::Refused => {
                         return Err(Error::backend(format!(
@@ -385,34 +420,43 @@ impl Applier {
                 }
             }
         }
-        Ok(sent)
+        Ok((sent, busy))
     }
 
-    /// Writes the maps of `envelope`, then its configuration, each atomically.
+    /// [`Applier::write_files`], remembering whether the files may no longer match the running configuration.
+    async fn persist(&mut self, envelope: &Envelope) -> Result<()> {
+        let written = self.write_files(envelope).await;
+        self.files_dirty = written.is_err();
+        written
+    }
+
+    /// Writes the maps of `envelope`, then its configuration, each atomically; files equal to the running
+    /// configuration's are skipped unless a write failed since.
     async fn write_files(&self, envelope: &Envelope) -> Result<()> {
         let maps_dir = self.options.maps_dir();
         tokio::fs::create_dir_all(&maps_dir)
             .await
             .map_err(|e| io_error(&maps_dir, e))?;
+        let running = self.running.as_ref().filter(|_| !self.files_dirty);
         for (name, content) in &envelope.maps {
-            let unchanged = self
-                .running
-                .as_ref()
+            let unchanged = running
                 .and_then(|r| r.maps.get(name))
                 .is_some_and(|c| c == content);
             if !unchanged {
                 write_atomically(&maps_dir.join(name), content).await?;
             }
         }
-        let config_unchanged = self.running.as_ref().is_some_and(|r| r.config == envelope.config);
+        let config_unchanged = running.is_some_and(|r| r.config == envelope.config);
         if !config_unchanged {
             write_atomically(&self.options.config_path(), &envelope.config).await?;
         }
         Ok(())
     }
 
-    /// Puts the files of `previous` back after `refused` was written, and removes maps only `refused` had.
-    async fn restore(&self, previous: &Envelope, refused: &Envelope) {
+    /// Puts the files of `previous` back after `refused` was written, and removes maps only `refused` had;
+    /// `false` when a file could not be written back.
+    async fn restore(&self, previous: &Envelope, refused: &Envelope) -> bool {
+        let mut restored = true;
         let maps_dir = self.options.maps_dir();
         let kept: BTreeSet<&String> = previous.maps.keys().collect();
         for name in refused.maps.keys().filter(|n| !kept.contains(n)) {
@@ -421,11 +465,14 @@ impl Applier {
         for (name, content) in &previous.maps {
             if let Err(e) = write_atomically(&maps_dir.join(name), content).await {
                 tracing::error!(error = %e, "cannot restore a map file");
+                restored = false;
             }
         }
         if let Err(e) = write_atomically(&self.options.config_path(), &previous.config).await {
             tracing::error!(error = %e, "cannot restore the HAProxy configuration");
+            restored = false;
         }
+        restored
     }
 }
 

@@ -3,6 +3,11 @@
 //! server weights, addresses and states, servers added or removed, map contents — or needs a reload
 //! (contract §3). Pure: no I/O, no HAProxy.
 //!
+//! Configurations of thousands of routes are compared through a [`SectionIndex`]: where each section's header
+//! and body lie in the text, found without copying it. Sections whose text is byte-for-byte the same are equal
+//! without being read further; only sections whose text differs are normalized and compared line by line, so a
+//! one-route change in a 3 MB configuration costs a scan of the text, not a parse of it.
+//!
 //! A change is *runtime* only when every section keeps its header and every line other than `server` lines, in
 //! order; a server line may change only its weight, its address (an IP literal with a port) or its `disabled`
 //! flag; servers may be added or removed; map files may change content. Every word that would go into a runtime
@@ -71,32 +76,118 @@ pub struct Config {
 impl Config {
     /// Reads `text` into sections. Never fails: HAProxy itself judges validity when it loads the file.
     pub fn parse(text: &str) -> Config {
-        let mut sections: Vec<Section> = Vec::new();
-        for raw in text.lines() {
-            let words = words(raw);
-            let Some(first) = words.first() else {
-                continue;
-            };
-            let line = words.join(" ");
-            if SECTION_KEYWORDS.contains(&first.as_str()) {
-                sections.push(Section {
-                    header: line,
-                    lines: Vec::new(),
-                });
-            } else {
-                if sections.is_empty() {
-                    sections.push(Section {
-                        header: String::new(),
-                        lines: Vec::new(),
-                    });
-                }
-                if let Some(section) = sections.last_mut() {
-                    section.lines.push(line);
-                }
-            }
+        let index = SectionIndex::of(text);
+        Config {
+            sections: index.spans.iter().map(|span| span.section(text)).collect(),
         }
-        Config { sections }
     }
+}
+
+/// Where the sections of a configuration text lie: for each section the byte range of its header line and of
+/// its body (every line up to the next header, comments and blank lines included). Built by one scan of the
+/// text without copying it; lines before the first section count as an unnamed section when they hold
+/// anything besides comments and blank lines (as in [`Config::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SectionIndex {
+    spans: Vec<Span>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Span {
+    /// The header line (empty for the unnamed section).
+    header: (usize, usize),
+    /// The lines after the header, up to the next header.
+    body: (usize, usize),
+}
+
+impl Span {
+    fn header<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.header.0..self.header.1).unwrap_or_default()
+    }
+
+    fn body<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.body.0..self.body.1).unwrap_or_default()
+    }
+
+    /// The section, normalized.
+    fn section(&self, text: &str) -> Section {
+        Section {
+            header: words(self.header(text)).join(" "),
+            lines: self
+                .body(text)
+                .lines()
+                .filter_map(|raw| {
+                    let words = words(raw);
+                    (!words.is_empty()).then(|| words.join(" "))
+                })
+                .collect(),
+        }
+    }
+}
+
+impl SectionIndex {
+    /// The sections of `text`. Never fails, like [`Config::parse`].
+    pub fn of(text: &str) -> SectionIndex {
+        let mut spans = Vec::new();
+        let mut preamble_end = None;
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            if !is_header(line) {
+                continue;
+            }
+            let line_end = start + line.trim_end_matches(['\n', '\r']).len();
+            match spans.last_mut() {
+                Some(Span { body, .. }) => body.1 = start,
+                None => preamble_end = Some(start),
+            }
+            spans.push(Span {
+                header: (start, line_end),
+                body: (offset, offset),
+            });
+        }
+        if let Some(last) = spans.last_mut() {
+            last.body.1 = text.len();
+        }
+        let preamble = preamble_end.unwrap_or(text.len());
+        let preamble_holds_lines = text
+            .get(..preamble)
+            .unwrap_or_default()
+            .lines()
+            .any(|line| !words(line).is_empty());
+        if preamble_holds_lines {
+            spans.insert(
+                0,
+                Span {
+                    header: (0, 0),
+                    body: (0, preamble),
+                },
+            );
+        }
+        SectionIndex { spans }
+    }
+
+    /// The number of sections.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there is no section.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+/// Whether a raw line opens a section: its first word (as [`words`] splits it) is a section keyword. A first
+/// word equals a keyword (plain letters and `-`) exactly when the line, white space trimmed, runs up to white
+/// space, a comment or its end with that keyword.
+fn is_header(line: &str) -> bool {
+    let trimmed = line.trim_start();
+    let end = trimmed
+        .find(|c: char| c.is_whitespace() || c == '#')
+        .unwrap_or(trimmed.len());
+    SECTION_KEYWORDS.contains(&trimmed.get(..end).unwrap_or_default())
 }
 
 /// The words of a configuration line: split on white space outside quotes, up to a comment. Quotes and escapes
@@ -294,18 +385,28 @@ pub enum Plan {
 
 /// Decides how `new` can replace `old` (contract §3).
 pub fn plan(old: &Envelope, new: &Envelope) -> Plan {
-    plan_parsed(old, &Config::parse(&old.config), new, &Config::parse(&new.config))
+    plan_indexed(
+        old,
+        &SectionIndex::of(&old.config),
+        new,
+        &SectionIndex::of(&new.config),
+    )
 }
 
-/// [`plan`] with both configurations already parsed (`old_config` is `Config::parse(&old.config)`, likewise
-/// `new_config`), for a caller that keeps the running one parsed.
-pub fn plan_parsed(old: &Envelope, old_config: &Config, new: &Envelope, new_config: &Config) -> Plan {
+/// [`plan`] with both configurations already indexed (`old_index` is `SectionIndex::of(&old.config)`, likewise
+/// `new_index`), for a caller that keeps the running one indexed.
+pub fn plan_indexed(
+    old: &Envelope,
+    old_index: &SectionIndex,
+    new: &Envelope,
+    new_index: &SectionIndex,
+) -> Plan {
     if old == new {
         return Plan::Unchanged;
     }
     let mut runtime = RuntimePlan::default();
     if old.config != new.config {
-        if let Err(reason) = plan_config(old_config, new_config, &mut runtime) {
+        if let Err(reason) = plan_config(&old.config, old_index, &new.config, new_index, &mut runtime) {
             return Plan::Reload(reason);
         }
     }
@@ -319,29 +420,44 @@ pub fn plan_parsed(old: &Envelope, old_config: &Config, new: &Envelope, new_conf
     }
 }
 
-fn plan_config(old: &Config, new: &Config, plan: &mut RuntimePlan) -> Result<(), String> {
-    if old.sections.len() != new.sections.len() {
+fn plan_config(
+    old_text: &str,
+    old_index: &SectionIndex,
+    new_text: &str,
+    new_index: &SectionIndex,
+    plan: &mut RuntimePlan,
+) -> Result<(), String> {
+    if old_index.len() != new_index.len() {
         return Err(format!(
             "the number of sections changed ({} → {})",
-            old.sections.len(),
-            new.sections.len()
+            old_index.len(),
+            new_index.len()
         ));
     }
-    for (old, new) in old.sections.iter().zip(&new.sections) {
-        if old.header != new.header {
-            return Err(format!("the section '{}' became '{}'", old.header, new.header));
+    for (old, new) in old_index.spans.iter().zip(&new_index.spans) {
+        let same_header = old.header(old_text) == new.header(new_text);
+        if same_header && old.body(old_text) == new.body(new_text) {
+            continue;
         }
-        let (old_lines, old_servers) = split_servers(old)?;
-        let (new_lines, new_servers) = split_servers(new)?;
-        if old_lines != new_lines {
-            return Err(format!(
-                "the lines of '{}' other than servers changed",
-                new.header
-            ));
-        }
-        plan_servers(new.name(), &old_servers, &new_servers, plan)?;
+        plan_section(&old.section(old_text), &new.section(new_text), plan)?;
     }
     Ok(())
+}
+
+/// Compares one section of the old and the new configuration, both normalized.
+fn plan_section(old: &Section, new: &Section, plan: &mut RuntimePlan) -> Result<(), String> {
+    if old.header != new.header {
+        return Err(format!("the section '{}' became '{}'", old.header, new.header));
+    }
+    let (old_lines, old_servers) = split_servers(old)?;
+    let (new_lines, new_servers) = split_servers(new)?;
+    if old_lines != new_lines {
+        return Err(format!(
+            "the lines of '{}' other than servers changed",
+            new.header
+        ));
+    }
+    plan_servers(new.name(), &old_servers, &new_servers, plan)
 }
 
 type Servers = Vec<(String, ServerLine)>;
@@ -592,6 +708,57 @@ backend g_abc_none
         let config = Config::parse("foo bar\nglobal\n");
         assert_eq!(config.sections[0].header, "");
         assert_eq!(config.sections[0].lines, vec!["foo bar"]);
+    }
+
+    #[test]
+    fn section_headers_are_found_indented_and_before_comments_only_as_whole_words() {
+        assert!(is_header("backend g_abc_r0\n"));
+        assert!(is_header("  frontend  f \r\n"));
+        assert!(is_header("global# top"));
+        assert!(is_header("http-errors e"));
+        assert!(!is_header("    server t_1 127.0.0.1:80"));
+        assert!(!is_header("backends x"));
+        assert!(!is_header("global\"x\""));
+        assert!(!is_header("# backend x"));
+    }
+
+    #[test]
+    fn the_index_keeps_comments_before_the_first_section_out_of_the_sections() {
+        assert_eq!(
+            SectionIndex::of("# written by Vamp\n\nglobal\n  maxconn 10\n").len(),
+            1
+        );
+        assert_eq!(SectionIndex::of("maxconn 10\nglobal\n").len(), 2);
+        assert_eq!(SectionIndex::of("# only a comment\n").len(), 0);
+    }
+
+    #[test]
+    fn one_changed_server_among_many_sections_is_found() {
+        let many: String = (0..50)
+            .map(|k| {
+                format!(
+                    "# route r{k}\nbackend g_abc_r{k}\n    server t_{k} 127.0.0.1:{} weight 100 check\n",
+                    8000 + k
+                )
+            })
+            .collect();
+        let old = envelope(&format!("{BASE}{many}"), "0:99 g_abc_r0\n");
+        let new = envelope(
+            &format!(
+                "{BASE}{}",
+                many.replace("8031 weight 100", "8031 weight 7")
+                    .replace("# route r40", "# route x")
+            ),
+            "0:99 g_abc_r0\n",
+        );
+        assert_eq!(
+            runtime(&old, &new).servers,
+            vec![ServerChange::SetWeight {
+                backend: "g_abc_r31".into(),
+                server: "t_31".into(),
+                weight: "7".into()
+            }]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Support for the agent's tests and benchmarks: configurations in the contract's structure (built by hand
-//! here, independent of the marshaller), tiny HTTP backends that answer with their name, a plain HTTP client,
-//! and scratch directories removed on drop.
+//! here, independent of the marshaller, for the agent tests), what the real marshaller publishes for Vamp
+//! gateways (for the benchmarks), tiny HTTP backends that answer with their name, a sink that only accepts
+//! health-check connections, a plain HTTP client, and scratch directories removed on drop.
 
 #![allow(dead_code)]
 
@@ -12,8 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use vamp_core::model::{Gateway, Protocol};
 use vamp_gateway::agent::process::ProcessOptions;
 use vamp_gateway::haproxy::envelope::Envelope;
+use vamp_gateway::haproxy::samples;
+use vamp_gateway::haproxy::HaproxyMarshaller;
 
 /// A route: its weight in percent and the ports of its instances on 127.0.0.1 (one server each).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +169,78 @@ pub fn uniform(n: usize, m: usize, first_port: u16, targets: &[u16]) -> Vec<Gate
                 .collect(),
         })
         .collect()
+}
+
+/// An HTTP gateway `name` on `port` as Vamp models it: one route per `(weight, target port)`, route `k` named
+/// `<name>/r<k>/web` with one instance `<name>-r<k>-0` on 127.0.0.1.
+pub fn vamp_gateway(name: &str, port: u16, routes: &[(u8, u16)]) -> Gateway {
+    let routes = routes
+        .iter()
+        .enumerate()
+        .map(|(k, (weight, target))| {
+            let path = format!("{name}/r{k}/web");
+            let instance = format!("{name}-r{k}-0");
+            samples::route(&path, *weight, &[(instance.as_str(), None, *target)])
+        })
+        .collect();
+    samples::gateway(name, port, Protocol::Http, routes)
+}
+
+/// What Vamp publishes for `gateways`: the marshaller's envelope.
+pub fn published(gateways: &[Gateway]) -> Envelope {
+    HaproxyMarshaller::new().envelope(gateways).unwrap()
+}
+
+/// What Vamp publishes for `gateways`, as the text written to the key-value store.
+pub fn published_text(gateways: &[Gateway]) -> String {
+    use vamp_core::gateway::GatewayMarshaller;
+    HaproxyMarshaller::new().render(gateways).unwrap()
+}
+
+/// `n` different free ports (free now; nothing holds them).
+pub fn distinct_ports(n: usize) -> Vec<u16> {
+    let mut ports = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let port = vamp_core::testkit::servers::free_port().unwrap();
+        if ports.insert(port) {
+            out.push(port);
+        }
+    }
+    out
+}
+
+/// A loopback TCP listener that accepts connections and closes them at once, on one thread: the instance of
+/// routes that get no traffic, so HAProxy's health checks find it up without a thread per check. Stopped on
+/// drop.
+pub struct Sink {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Sink {
+    pub fn start() -> Sink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                drop(stream);
+            }
+        });
+        Sink { port, stop }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
 }
 
 /// A scratch directory under the system temp dir, removed on drop.
