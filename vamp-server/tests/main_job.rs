@@ -2,7 +2,7 @@
 //! directory, the process driver running `vamp-demo-service`, the embedded gateway agent driving the real
 //! `haproxy` on PATH. Deploy → merge a canary → 90/10 (measured over 500 real requests through HAProxy) →
 //! slice the old version away → all traffic on the new one → restart Vamp on the same data directory → state
-//! intact and traffic still served. A missing `haproxy` fails the test.
+//! intact and traffic still served. No request fails while the canary starts. A missing `haproxy` fails the test.
 
 mod support;
 
@@ -127,6 +127,36 @@ async fn until_traffic(port: u16, batch: usize, what: &str, done: impl Fn(usize,
     }
 }
 
+/// Requests on fresh connections, one after the other, until stopped: how many were answered with 200 and
+/// how many were not.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: JoinHandle<(usize, usize)>,
+}
+
+impl Load {
+    fn start(port: u16) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let (mut ok, mut failed) = (0, 0);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                match get(port) {
+                    Some((200, _)) => ok += 1,
+                    _ => failed += 1,
+                }
+            }
+            (ok, failed)
+        });
+        Load { stop, task }
+    }
+
+    async fn stop(self) -> (usize, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
+}
+
 async fn set_weights(vamp: &Vamp, v1: u8, v2: u8) {
     let Some(Artifact::Gateway(mut internal)) = vamp.get(Kind::Gateway, "shop/frontend/web").await.unwrap()
     else {
@@ -174,6 +204,7 @@ async fn canary_release_through_haproxy_survives_a_restart() {
     until_traffic(gateway_port, 10, "v1 only", |v1, v2| v1 == 10 && v2 == 0).await;
 
     let canary = "name: shop\nclusters:\n  frontend:\n    services:\n      - breed: frontend:2.0\n        scale: {cpu: 0.1, memory: 32MB, instances: 1}\n";
+    let load = Load::start(gateway_port);
     vamp.deploy("shop", blueprint(canary), &WriteOptions::default())
         .await
         .unwrap();
@@ -185,6 +216,14 @@ async fn canary_release_through_haproxy_survives_a_restart() {
     .await
     .unwrap();
     until_traffic(gateway_port, 20, "both versions", |v1, v2| v1 > 0 && v2 > 0).await;
+    let (answered, failed) = load.stop().await;
+    assert!(answered > 0, "no request went through during the canary merge");
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed while the canary started",
+        answered + failed
+    );
 
     set_weights(&vamp, 90, 10).await;
     until_traffic(gateway_port, 100, "a 90/10 split", |v1, v2| {

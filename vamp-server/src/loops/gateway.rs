@@ -2,11 +2,15 @@
 //! the previous plan) → the marshaller (the operator's stored template when there is one) → `kv.set` only when
 //! the configuration changed; `gateways:<name>` + `deployed`/`undeployed` events for the plan's diff.
 //!
+//! An internal gateway that stops being deployable because a service was added to its cluster (its route has
+//! no instances yet) keeps being served in its last deployable form until the new service runs, so a canary
+//! merge does not interrupt the cluster's traffic.
+//!
 //! The assigned ports are what services reach each other by (`$cluster.ports.port`), so they must survive a
 //! restart even with a memory KV store: every change of the port map is published as a `gateway-ports` event
 //! (tag `vamp:gateway-ports`) in the durable event store, and the first pass after a start plans from it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use tokio::sync::watch;
 use vamp_core::gateway::GatewayMarshaller;
@@ -29,6 +33,9 @@ struct State {
     written: Option<String>,
     ports: BTreeMap<String, u16>,
     held_back: Vec<String>,
+    /// The last deployable version of each internal gateway, served while a new service of its cluster has no
+    /// instances yet (a merged canary), so the cluster's traffic never stops during a rollout.
+    last_deployable: HashMap<String, Gateway>,
 }
 
 pub(crate) async fn run(vamp: Vamp, mut stop: watch::Receiver<bool>) {
@@ -110,7 +117,25 @@ async fn pass(vamp: &Vamp, state: &mut State) -> Result<bool> {
         }
         state.held_back = held_back;
     }
-    let deployable: Vec<Gateway> = plan.deployable().cloned().collect();
+    let mut deployable = Vec::with_capacity(plan.gateways.len());
+    let mut last_deployable = HashMap::new();
+    for planned in &plan.gateways {
+        let name = &planned.gateway.name;
+        let served = if planned.deployable {
+            Some(planned.gateway.clone())
+        } else if planned.internal {
+            state.last_deployable.remove(name)
+        } else {
+            None
+        };
+        if let Some(gateway) = served {
+            if planned.internal {
+                last_deployable.insert(name.clone(), gateway.clone());
+            }
+            deployable.push(gateway);
+        }
+    }
+    state.last_deployable = last_deployable;
     let custom = marshaller(vamp).await?;
     let rendered = match &custom {
         Some(m) => m.render(&deployable)?,

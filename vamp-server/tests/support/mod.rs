@@ -77,13 +77,14 @@ pub fn free_port() -> u16 {
     vamp_core::testkit::servers::free_port().unwrap()
 }
 
-/// `count` consecutive loopback ports that are all free right now; the first of them.
+/// `count` consecutive loopback ports that are all free right now; the first of them. They are drawn from
+/// 20000-32000, below Linux's ephemeral range, so client connections of concurrent tests do not take them.
 pub fn free_range(count: u16) -> u16 {
-    for _ in 0..200 {
-        let base = free_port();
-        if base > 65535 - count {
-            continue;
-        }
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..500 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let base = 20_000 + (h.finish() % 12_000) as u16;
         let listeners: Vec<_> = (base..base + count)
             .map_while(|p| TcpListener::bind(("127.0.0.1", p)).ok())
             .collect();
@@ -91,7 +92,7 @@ pub fn free_range(count: u16) -> u16 {
             return base;
         }
     }
-    panic!("no {count} consecutive free ports found")
+    panic!("no {count} consecutive free ports found in 20000-32000")
 }
 
 /// `GET /` on 127.0.0.1:`port` over a fresh connection; the status and body, or `None` when nothing answers.
