@@ -1,4 +1,13 @@
 //! The Vamp reference server, as a library: a platform embeds Vamp through [`vamp::Vamp`]'s builder with its own
 //! backends, and the `vamp` binary is a thin main over the same builder.
 
+pub mod agent;
 pub mod ha;
+pub mod loops;
+pub mod ops;
+pub mod settings;
+pub mod vamp;
+
+pub use ops::{ReadOptions, Verb, WriteOptions};
+pub use settings::ServerSettings;
+pub use vamp::{Vamp, VampBuilder};

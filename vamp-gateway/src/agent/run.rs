@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use vamp_core::kv::KeyValueStore;
 use vamp_core::{Error, Result};
 
 use crate::agent::apply::Applier;
 use crate::agent::http::{self, AgentHealth, HttpState};
 use crate::agent::options::AgentOptions;
-use crate::agent::watch::{run_apply_loop_with, status_channel, AgentStatus};
+use crate::agent::watch::{run_apply_loop_with, status_channel, watch_and_apply, AgentStatus};
 use crate::logs::aggregator::{Aggregator, AggregatorOptions};
 use crate::logs::forward::elasticsearch::ElasticsearchOptions;
 use crate::logs::forward::logstash::LogstashOptions;
@@ -53,9 +54,31 @@ fn health_of(status: &AgentStatus) -> AgentHealth {
 /// Runs the agent until `shutdown` completes, then stops HAProxy. Binds the log target (a port 0 UDP target is
 /// replaced by the port it got, so HAProxy logs where the agent listens) and the HTTP endpoint first: fails with
 /// `Invalid` for options that can never work and `Unavailable` when an address is taken.
-pub async fn run(mut options: AgentOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let names = Names::new();
+pub async fn run(options: AgentOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
     let aggregator = Arc::new(Aggregator::new(AggregatorOptions::default()));
+    run_agent(options, None, aggregator, shutdown).await
+}
+
+/// [`run`] against a store the caller already holds instead of `options.kv_url` (which is not used), recording
+/// access logs into `aggregator`: for a server that embeds the agent next to its own in-process store (a
+/// `memory://` URL would open a separate, empty store) and serves metrics from the same aggregator.
+pub async fn run_with_store(
+    options: AgentOptions,
+    store: Arc<dyn KeyValueStore>,
+    aggregator: Arc<Aggregator>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    run_agent(options, Some(store), aggregator, shutdown).await
+}
+
+async fn run_agent(
+    mut options: AgentOptions,
+    store: Option<Arc<dyn KeyValueStore>>,
+    aggregator: Arc<Aggregator>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let names = Names::new();
+    let key = options.key()?;
     let forwarder = Forwarder::start(sinks(&options))?;
     let pipeline = LogPipeline::new(names.clone(), aggregator, forwarder);
     let target = LogTarget::parse(&options.process.log_target)?;
@@ -96,7 +119,14 @@ pub async fn run(mut options: AgentOptions, shutdown: impl Future<Output = ()>) 
 
     let mut applier = Applier::new(options.process.clone())?;
     applier.on_applied(move |envelope| names.update(envelope));
-    let outcome = run_apply_loop_with(options, applier, status_tx, shutdown).await;
+    let outcome = match store {
+        Some(store) => {
+            watch_and_apply(store, &key, &mut applier, &status_tx, shutdown).await;
+            applier.shutdown().await;
+            Ok(())
+        }
+        None => run_apply_loop_with(options, applier, status_tx, shutdown).await,
+    };
     server.abort();
     logs.abort();
     bridge.abort();

@@ -1,0 +1,81 @@
+//! The synchronisation loops (ARCHITECTURE.md's data flow): the deployment loop converges the container driver
+//! on the stored deployments, the gateway loop converges the gateway configuration in the KV store on the
+//! deployments and gateways, the workflow loop moves workflow statuses on. Each is woken at once by the
+//! operations that change what it works from (a `tokio::sync::Notify` per loop), polls quickly while something
+//! is converging, and otherwise resyncs every `synchronization.period-ms`.
+
+mod deployment;
+mod gateway;
+mod workflow;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+use vamp_core::Result;
+
+use crate::vamp::Vamp;
+
+/// How long a loop sleeps when periodic resyncs are off and nothing is converging.
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// Runs the loops (and the embedded agent, if any) until `shutdown` completes, then stops them and waits for
+/// them to finish their current pass. An agent that fails to start (a taken port, no `haproxy`) is returned
+/// as the error; the loops run regardless until then.
+pub(crate) async fn run(vamp: Vamp, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let agent = vamp.inner.agent.clone().map(|agent| {
+        let kv = vamp.inner.kv.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            agent
+                .run(kv, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    });
+    let loops = [
+        tokio::spawn(deployment::run(vamp.clone(), stop_rx.clone())),
+        tokio::spawn(gateway::run(vamp.clone(), stop_rx.clone())),
+        tokio::spawn(workflow::run(vamp.clone(), stop_rx.clone())),
+    ];
+    tracing::info!(namespace = %vamp.namespace(), "the synchronisation loops are running");
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for handle in loops {
+        if let Err(e) = handle.await {
+            tracing::error!(error = %e, "a synchronisation loop ended abnormally");
+        }
+    }
+    if let Some(agent) = agent {
+        match agent.await {
+            Ok(result) => result?,
+            Err(e) => tracing::error!(error = %e, "the embedded gateway agent ended abnormally"),
+        }
+    }
+    tracing::info!("the synchronisation loops have stopped");
+    Ok(())
+}
+
+/// Waits until the loop should run again: woken by `wake`, after `delay`, or `false` when stopping.
+pub(crate) async fn next_pass(wake: &Notify, delay: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if *stop.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = stop.wait_for(|s| *s) => false,
+        _ = wake.notified() => true,
+        _ = tokio::time::sleep(delay) => true,
+    }
+}
+
+/// The delay before the next pass: quick while `busy`, else the resync period.
+pub(crate) fn delay(vamp: &Vamp, busy: bool) -> Duration {
+    let sync = &vamp.settings().synchronization;
+    if busy {
+        sync.busy_period()
+    } else {
+        sync.period().unwrap_or(IDLE)
+    }
+}

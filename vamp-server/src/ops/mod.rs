@@ -1,0 +1,26 @@
+//! The facade's operations, one file per concern, each an `impl Vamp` block: artifacts of the static kinds,
+//! deployments (create-or-merge, slice, scale, SLA), the multi-document root, events, the gateway
+//! configuration and template, information and health, and waiting for convergence.
+
+pub mod options;
+
+pub(crate) mod archive;
+pub(crate) mod cache;
+pub(crate) mod codec;
+pub(crate) mod source;
+
+mod artifacts;
+mod deployments;
+mod documents;
+mod events;
+mod gateway_output;
+mod gateways;
+mod info;
+mod subresources;
+pub mod wait;
+mod workflows;
+
+pub use documents::Verb;
+pub use info::{ComponentInfo, Health, Info};
+pub use options::{ReadOptions, WriteOptions};
+pub use wait::{converged, failures};
