@@ -5,25 +5,20 @@ use std::io::IsTerminal;
 
 use vamp_server::cli::output::Console;
 
-/// Resolves on SIGTERM or Ctrl-C (SIGINT).
-async fn shutdown_signal() {
+/// A future that resolves on SIGTERM or Ctrl-C (SIGINT). The handlers are installed when this is called (inside
+/// the runtime), before the server starts, so a signal that arrives early is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -44,11 +39,15 @@ fn main() -> std::process::ExitCode {
         err: &mut err,
         tty,
     };
-    let code = runtime.block_on(vamp_server::cli::run(
-        std::env::args_os().collect(),
-        |name| std::env::var(name).ok(),
-        &mut console,
-        shutdown_signal(),
-    ));
+    let code = runtime.block_on(async {
+        let shutdown = shutdown_signal();
+        vamp_server::cli::run(
+            std::env::args_os().collect(),
+            |name| std::env::var(name).ok(),
+            &mut console,
+            shutdown,
+        )
+        .await
+    });
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
