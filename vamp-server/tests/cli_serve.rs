@@ -39,7 +39,7 @@ impl Server {
     fn healthy(&self) -> bool {
         exchange(
             self.port,
-            format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
         )
         .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
     }
