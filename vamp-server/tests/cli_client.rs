@@ -103,14 +103,10 @@ fn deploy_wait_merge_canary_weights_and_undeploy() {
     let deployed = api.vamp(&["deploy", "shop", "--wait", "--timeout", "30s"]);
     ok(&deployed);
     assert!(stdout(&deployed).contains("deployment 'shop' accepted"));
-    let progress = stderr(&deployed);
     assert!(
-        progress.contains("waiting for shop: 0/1 services deployed"),
-        "{progress}"
-    );
-    assert!(
-        progress.contains("deployment 'shop' is deployed (1/1 services)"),
-        "{progress}"
+        stderr(&deployed).contains("deployment 'shop' is deployed (1/1 services)"),
+        "{}",
+        stderr(&deployed)
     );
 
     let list = stdout(&api.vamp(&["list", "deployments"]));
@@ -426,4 +422,38 @@ fn update_requires_the_documents_name_to_match() {
         code(&api.vamp_with(&["update", "breed", "other", "--stdin"], Some(changed), &[])),
         2
     );
+}
+
+#[test]
+fn wait_reports_progress_until_the_services_run() {
+    let api = ApiDouble::start_with(DoubleOptions {
+        never_starts: true,
+        deploy_timeout_s: Some(600),
+        ..DoubleOptions::default()
+    });
+    ok(&api.vamp_with(&["create", "--stdin"], Some(SHOP), &[]));
+    let url = api.url.clone();
+    let cli = std::thread::spawn(move || {
+        run_vamp(
+            &["deploy", "shop", "--wait", "--timeout", "60s"],
+            None,
+            &[("VAMP_URL", url.as_str())],
+        )
+    });
+    assert!(
+        vamp_core::testkit::servers::wait_until(std::time::Duration::from_secs(30), || api.polls("shop")
+            >= 2),
+        "the CLI did not poll the deployment"
+    );
+    api.driver.start_all();
+    let out = cli.join().unwrap();
+    ok(&out);
+    let progress = stderr(&out);
+    let zero = progress
+        .find("waiting for shop: 0/1 services deployed")
+        .expect(&progress);
+    let done = progress
+        .find("deployment 'shop' is deployed (1/1 services)")
+        .expect(&progress);
+    assert!(zero < done, "{progress}");
 }

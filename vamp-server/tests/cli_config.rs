@@ -204,3 +204,19 @@ fn the_binary_exits_2_on_bad_configuration() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("namespace"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_documented_example_configuration_is_accepted() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/DOC-cli.md")).unwrap();
+    let start = doc.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    let dir = TempDir::new("doc-example");
+    let file = dir.join("vamp.yml");
+    std::fs::write(&file, example).unwrap();
+    let c = load(&["--config", file.to_str().unwrap()], &[]).unwrap();
+    assert_eq!(c.ha.etcd, vec!["etcd1:2379", "etcd2:2379"]);
+    assert_eq!(c.api.tokens.read_only, vec!["r3ad"]);
+    assert_eq!(c.api.tls.unwrap().key, PathBuf::from("/etc/vamp/key.pem"));
+    assert_eq!(c.deployment.memory_mb, 1024.0);
+    assert_eq!(c.agent.stats_bind, "127.0.0.1:1988");
+}

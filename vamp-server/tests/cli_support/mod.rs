@@ -32,6 +32,8 @@ pub struct ApiDouble {
     pub vamp: Vamp,
     /// The driver, to make deployments fail.
     pub driver: Arc<MemoryDriver>,
+    /// GETs of each deployment served so far.
+    gets: Arc<std::sync::Mutex<BTreeMap<String, usize>>>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -75,6 +77,8 @@ impl ApiDouble {
         let (stop, stopped) = oneshot::channel::<()>();
         let v = vamp.clone();
         let tokens = Arc::new(options.tokens);
+        let gets: Arc<std::sync::Mutex<BTreeMap<String, usize>>> = Arc::default();
+        let counted = gets.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -97,6 +101,11 @@ impl ApiDouble {
                     move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                         let vamp = v.clone();
                         let tokens = tokens.clone();
+                        if method == Method::GET {
+                            if let Some(name) = uri.path().strip_prefix("/api/v1/deployments/") {
+                                *counted.lock().unwrap().entry(decode(name)).or_default() += 1;
+                            }
+                        }
                         async move { handle(vamp, &tokens, method, uri, headers, body).await }
                     },
                 );
@@ -113,9 +122,15 @@ impl ApiDouble {
             url,
             vamp,
             driver,
+            gets,
             stop: Some(stop),
             thread: Some(thread),
         }
+    }
+
+    /// How many times deployment `name` was read.
+    pub fn polls(&self, name: &str) -> usize {
+        self.gets.lock().unwrap().get(name).copied().unwrap_or(0)
     }
 
     /// Runs `vamp ARGS… --url <double>` with `stdin`, returning its output.
