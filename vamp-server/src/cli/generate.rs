@@ -5,7 +5,10 @@ use clap::ArgMatches;
 use serde_json::{json, Value};
 
 use super::artifacts::arg;
+use vamp_core::model::Kind;
+
 use super::client::{path_segment, Client};
+use super::documents::parse_kind;
 use super::exit::{CliError, CliResult};
 use super::output::{Console, Format};
 
@@ -20,15 +23,14 @@ pub async fn generate(
     let opt = |n: &str| super::opt(args, n).cloned();
     let mut artifact = match opt("source") {
         Some(source) => {
-            let plural = if kind == "deployment" {
-                "blueprints".to_string()
-            } else {
-                format!("{kind}s")
+            let from = match parse_kind(kind)? {
+                Kind::Deployment => Kind::Blueprint,
+                other => other,
             };
             let mut found = client
                 .get_existing(
-                    &format!("{plural}/{}", path_segment(&source)),
-                    &format!("{} '{source}'", &plural[..plural.len() - 1]),
+                    &format!("{}/{}", from.plural(), path_segment(&source)),
+                    &format!("{from} '{source}'"),
                 )
                 .await?;
             if let Value::Object(m) = &mut found {

@@ -29,7 +29,10 @@ pub async fn wait(
     goal: Goal,
     timeout: Duration,
 ) -> CliResult<()> {
-    let deadline = Instant::now() + timeout;
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
     let path = format!("deployments/{}", path_segment(name));
     let mut last_line = String::new();
     let mut drawn = false;
@@ -134,8 +137,8 @@ pub fn parse_duration(text: &str) -> CliResult<Duration> {
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
+        "m" => n.checked_mul(60).map(Duration::from_secs).ok_or_else(bad),
+        "h" => n.checked_mul(3600).map(Duration::from_secs).ok_or_else(bad),
         _ => Err(bad()),
     }
 }
