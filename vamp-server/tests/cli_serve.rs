@@ -5,12 +5,13 @@
 
 mod cli_support;
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use cli_support::{code, run_vamp, stderr, TempDir};
-use vamp_core::testkit::servers::{exchange, free_port, wait_until, TestServer};
+use vamp_core::testkit::servers::{free_port, wait_until, TestServer};
 
 /// A `vamp serve` child, killed on drop if still running.
 struct Server {
@@ -36,12 +37,21 @@ impl Server {
         }
     }
 
+    /// Whether `GET /health` answers 200. The request is a whole HTTP/1.1 exchange that reads the answer to the
+    /// end without half-closing the connection first (a half-close is a disconnect to the server).
     fn healthy(&self) -> bool {
-        exchange(
-            self.port,
-            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        if s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer.starts_with("HTTP/1.1 200")
     }
 
     fn terminate(&mut self) {
@@ -119,22 +129,24 @@ fn serve_starts_answers_health_runs_haproxy_and_stops_on_sigterm() {
     let data_text = data.to_str().unwrap().to_string();
     let config = agent_config(&dir);
     let mut server = Server::start(&["--data-dir", &data_text, "--config", &config]);
-    assert!(
-        wait_until(Duration::from_secs(60), || server.healthy()),
-        "no /health answer"
-    );
+    if !wait_until(Duration::from_secs(60), || server.healthy()) {
+        let _ = server.child.kill();
+        let (exit, err) = server.wait_exit(Duration::from_secs(10));
+        panic!("no /health answer (exit {exit}):\n{err}");
+    }
     assert!(
         data.join("vamp.db").exists(),
         "the SQLite database is in the data directory"
     );
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            processes_mentioning(&data_text).into_iter().any(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "haproxy")
-            })
-        }),
-        "the embedded agent runs haproxy from the data directory"
-    );
+    if !wait_until(Duration::from_secs(30), || {
+        processes_mentioning(&data_text).into_iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "haproxy")
+        })
+    }) {
+        let _ = server.child.kill();
+        let (exit, err) = server.wait_exit(Duration::from_secs(10));
+        panic!("the embedded agent runs no haproxy from the data directory (exit {exit}):\n{err}");
+    }
     let info = run_vamp(
         &[
             "info",

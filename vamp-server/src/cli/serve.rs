@@ -154,15 +154,22 @@ pub async fn serve_api(
 }
 
 /// `/health`, `/api/v1/health` and `/api/v1/info` over the facade; 501 with a JSON message for anything else.
+///
+/// Each facade call runs in a task of its own, so a client that disconnects (which drops the request's future)
+/// cannot cancel a store operation halfway: the SQLite pool does not survive a transaction dropped mid-way.
 pub fn placeholder_router(vamp: Vamp) -> Router {
     let health = |vamp: Vamp| async move {
-        let h = vamp.health().await;
-        let status = if h.healthy {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        json(status, serde_json::to_value(&h))
+        match tokio::spawn(async move { vamp.health().await }).await {
+            Ok(h) => {
+                let status = if h.healthy {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                json(status, serde_json::to_value(&h))
+            }
+            Err(e) => failed(&e),
+        }
     };
     let v1 = vamp.clone();
     let v2 = vamp.clone();
@@ -173,7 +180,12 @@ pub fn placeholder_router(vamp: Vamp) -> Router {
             "/api/v1/info",
             get(move || {
                 let vamp = vamp.clone();
-                async move { json(StatusCode::OK, serde_json::to_value(vamp.info().await)) }
+                async move {
+                    match tokio::spawn(async move { vamp.info().await }).await {
+                        Ok(info) => json(StatusCode::OK, serde_json::to_value(info)),
+                        Err(e) => failed(&e),
+                    }
+                }
             }),
         )
         .fallback(|| async {
@@ -182,6 +194,13 @@ pub fn placeholder_router(vamp: Vamp) -> Router {
                 Ok(serde_json::json!({ "message": "The REST API is not part of this build yet; only /health and /api/v1/info answer." })),
             )
         })
+}
+
+fn failed(e: &tokio::task::JoinError) -> Response {
+    json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Ok(serde_json::json!({ "message": format!("Internal server error: {e}") })),
+    )
 }
 
 fn json(status: StatusCode, value: serde_json::Result<serde_json::Value>) -> Response {
