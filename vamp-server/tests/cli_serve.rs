@@ -76,9 +76,29 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// A server still running (a failed test) gets SIGTERM, so it stops the HAProxy it runs, then SIGKILL.
     fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            wait_until(Duration::from_secs(10), || {
+                self.child.try_wait().ok().flatten().is_some()
+            });
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Kills, on drop, every process whose command line mentions a directory (what a failed test left behind).
+struct KillMentioning(String);
+
+impl Drop for KillMentioning {
+    fn drop(&mut self) {
+        for pid in processes_mentioning(&self.0) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
     }
 }
 
@@ -128,9 +148,10 @@ fn serve_starts_answers_health_runs_haproxy_and_stops_on_sigterm() {
     let data = dir.join("data");
     let data_text = data.to_str().unwrap().to_string();
     let config = agent_config(&dir);
+    let _leftovers = KillMentioning(data_text.clone());
     let mut server = Server::start(&["--data-dir", &data_text, "--config", &config]);
     if !wait_until(Duration::from_secs(60), || server.healthy()) {
-        let _ = server.child.kill();
+        server.terminate();
         let (exit, err) = server.wait_exit(Duration::from_secs(10));
         panic!("no /health answer (exit {exit}):\n{err}");
     }
@@ -143,7 +164,7 @@ fn serve_starts_answers_health_runs_haproxy_and_stops_on_sigterm() {
             std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "haproxy")
         })
     }) {
-        let _ = server.child.kill();
+        server.terminate();
         let (exit, err) = server.wait_exit(Duration::from_secs(10));
         panic!("the embedded agent runs no haproxy from the data directory (exit {exit}):\n{err}");
     }
