@@ -2,6 +2,8 @@
 //! backends, and the `vamp` binary is a thin main over the same builder.
 
 pub mod agent;
+pub mod cli;
+pub mod config;
 pub mod ha;
 pub mod loops;
 pub mod ops;
