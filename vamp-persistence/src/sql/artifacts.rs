@@ -12,6 +12,7 @@ use vamp_core::model::Kind;
 use vamp_core::store::{check_artifact_name, ArtifactStore, Page, Paged, Stored};
 use vamp_core::{Error, Result};
 
+use super::detached::detached;
 use super::error::is_unique_violation;
 use super::{from_nanos, now_nanos, on_pool, SqlStore};
 
@@ -161,6 +162,34 @@ impl SqlStore {
             Ok(revision(next))
         })
     }
+
+    /// Puts a document already written as JSON, retrying lost creation races.
+    async fn put_text(
+        &self,
+        kind: Kind,
+        name: &str,
+        text: &str,
+        expected_revision: Option<u64>,
+    ) -> Result<u64> {
+        for _ in 0..PUT_ATTEMPTS {
+            match self.try_put(kind, name, text, expected_revision).await {
+                Ok(revision) => return Ok(revision),
+                Err(Missed::Failed(e)) => return Err(e),
+                Err(Missed::Raced) if expected_revision.is_some() => {
+                    return Err(Error::conflict(format!(
+                        "The {kind} '{name}' was changed by another writer while this put expected revision \
+                         {}; read it again and retry.",
+                        expected_revision.unwrap_or_default()
+                    )))
+                }
+                Err(Missed::Raced) => {}
+            }
+        }
+        Err(Error::unavailable(format!(
+            "{}: put {kind} '{name}' lost {PUT_ATTEMPTS} races in a row to other writers; retry later.",
+            self.dialect
+        )))
+    }
 }
 
 #[async_trait]
@@ -203,24 +232,11 @@ impl ArtifactStore for SqlStore {
                 self.options.max_document_bytes
             )));
         }
-        for _ in 0..PUT_ATTEMPTS {
-            match self.try_put(kind, name, &text, expected_revision).await {
-                Ok(revision) => return Ok(revision),
-                Err(Missed::Failed(e)) => return Err(e),
-                Err(Missed::Raced) if expected_revision.is_some() => {
-                    return Err(Error::conflict(format!(
-                        "The {kind} '{name}' was changed by another writer while this put expected revision \
-                         {}; read it again and retry.",
-                        expected_revision.unwrap_or_default()
-                    )))
-                }
-                Err(Missed::Raced) => {}
-            }
-        }
-        Err(Error::unavailable(format!(
-            "{}: put {kind} '{name}' lost {PUT_ATTEMPTS} races in a row to other writers; retry later.",
-            self.dialect
-        )))
+        let (this, owned) = (self.clone(), name.to_string());
+        detached("put", async move {
+            this.put_text(kind, &owned, &text, expected_revision).await
+        })
+        .await
     }
 
     async fn delete(&self, kind: Kind, name: &str) -> Result<bool> {
@@ -239,6 +255,17 @@ impl ArtifactStore for SqlStore {
     }
 
     async fn list(&self, kind: Kind, page: Page) -> Result<Paged<Stored>> {
+        let this = self.clone();
+        detached("list", async move { this.list_now(kind, page).await }).await
+    }
+
+    async fn history(&self, kind: Kind, name: &str) -> Result<Vec<Stored>> {
+        self.history_now(kind, name).await
+    }
+}
+
+impl SqlStore {
+    async fn list_now(&self, kind: Kind, page: Page) -> Result<Paged<Stored>> {
         let fail = |e| self.fail(&format!("list {}", kind.plural()), e);
         let limit = i64::from(page.per_page());
         let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
@@ -276,7 +303,7 @@ impl ArtifactStore for SqlStore {
         })
     }
 
-    async fn history(&self, kind: Kind, name: &str) -> Result<Vec<Stored>> {
+    async fn history_now(&self, kind: Kind, name: &str) -> Result<Vec<Stored>> {
         check_name(kind, name)?;
         let fail = |e| self.fail(&format!("read the history of {kind} '{name}'"), e);
         let rows: Vec<(i64, String, i64)> = on_pool!(&self.pool, |db| {

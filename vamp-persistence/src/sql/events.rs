@@ -9,6 +9,7 @@ use vamp_core::model::{Aggregator, AggregatorKind, Event, EventQuery};
 use vamp_core::store::{prepare_event, EventStore, Page, Paged};
 use vamp_core::{Error, Result};
 
+use super::detached::detached;
 use super::query::{self, bind_params, Param, Statement};
 use super::{from_nanos, on_pool, to_nanos, Dialect, SqlStore};
 
@@ -208,41 +209,17 @@ fn insert_tags(dialect: Dialect, rows: &[Row], ids: &[i64]) -> Vec<Statement> {
 #[async_trait]
 impl EventStore for SqlStore {
     async fn publish(&self, event: Event) -> Result<Event> {
-        self.publish_many(vec![event])
+        let this = self.clone();
+        detached("publish", async move { this.publish_many(vec![event]).await })
             .await?
             .pop()
             .ok_or_else(|| Error::backend(format!("{}: publishing stored no event.", self.dialect)))
     }
 
     async fn query(&self, query: &EventQuery, page: Page) -> Result<Paged<Event>> {
-        query::check(query)?;
-        let now = Utc::now();
-        let (select, count) = (query::page(query, page, now), query::count(query, now));
-        let fail = |e| self.fail("query events", e);
-        let (rows, total): (Vec<(i64, String, i64, String, String)>, i64) = on_pool!(&self.pool, |db| {
-            let mut tx = db.begin_with(self.dialect.begin_read()).await.map_err(fail)?;
-            let rows = bind_params!(sqlx::query_as(&select.sql), &select.params)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(fail)?;
-            let total = bind_params!(sqlx::query_scalar(&count.sql), &count.params)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(fail)?;
-            tx.commit().await.map_err(fail)?;
-            (rows, total)
-        });
-        Ok(Paged {
-            items: rows
-                .into_iter()
-                .map(|row| self.event(row))
-                .collect::<Result<_>>()?,
-            total: u64::try_from(total).unwrap_or(0),
-            page: page.page(),
-            per_page: page.per_page(),
-        })
+        let (this, query) = (self.clone(), query.clone());
+        detached("query", async move { this.query_now(&query, page).await }).await
     }
-
     async fn aggregate(&self, query: &EventQuery, aggregator: &Aggregator) -> Result<Option<f64>> {
         query::check(query)?;
         let keys = query::field_keys(aggregator.field.as_deref())?;
@@ -275,6 +252,37 @@ impl EventStore for SqlStore {
             futures::future::ready(item.ok().filter(|e| query.matches(e, Utc::now())))
         });
         Ok(stream.boxed())
+    }
+}
+
+impl SqlStore {
+    async fn query_now(&self, query: &EventQuery, page: Page) -> Result<Paged<Event>> {
+        query::check(query)?;
+        let now = Utc::now();
+        let (select, count) = (query::page(query, page, now), query::count(query, now));
+        let fail = |e| self.fail("query events", e);
+        let (rows, total): (Vec<(i64, String, i64, String, String)>, i64) = on_pool!(&self.pool, |db| {
+            let mut tx = db.begin_with(self.dialect.begin_read()).await.map_err(fail)?;
+            let rows = bind_params!(sqlx::query_as(&select.sql), &select.params)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(fail)?;
+            let total = bind_params!(sqlx::query_scalar(&count.sql), &count.params)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            (rows, total)
+        });
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(|row| self.event(row))
+                .collect::<Result<_>>()?,
+            total: u64::try_from(total).unwrap_or(0),
+            page: page.page(),
+            per_page: page.per_page(),
+        })
     }
 }
 

@@ -9,6 +9,7 @@
 //! tables, the durability each database gives and how event queries use the indexes.
 
 mod artifacts;
+mod detached;
 mod dialect;
 mod error;
 mod events;

@@ -105,6 +105,7 @@ macro_rules! checks_on_both_databases {
             large_pages_cover_every_event => vamp_persistence::sql::SqlOptions::default(),
             batches_are_all_or_nothing_and_ordered => vamp_persistence::sql::SqlOptions::default(),
             aggregates_follow_the_memory_store => vamp_persistence::sql::SqlOptions::default(),
+            cancelled_operations_leave_the_store_usable => vamp_persistence::sql::SqlOptions::default(),
         ]);
     };
     (@each $backend:literal, $fresh:ident, [$($check:ident => $options:expr),* $(,)?]) => {
@@ -463,4 +464,42 @@ pub async fn two_stores_on_one_database_have_one_winner(url: &str) {
         b.get(Kind::Scale, &name).await.unwrap().map(|s| s.revision),
         Some(8)
     );
+}
+
+/// Callers that give up mid-operation (a client hanging up on the API) never wedge the store: every
+/// transactional operation is cancelled at many points, then each kind of operation still answers.
+pub async fn cancelled_operations_leave_the_store_usable(store: &SqlStore) {
+    let tag = unique("cancel:");
+    let query = EventQuery::tags([tag.as_str()]);
+    for i in 0..200u64 {
+        let budget = std::time::Duration::from_micros(20 * (i % 40));
+        let name = format!("cancelled-{i}");
+        let _ =
+            tokio::time::timeout(budget, store.put(Kind::Breed, &name, json!({"name": name}), None)).await;
+        let _ = tokio::time::timeout(budget, store.list(Kind::Breed, Page::new(1, 30).unwrap())).await;
+        let _ = tokio::time::timeout(
+            budget,
+            store.publish(event_at(&[tag.as_str()], json!(i), Utc::now())),
+        )
+        .await;
+        let _ = tokio::time::timeout(budget, store.query(&query, Page::new(1, 30).unwrap())).await;
+    }
+    let answer = std::time::Duration::from_secs(10);
+    let put = tokio::time::timeout(
+        answer,
+        store.put(Kind::Breed, "after-cancel", json!({"name": "after-cancel"}), None),
+    );
+    assert!(put
+        .await
+        .expect("the store wedged after cancelled operations")
+        .is_ok());
+    let listed = tokio::time::timeout(answer, store.list(Kind::Breed, Page::new(1, 30).unwrap()));
+    assert!(listed.await.expect("list wedged").is_ok());
+    let published = tokio::time::timeout(
+        answer,
+        store.publish(event_at(&[tag.as_str()], json!("after"), Utc::now())),
+    );
+    assert!(published.await.expect("publish wedged").is_ok());
+    let queried = tokio::time::timeout(answer, store.query(&query, Page::new(1, 30).unwrap()));
+    assert!(queried.await.expect("query wedged").unwrap().total >= 1);
 }
