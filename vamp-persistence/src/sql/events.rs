@@ -124,7 +124,7 @@ impl SqlStore {
         Ok(published)
     }
 
-    fn event(&self, row: (i64, String, i64, String, String)) -> Result<Event> {
+    fn event(&self, row: EventRow) -> Result<Event> {
         let (seq, kind, at, tags, value) = row;
         let broken = |what: &str, e: serde_json::Error| {
             Error::backend(format!(
@@ -206,6 +206,9 @@ fn insert_tags(dialect: Dialect, rows: &[Row], ids: &[i64]) -> Vec<Statement> {
         .collect()
 }
 
+/// An event row as queries select it: sequence, kind, time, tags JSON, value JSON.
+type EventRow = (i64, String, i64, String, String);
+
 #[async_trait]
 impl EventStore for SqlStore {
     async fn publish(&self, event: Event) -> Result<Event> {
@@ -261,7 +264,7 @@ impl SqlStore {
         let now = Utc::now();
         let (select, count) = (query::page(query, page, now), query::count(query, now));
         let fail = |e| self.fail("query events", e);
-        let (rows, total): (Vec<(i64, String, i64, String, String)>, i64) = on_pool!(&self.pool, |db| {
+        let (rows, total): (Vec<EventRow>, i64) = on_pool!(&self.pool, |db| {
             let mut tx = db.begin_with(self.dialect.begin_read()).await.map_err(fail)?;
             let rows = bind_params!(sqlx::query_as(&select.sql), &select.params)
                 .fetch_all(&mut *tx)
