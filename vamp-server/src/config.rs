@@ -123,7 +123,7 @@ pub struct ApiConfig {
     pub tokens: TokenConfig,
     /// TLS; `None` = plain HTTP.
     pub tls: Option<TlsConfig>,
-    /// Allowed CORS origins; empty = any origin (the original's behaviour).
+    /// Allowed CORS origins; empty = no cross-origin access (the original allowed any origin).
     pub cors: CorsConfig,
 }
 
@@ -228,7 +228,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("api.tokens.read-only", "VAMP_API_READ_TOKENS", "api-read-token", SettingType::List, "(none)", "Bearer tokens that may only read"),
     setting("api.tls.cert", "VAMP_TLS_CERT", "tls-cert", SettingType::Text, "(none: plain HTTP)", "The API's TLS certificate chain (PEM)"),
     setting("api.tls.key", "VAMP_TLS_KEY", "tls-key", SettingType::Text, "(none)", "The API's TLS private key (PEM)"),
-    setting("api.cors.origins", "VAMP_CORS_ORIGINS", "cors-origin", SettingType::List, "(any)", "Allowed CORS origins"),
+    setting("api.cors.origins", "VAMP_CORS_ORIGINS", "cors-origin", SettingType::List, "(none)", "Allowed CORS origins"),
 ];
 
 /// The environment variable naming the configuration file when `--config` is not given.

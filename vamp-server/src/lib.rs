@@ -2,6 +2,7 @@
 //! backends, and the `vamp` binary is a thin main over the same builder.
 
 pub mod agent;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod ha;

@@ -1,9 +1,9 @@
-//! The CLI client against the API double (tests/cli_support): every command through the real `vamp` binary,
+//! The CLI client against the real REST API (tests/cli_support): every command through the real `vamp` binary,
 //! its output formats and its exit codes (0 ok, 1 refused/failed, 2 usage, 3 unreachable, 4 wait timeout).
 
 mod cli_support;
 
-use cli_support::{code, run_vamp, stderr, stdout, ApiDouble, DoubleOptions, TempDir};
+use cli_support::{code, run_vamp, stderr, stdout, TempDir, TestApi, TestApiOptions};
 use serde_json::Value;
 
 const SHOP: &str = r#"---
@@ -46,7 +46,7 @@ fn ok(o: &std::process::Output) {
 
 #[test]
 fn multi_document_create_then_list_and_describe_in_every_format() {
-    let api = ApiDouble::start();
+    let api = TestApi::start();
     let out = api.vamp_with(&["create", "--stdin"], Some(SHOP), &[]);
     ok(&out);
     assert_eq!(
@@ -84,7 +84,7 @@ fn multi_document_create_then_list_and_describe_in_every_format() {
 
 #[test]
 fn list_follows_the_servers_paging() {
-    let api = ApiDouble::start();
+    let api = TestApi::start();
     let docs: String = (0..45)
         .map(|i| format!("---\nkind: breed\nname: b{i:02}\ndeployable: img/b:{i}\n"))
         .collect();
@@ -97,7 +97,7 @@ fn list_follows_the_servers_paging() {
 
 #[test]
 fn deploy_wait_merge_canary_weights_and_undeploy() {
-    let api = ApiDouble::start();
+    let api = TestApi::start();
     ok(&api.vamp_with(&["create", "--stdin"], Some(SHOP), &[]));
 
     let deployed = api.vamp(&["deploy", "shop", "--wait", "--timeout", "30s"]);
@@ -201,10 +201,10 @@ fn deploy_wait_merge_canary_weights_and_undeploy() {
 
 #[test]
 fn wait_on_a_failing_deployment_exits_1_with_the_reason() {
-    let api = ApiDouble::start_with(DoubleOptions {
+    let api = TestApi::start_with(TestApiOptions {
         never_starts: true,
         deploy_timeout_s: Some(1),
-        ..DoubleOptions::default()
+        ..TestApiOptions::default()
     });
     ok(&api.vamp_with(&["create", "--stdin"], Some(SHOP), &[]));
     let out = api.vamp(&[
@@ -226,10 +226,10 @@ fn wait_on_a_failing_deployment_exits_1_with_the_reason() {
 
 #[test]
 fn wait_that_runs_out_of_time_exits_4() {
-    let api = ApiDouble::start_with(DoubleOptions {
+    let api = TestApi::start_with(TestApiOptions {
         never_starts: true,
         deploy_timeout_s: Some(600),
-        ..DoubleOptions::default()
+        ..TestApiOptions::default()
     });
     ok(&api.vamp_with(&["create", "--stdin"], Some(SHOP), &[]));
     let started = std::time::Instant::now();
@@ -245,7 +245,7 @@ fn wait_that_runs_out_of_time_exits_4() {
 
 #[test]
 fn exit_codes_scripts_can_rely_on() {
-    let api = ApiDouble::start();
+    let api = TestApi::start();
     let missing = api.vamp(&["describe", "breed", "nope"]);
     assert_eq!(code(&missing), 1);
     assert!(
@@ -296,9 +296,9 @@ fn exit_codes_scripts_can_rely_on() {
 
 #[test]
 fn the_token_comes_from_the_flag_or_vamp_token() {
-    let api = ApiDouble::start_with(DoubleOptions {
+    let api = TestApi::start_with(TestApiOptions {
         tokens: vec!["s3cret".into()],
-        ..DoubleOptions::default()
+        ..TestApiOptions::default()
     });
     let denied = api.vamp(&["list", "breeds"]);
     assert_eq!(code(&denied), 1);
@@ -309,7 +309,7 @@ fn the_token_comes_from_the_flag_or_vamp_token() {
 
 #[test]
 fn emit_publishes_an_event_that_list_events_finds() {
-    let api = ApiDouble::start();
+    let api = TestApi::start();
     let out = api.vamp(&[
         "emit",
         "--tag",
@@ -333,7 +333,7 @@ fn emit_publishes_an_event_that_list_events_finds() {
 
 #[test]
 fn generated_skeletons_are_accepted_by_the_server() {
-    let api = ApiDouble::start();
+    let api = TestApi::start();
     let breed = api.vamp(&[
         "generate",
         "breed",
@@ -393,7 +393,7 @@ fn generated_skeletons_are_accepted_by_the_server() {
 
 #[test]
 fn delete_removes_artifacts_by_name_and_by_file() {
-    let api = ApiDouble::start();
+    let api = TestApi::start();
     ok(&api.vamp_with(&["create", "--stdin"], Some(SHOP), &[]));
     ok(&api.vamp(&["delete", "blueprint", "shop"]));
     assert_eq!(code(&api.vamp(&["describe", "blueprint", "shop"])), 1);
@@ -412,7 +412,7 @@ fn delete_removes_artifacts_by_name_and_by_file() {
 
 #[test]
 fn update_requires_the_documents_name_to_match() {
-    let api = ApiDouble::start();
+    let api = TestApi::start();
     ok(&api.vamp_with(&["create", "--stdin"], Some(SHOP), &[]));
     let changed = "name: sava:1.0\ndeployable: magneticio/sava:1.0.9\nports:\n  web: 8080/http\n";
     ok(&api.vamp_with(&["update", "breed", "sava:1.0", "--stdin"], Some(changed), &[]));
@@ -426,10 +426,10 @@ fn update_requires_the_documents_name_to_match() {
 
 #[test]
 fn wait_reports_progress_until_the_services_run() {
-    let api = ApiDouble::start_with(DoubleOptions {
+    let api = TestApi::start_with(TestApiOptions {
         never_starts: true,
         deploy_timeout_s: Some(600),
-        ..DoubleOptions::default()
+        ..TestApiOptions::default()
     });
     ok(&api.vamp_with(&["create", "--stdin"], Some(SHOP), &[]));
     let url = api.url.clone();

@@ -2,21 +2,15 @@
 //! serves the REST API (on leader and standbys alike), and runs the loops while this process leads
 //! ([`LeaderElection::always`] without HA, an etcd election with it). On shutdown the loops stop first, then
 //! the election resigns (so a standby takes over at once), then the API stops.
-//!
-//! The REST API module (`crate::api`) is wired through [`serve_api`] alone; until it is part of the build,
-//! [`serve_api`] serves a placeholder router that answers `/health` and `/api/v1/health` (and `/api/v1/info`)
-//! and 501 for everything else.
 
 use std::future::Future;
 use std::time::Duration;
 
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
-use vamp_core::{Error, Result};
+use vamp_core::Result;
+
+use crate::api::{ApiOptions, TlsOptions};
 
 use crate::config::{ApiConfig, ServeConfig};
 use crate::ha::{while_leader, LeaderElection};
@@ -126,96 +120,25 @@ pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()> + Sen
     result
 }
 
-/// Serves the REST API for `vamp` on `listener` until `shutdown`.
-///
-/// This is the one place the API module is wired in. Until `crate::api` is part of the build it serves the
-/// placeholder router ([`placeholder_router`]) and refuses TLS (serving plain HTTP where TLS was asked for would
-/// be worse than not starting). With the API module, the body becomes:
-///
-/// ```text
-/// let options = crate::api::ApiOptions { tokens…, tls…, cors… from `api` };
-/// crate::api::serve(vamp, options, listener, shutdown).await
-/// ```
+/// Serves the REST API for `vamp` on `listener` until `shutdown`, with the tokens, TLS and CORS of `api`.
 pub async fn serve_api(
     vamp: Vamp,
     api: ApiConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    if api.tls.is_some() {
-        return Err(Error::unsupported(
-            "TLS (api.tls) needs the REST API module, which this build does not contain yet",
-        ));
-    }
-    axum::serve(listener, placeholder_router(vamp))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::backend(format!("The API server failed: {e}")))
+    crate::api::serve_on(vamp, api_options(&api), listener, shutdown).await
 }
 
-/// `/health`, `/api/v1/health` and `/api/v1/info` over the facade; 501 with a JSON message for anything else.
-///
-/// Each facade call runs in a task of its own, so a client that disconnects (which drops the request's future)
-/// cannot cancel a store operation halfway: the SQLite pool does not survive a transaction dropped mid-way.
-pub fn placeholder_router(vamp: Vamp) -> Router {
-    let health = |vamp: Vamp| async move {
-        match tokio::spawn(async move { vamp.health().await }).await {
-            Ok(h) => {
-                let status = if h.healthy {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                };
-                json(status, serde_json::to_value(&h))
-            }
-            Err(e) => failed(&e),
-        }
-    };
-    let v1 = vamp.clone();
-    let v2 = vamp.clone();
-    Router::new()
-        .route("/health", get(move || health(v1.clone())))
-        .route("/api/v1/health", get(move || health(v2.clone())))
-        .route(
-            "/api/v1/info",
-            get(move || {
-                let vamp = vamp.clone();
-                async move {
-                    match tokio::spawn(async move { vamp.info().await }).await {
-                        Ok(info) => json(StatusCode::OK, serde_json::to_value(info)),
-                        Err(e) => failed(&e),
-                    }
-                }
-            }),
-        )
-        .fallback(|| async {
-            json(
-                StatusCode::NOT_IMPLEMENTED,
-                Ok(serde_json::json!({ "message": "The REST API is not part of this build yet; only /health and /api/v1/info answer." })),
-            )
-        })
-}
-
-fn failed(e: &tokio::task::JoinError) -> Response {
-    json(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Ok(serde_json::json!({ "message": format!("Internal server error: {e}") })),
-    )
-}
-
-fn json(status: StatusCode, value: serde_json::Result<serde_json::Value>) -> Response {
-    match value {
-        Ok(v) => (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            v.to_string(),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({ "message": format!("cannot write JSON: {e}") }).to_string(),
-        )
-            .into_response(),
-    }
+/// The API's options for the `api` section of the configuration.
+fn api_options(api: &ApiConfig) -> ApiOptions {
+    let mut options = ApiOptions::default();
+    options.security.admin_tokens = api.tokens.admin.clone();
+    options.security.read_tokens = api.tokens.read_only.clone();
+    options.tls = api.tls.as_ref().map(|tls| TlsOptions {
+        cert: tls.cert.clone(),
+        key: tls.key.clone(),
+    });
+    options.cors.origins = api.cors.origins.clone();
+    options
 }

@@ -1,8 +1,6 @@
-//! A test double of the REST API for the CLI's tests: the `/api/v1` endpoints the CLI calls (vamp-behaviour.md
-//! §3.2: list with paging and `X-Total-Count`, get with `as_blueprint`, create/update/delete of every kind,
-//! deployments' PUT (create or merge) and DELETE (slice), events, info, health), translated to the same
-//! `Vamp` facade the real API uses, with memory backends and running loops, plus bearer-token checks. It runs
-//! on a thread of its own, so tests run the real `vamp` binary against it.
+//! The real REST API (`vamp_server::api::router`) over a `Vamp` with memory backends and running loops, for the
+//! CLI's tests, counting the reads of each deployment (what `--wait` polls). It runs on a thread of its own, so
+//! tests run the real `vamp` binary against it.
 
 #![allow(dead_code)]
 
@@ -11,21 +9,16 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
-use serde_json::Value;
+use axum::extract::Request;
+use axum::http::Method;
+use axum::middleware::Next;
 use tokio::sync::oneshot;
-use vamp_core::dsl;
 use vamp_core::memory::MemoryDriver;
-use vamp_core::model::{Artifact, EventQuery, Kind};
-use vamp_core::store::Page;
-use vamp_core::Error;
-use vamp_server::{ReadOptions, ServerSettings, Vamp, WriteOptions};
+use vamp_server::api::ApiOptions;
+use vamp_server::{ServerSettings, Vamp};
 
-/// A running double; stopped on drop.
-pub struct ApiDouble {
+/// A running API; stopped on drop.
+pub struct TestApi {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// The facade behind it.
@@ -38,9 +31,9 @@ pub struct ApiDouble {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// How the double behaves.
+/// How the test API behaves.
 #[derive(Default, Clone)]
-pub struct DoubleOptions {
+pub struct TestApiOptions {
     /// Tokens accepted; empty = open.
     pub tokens: Vec<String>,
     /// Services never start (deployments stay `Updating` until the deploy timeout).
@@ -49,14 +42,14 @@ pub struct DoubleOptions {
     pub deploy_timeout_s: Option<u64>,
 }
 
-impl ApiDouble {
-    /// An open double with a working driver.
-    pub fn start() -> ApiDouble {
-        Self::start_with(DoubleOptions::default())
+impl TestApi {
+    /// An open API with a working driver.
+    pub fn start() -> TestApi {
+        Self::start_with(TestApiOptions::default())
     }
 
-    /// A double with `options`.
-    pub fn start_with(options: DoubleOptions) -> ApiDouble {
+    /// An API with `options`.
+    pub fn start_with(options: TestApiOptions) -> TestApi {
         let driver = Arc::new(MemoryDriver::new());
         if options.never_starts {
             driver.set_auto_start(false);
@@ -97,18 +90,18 @@ impl ApiDouble {
                         })
                         .await;
                 });
-                let app = Router::new().fallback(
-                    move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                        let vamp = v.clone();
-                        let tokens = tokens.clone();
-                        if method == Method::GET {
-                            if let Some(name) = uri.path().strip_prefix("/api/v1/deployments/") {
+                let mut api = ApiOptions::default();
+                api.security.admin_tokens = tokens.to_vec();
+                let app = vamp_server::api::router(v.clone(), api).layer(axum::middleware::from_fn(
+                    move |request: Request, next: Next| {
+                        if request.method() == Method::GET {
+                            if let Some(name) = request.uri().path().strip_prefix("/api/v1/deployments/") {
                                 *counted.lock().unwrap().entry(decode(name)).or_default() += 1;
                             }
                         }
-                        async move { handle(vamp, &tokens, method, uri, headers, body).await }
+                        next.run(request)
                     },
-                );
+                ));
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
                         let _ = stopped.await;
@@ -118,7 +111,7 @@ impl ApiDouble {
                 let _ = loops.await;
             });
         });
-        ApiDouble {
+        TestApi {
             url,
             vamp,
             driver,
@@ -133,18 +126,18 @@ impl ApiDouble {
         self.gets.lock().unwrap().get(name).copied().unwrap_or(0)
     }
 
-    /// Runs `vamp ARGS… --url <double>` with `stdin`, returning its output.
+    /// Runs `vamp ARGS… --url <api>` with `stdin`, returning its output.
     pub fn vamp(&self, args: &[&str]) -> Output {
         self.vamp_with(args, None, &[])
     }
 
-    /// [`ApiDouble::vamp`] with standard input and extra environment.
+    /// [`TestApi::vamp`] with standard input and extra environment.
     pub fn vamp_with(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
         run_vamp(args, stdin, &[&[("VAMP_URL", self.url.as_str())], env].concat())
     }
 }
 
-impl Drop for ApiDouble {
+impl Drop for TestApi {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -223,41 +216,6 @@ impl Drop for TempDir {
     }
 }
 
-fn reply(status: StatusCode, body: Value, total: Option<u64>) -> Response {
-    let mut r = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
-    if let Some(t) = total {
-        r.headers_mut()
-            .insert("x-total-count", t.to_string().parse().unwrap());
-    }
-    r
-}
-
-fn error(e: Error) -> Response {
-    let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status == StatusCode::NOT_FOUND {
-        return (status, "").into_response();
-    }
-    reply(status, serde_json::json!({ "message": e.message() }), None)
-}
-
-fn json(a: &Artifact) -> Value {
-    dsl::to_json(a).unwrap()
-}
-
-fn query(uri: &Uri) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.entry(k.to_string()).or_default().push(decode(v));
-    }
-    out
-}
-
 fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::new();
@@ -274,177 +232,4 @@ fn decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-async fn handle(
-    vamp: Vamp,
-    tokens: &[String],
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = decode(uri.path());
-    if path == "/health" {
-        return reply(
-            StatusCode::OK,
-            serde_json::to_value(vamp.health().await).unwrap(),
-            None,
-        );
-    }
-    let Some(rest) = path.strip_prefix("/api/v1/") else {
-        return (StatusCode::NOT_FOUND, "").into_response();
-    };
-    if !tokens.is_empty() {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| tokens.iter().any(|t| t == g)) {
-            return reply(
-                StatusCode::UNAUTHORIZED,
-                serde_json::json!({ "message": "A valid bearer token is required." }),
-                None,
-            );
-        }
-    }
-    let q = query(&uri);
-    let flag = |k: &str| q.get(k).is_some_and(|v| v.iter().any(|x| x == "true"));
-    let write = WriteOptions {
-        validate_only: flag("validate_only"),
-        source: None,
-    };
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let (kind_text, name) = match rest.split_once('/') {
-        Some((k, n)) => (k, Some(n.to_string())),
-        None => (rest, None),
-    };
-    if kind_text == "info" {
-        return reply(
-            StatusCode::OK,
-            serde_json::to_value(vamp.info().await).unwrap(),
-            None,
-        );
-    }
-    let kind: Kind = match kind_text.parse() {
-        Ok(k) => k,
-        Err(e) => return error(e),
-    };
-    let result: Result<Response, Error> = async {
-        match (kind, method.clone(), name) {
-            (Kind::Event, Method::GET, None) => {
-                let mut query = EventQuery::tags(q.get("tag").cloned().unwrap_or_default());
-                query.kind = q.get("type").and_then(|t| t.first().cloned());
-                let page = page(&q)?;
-                let events = vamp.query(&query, page).await?;
-                Ok(reply(
-                    StatusCode::OK,
-                    serde_json::to_value(&events.items).unwrap(),
-                    Some(events.total),
-                ))
-            }
-            (Kind::Event, Method::POST, None) => {
-                let event = dsl::read_event(&text).map_err(Error::from)?;
-                let event = vamp.publish(event).await?;
-                Ok(reply(
-                    StatusCode::CREATED,
-                    serde_json::to_value(&event).unwrap(),
-                    None,
-                ))
-            }
-            (_, Method::GET, None) => {
-                let options = read_options(&q);
-                let list = vamp.list_with(kind, page(&q)?, &options).await?;
-                Ok(reply(
-                    StatusCode::OK,
-                    Value::Array(list.items.iter().map(json).collect()),
-                    Some(list.total),
-                ))
-            }
-            (_, Method::GET, Some(name)) => match vamp.get_with(kind, &name, &read_options(&q)).await? {
-                Some(a) => Ok(reply(StatusCode::OK, json(&a), None)),
-                None => Ok((StatusCode::NOT_FOUND, "").into_response()),
-            },
-            (Kind::Deployment, Method::PUT, Some(name)) => {
-                let bp = Artifact::Blueprint(dsl::read_deployment_request(&text).map_err(Error::from)?);
-                let out = vamp.deploy(&name, bp, &write).await?;
-                Ok(reply(
-                    StatusCode::ACCEPTED,
-                    Value::Array(out.iter().map(json).collect()),
-                    None,
-                ))
-            }
-            (Kind::Deployment, Method::DELETE, Some(name)) => {
-                let bp = Artifact::Blueprint(dsl::read_deployment_request(&text).map_err(Error::from)?);
-                let out = vamp.undeploy(&name, bp, &write).await?;
-                Ok(reply(
-                    StatusCode::ACCEPTED,
-                    out.as_ref().map(json).unwrap_or(Value::Null),
-                    None,
-                ))
-            }
-            (_, Method::POST, None) => {
-                let a = dsl::read(kind, &text).map_err(Error::from)?;
-                let out = vamp.create(a, &write).await?;
-                let status = if matches!(kind, Kind::Gateway | Kind::Workflow) {
-                    StatusCode::ACCEPTED
-                } else {
-                    StatusCode::CREATED
-                };
-                Ok(reply(status, Value::Array(out.iter().map(json).collect()), None))
-            }
-            (_, Method::PUT, Some(name)) => {
-                let a = dsl::read(kind, &text).map_err(Error::from)?;
-                if a.name() != name {
-                    return Err(Error::invalid(format!(
-                        "Inconsistent artifact name: '{}' is not '{name}'.",
-                        a.name()
-                    )));
-                }
-                let out = vamp.update(a, &write).await?;
-                let status = if matches!(kind, Kind::Gateway | Kind::Workflow) {
-                    StatusCode::ACCEPTED
-                } else {
-                    StatusCode::OK
-                };
-                Ok(reply(status, Value::Array(out.iter().map(json).collect()), None))
-            }
-            (_, Method::DELETE, Some(name)) => {
-                if vamp.delete(kind, &name, &write).await? {
-                    let status = if matches!(kind, Kind::Gateway | Kind::Workflow) {
-                        StatusCode::ACCEPTED
-                    } else {
-                        StatusCode::NO_CONTENT
-                    };
-                    Ok((status, "").into_response())
-                } else {
-                    Ok((StatusCode::NOT_FOUND, "").into_response())
-                }
-            }
-            _ => Err(Error::invalid(format!(
-                "{method} {path} is not an endpoint of this double"
-            ))),
-        }
-    }
-    .await;
-    result.unwrap_or_else(error)
-}
-
-fn page(q: &BTreeMap<String, Vec<String>>) -> Result<Page, Error> {
-    let n = |k: &str, d: u32| {
-        q.get(k)
-            .and_then(|v| v.first())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
-    Page::new(n("page", 1), n("per_page", 30).min(30))
-}
-
-fn read_options(q: &BTreeMap<String, Vec<String>>) -> ReadOptions {
-    let flag = |k: &str| q.get(k).is_some_and(|v| v.iter().any(|x| x == "true"));
-    ReadOptions {
-        as_blueprint: flag("as_blueprint"),
-        expand_references: flag("expand_references"),
-        only_references: flag("only_references"),
-    }
 }

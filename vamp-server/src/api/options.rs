@@ -1,0 +1,96 @@
+//! `ApiOptions`: how the REST API listens and whom it serves — address, bearer tokens, TLS, CORS, body limit and
+//! page size. Deserialized from the `vamp serve` configuration (kebab-case keys, every field optional).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The REST API's settings. `ApiOptions::default()` listens on `127.0.0.1:8080` without tokens, TLS or CORS:
+/// the embedded default, reachable from this machine only.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct ApiOptions {
+    /// Where [`crate::api::serve`] listens. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Bearer tokens; none configured means every request is allowed.
+    pub security: ApiSecurity,
+    /// TLS from PEM files; `None` serves plain HTTP.
+    pub tls: Option<TlsOptions>,
+    /// Cross-origin requests from browsers.
+    pub cors: CorsOptions,
+    /// The largest request body in bytes; larger bodies are refused with 413. Default 8 MiB.
+    pub body_limit: usize,
+    /// The largest `per_page` a listing answers with (larger requests are capped). Default 30, the original's.
+    pub max_per_page: u32,
+    /// Seconds between keep-alive comments on `/events/stream`. Default 15, the original's.
+    pub sse_keep_alive_s: u64,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            security: ApiSecurity::default(),
+            tls: None,
+            cors: CorsOptions::default(),
+            body_limit: 8 * 1024 * 1024,
+            max_per_page: 30,
+            sse_keep_alive_s: 15,
+        }
+    }
+}
+
+/// Bearer tokens (`Authorization: Bearer <token>`). When both lists are empty the API is open (the embedded
+/// default on loopback); otherwise every request needs a token: an admin token allows everything, a read token
+/// allows `GET` and `HEAD` only (403 on writes); a missing or unknown token is 401. Tokens are compared in
+/// constant time and never written out (`Debug` and `/config` redact them).
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct ApiSecurity {
+    /// Tokens that may read and write.
+    pub admin_tokens: Vec<String>,
+    /// Tokens that may only read.
+    pub read_tokens: Vec<String>,
+}
+
+impl ApiSecurity {
+    /// Whether no token is configured, so every request is allowed.
+    pub fn is_open(&self) -> bool {
+        self.admin_tokens.is_empty() && self.read_tokens.is_empty()
+    }
+}
+
+impl std::fmt::Debug for ApiSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiSecurity")
+            .field(
+                "admin_tokens",
+                &format_args!("[{} redacted]", self.admin_tokens.len()),
+            )
+            .field(
+                "read_tokens",
+                &format_args!("[{} redacted]", self.read_tokens.len()),
+            )
+            .finish()
+    }
+}
+
+/// TLS: the server's certificate chain and private key, both PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TlsOptions {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Which browser origins may call the API. Empty (the default) sends no CORS headers, so browsers refuse
+/// cross-origin calls; `["*"]` allows any origin, as the original did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct CorsOptions {
+    /// Allowed origins, e.g. `https://ui.example.com`, or `*`.
+    pub origins: Vec<String>,
+}

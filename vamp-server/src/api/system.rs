@@ -1,0 +1,303 @@
+//! The server's own resources: `/api/v1/health`, `/api/v1/info` (`/information`), `/api/v1/config`
+//! (`/configuration`: the effective settings, tokens redacted), `/api/v1/metrics` (Prometheus text), and the
+//! gateway metrics and health of §3.2 (`/api/v1/metrics/gateways/…`, `/api/v1/metrics/deployments/…`,
+//! `/api/v1/health/gateways/…`) computed from the configured metrics source.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::Response;
+use vamp_core::metrics::MetricsWindow;
+use vamp_core::model::Kind;
+use vamp_core::store::Page;
+
+use super::error::ApiError;
+use super::negotiation::{plain, render, Format};
+use super::query::Query;
+use super::state::ApiState;
+use crate::settings::ServerSettings;
+
+/// The window of the gateway metrics and health, the original's 30 s.
+pub const METRICS_WINDOW: Duration = Duration::from_secs(30);
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(value)
+        .map_err(|e| ApiError::from(vamp_core::Error::backend(format!("cannot write JSON: {e}"))))
+}
+
+/// `GET /api/v1/health`: 200 when every component answers, 503 otherwise.
+pub async fn health(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let format = Format::from_accept(&headers)?;
+    let health = state.vamp.health().await;
+    let status = if health.healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    render(status, format, &to_json(&health)?)
+}
+
+/// `GET /api/v1/info`: version, uuid, running since, namespace and each component (`?on=<component>`,
+/// repeatable, keeps only those); 500 when a component does not answer, as the original.
+pub async fn info(State(state): State<ApiState>, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
+    let format = Format::from_accept(&headers)?;
+    let mut info = state.vamp.info().await;
+    let ok = info.ok();
+    let on = Query::of(&uri).all("on");
+    if !on.is_empty() {
+        info.components.retain(|c| on.iter().any(|o| o == &c.name));
+    }
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    render(status, format, &to_json(&info)?)
+}
+
+fn settings_json(s: &ServerSettings) -> serde_json::Value {
+    let sync = &s.synchronization;
+    let gw = &s.gateways;
+    let agent = &s.agent;
+    let dep = &s.deployment;
+    serde_json::json!({
+        "namespace": s.namespace,
+        "synchronization": {
+            "period-ms": sync.period_ms,
+            "busy-period-ms": sync.busy_period_ms,
+            "deploy-timeout-s": sync.deploy_timeout_s,
+            "undeploy-timeout-s": sync.undeploy_timeout_s,
+            "checks": {
+                "instances": sync.checks.instances,
+                "cpu": sync.checks.cpu,
+                "memory": sync.checks.memory,
+                "health-checks": sync.checks.health_checks,
+                "environment": sync.checks.environment,
+            },
+        },
+        "gateways": {
+            "port-range": gw.port_range.to_string(),
+            "virtual-hosts": {
+                "enabled": gw.virtual_hosts.enabled,
+                "formats": {
+                    "gateway": gw.virtual_hosts.formats.gateway,
+                    "deployment-port": gw.virtual_hosts.formats.deployment_port,
+                    "deployment-cluster-port": gw.virtual_hosts.formats.deployment_cluster_port,
+                },
+            },
+            "host": gw.host,
+            "bind": gw.bind,
+            "vhost-bind": gw.vhost_bind,
+        },
+        "agent": {
+            "enabled": agent.enabled,
+            "haproxy": agent.haproxy.display().to_string(),
+            "dir": agent.dir.as_ref().map(|d| d.display().to_string()),
+            "stats-bind": agent.stats_bind,
+            "log-target": agent.log_target,
+            "http-bind": agent.http_bind,
+        },
+        "deployment": {
+            "cpu": dep.cpu,
+            "memory-mb": dep.memory_mb,
+            "instances": dep.instances,
+            "arguments": dep.arguments,
+        },
+    })
+}
+
+/// `GET /api/v1/config`: the effective settings of the core and of this API; tokens are redacted.
+pub async fn config(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let format = Format::from_accept(&headers)?;
+    let o = &state.options;
+    let redact = |tokens: &Vec<String>| vec!["<redacted>"; tokens.len()];
+    let value = serde_json::json!({
+        "server": settings_json(state.vamp.settings()),
+        "api": {
+            "listen": o.listen.to_string(),
+            "security": {
+                "admin-tokens": redact(&o.security.admin_tokens),
+                "read-tokens": redact(&o.security.read_tokens),
+            },
+            "tls": o.tls.as_ref().map(|t| serde_json::json!({
+                "cert": t.cert.display().to_string(),
+                "key": t.key.display().to_string(),
+            })),
+            "cors": { "origins": o.cors.origins },
+            "body-limit": o.body_limit,
+            "max-per-page": o.max_per_page,
+            "sse-keep-alive-s": o.sse_keep_alive_s,
+        },
+    });
+    render(StatusCode::OK, format, &value)
+}
+
+fn escape_label(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// `GET /api/v1/metrics`: Prometheus text — the API's request counters, uptime, whether each component
+/// answers, and how many artifacts of each kind are stored.
+pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let info = state.vamp.info().await;
+    let _ = writeln!(
+        out,
+        "# HELP vamp_info The server's version, namespace and instance id."
+    );
+    let _ = writeln!(out, "# TYPE vamp_info gauge");
+    let _ = writeln!(
+        out,
+        "vamp_info{{version=\"{}\",namespace=\"{}\",uuid=\"{}\"}} 1",
+        escape_label(&info.version),
+        escape_label(&info.namespace),
+        escape_label(&info.uuid)
+    );
+    let uptime = (chrono::Utc::now() - info.running_since).num_milliseconds() as f64 / 1000.0;
+    let _ = writeln!(
+        out,
+        "# HELP vamp_uptime_seconds Seconds since this instance started."
+    );
+    let _ = writeln!(out, "# TYPE vamp_uptime_seconds gauge");
+    let _ = writeln!(out, "vamp_uptime_seconds {uptime}");
+    let _ = writeln!(
+        out,
+        "# HELP vamp_component_up Whether a component answers (1) or not (0)."
+    );
+    let _ = writeln!(out, "# TYPE vamp_component_up gauge");
+    for c in &info.components {
+        let _ = writeln!(
+            out,
+            "vamp_component_up{{component=\"{}\"}} {}",
+            escape_label(&c.name),
+            u8::from(c.ok)
+        );
+    }
+    let _ = writeln!(out, "# HELP vamp_artifacts Artifacts stored, by kind.");
+    let _ = writeln!(out, "# TYPE vamp_artifacts gauge");
+    for kind in Kind::ALL {
+        if kind == Kind::Event {
+            continue;
+        }
+        if let Ok(paged) = state.vamp.list(kind, Page::first(1)).await {
+            let _ = writeln!(
+                out,
+                "vamp_artifacts{{kind=\"{}\"}} {}",
+                kind.plural(),
+                paged.total
+            );
+        }
+    }
+    state.stats.prometheus(&mut out);
+    let mut response = plain(StatusCode::OK, out);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// A gateway metric path: `<gateway>[/routes/<route>]/<metric>`.
+fn split_gateway_path(
+    path: &str,
+    with_metric: bool,
+) -> Result<(String, Option<String>, Option<String>), ApiError> {
+    let path = path.trim_matches('/');
+    let (rest, metric) = if with_metric {
+        match path.rsplit_once('/') {
+            Some((rest, metric)) => (rest, Some(metric.to_string())),
+            None => {
+                return Err(ApiError::not_found(
+                    "Give the gateway and the metric: /metrics/gateways/{gateway}[/routes/{route}]/{rate|responseTime}.",
+                ))
+            }
+        }
+    } else {
+        (path, None)
+    };
+    let (gateway, route) = match rest.split_once("/routes/") {
+        Some((g, r)) => (g.to_string(), Some(r.to_string())),
+        None => (rest.to_string(), None),
+    };
+    if gateway.is_empty() {
+        return Err(ApiError::not_found("The gateway name is empty."));
+    }
+    Ok((gateway, route, metric))
+}
+
+fn metric_value(window: &MetricsWindow, metric: &str) -> Result<f64, ApiError> {
+    match metric {
+        "rate" => Ok(window.rate_per_second(METRICS_WINDOW)),
+        "responseTime" | "response_time" | "response-time" => Ok(window.latency.mean().unwrap_or(0.0)),
+        other => Err(ApiError::not_found(format!(
+            "There is no metric '{other}'; use rate or responseTime."
+        ))),
+    }
+}
+
+async fn gateway_number(
+    state: &ApiState,
+    headers: &HeaderMap,
+    gateway: &str,
+    route: Option<&str>,
+    metric: Option<&str>,
+) -> Result<Response, ApiError> {
+    let format = Format::from_accept(headers)?;
+    if state.vamp.get(Kind::Gateway, gateway).await?.is_none() {
+        return Err(ApiError::not_found(format!("There is no gateway '{gateway}'.")));
+    }
+    let window = state.vamp.metrics(gateway, route, METRICS_WINDOW).await?;
+    let value = match metric {
+        Some(m) => metric_value(&window, m)?,
+        None => 1.0 - window.error_rate().unwrap_or(0.0),
+    };
+    render(StatusCode::OK, format, &serde_json::json!(value))
+}
+
+/// `GET /api/v1/metrics/gateways/{gateway}[/routes/{route}]/{metric}`: `rate` (requests per second) or
+/// `responseTime` (mean milliseconds) over the last 30 s; 404 for an unknown gateway or metric.
+pub async fn gateway_metric(
+    State(state): State<ApiState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (gateway, route, metric) = split_gateway_path(&path, true)?;
+    gateway_number(&state, &headers, &gateway, route.as_deref(), metric.as_deref()).await
+}
+
+/// `GET /api/v1/metrics/deployments/{d}/clusters/{c}[/services/{s}]/ports/{p}/{metric}`: the metric of gateway
+/// `d/c/p` (and route `d/c/s`).
+pub async fn deployment_metric(
+    State(state): State<ApiState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (gateway, route, metric) = match parts.as_slice() {
+        [d, "clusters", c, "ports", p, m] => (format!("{d}/{c}/{p}"), None, *m),
+        [d, "clusters", c, "services", s, "ports", p, m] => {
+            (format!("{d}/{c}/{p}"), Some(format!("{d}/{c}/{s}")), *m)
+        }
+        _ => {
+            return Err(ApiError::not_found(
+                "Use /metrics/deployments/{d}/clusters/{c}[/services/{s}]/ports/{p}/{rate|responseTime}.",
+            ))
+        }
+    };
+    gateway_number(&state, &headers, &gateway, route.as_deref(), Some(metric)).await
+}
+
+/// `GET /api/v1/health/gateways/{gateway}[/routes/{route}]`: 1 minus the share of 5xx responses over the last
+/// 30 s (1 without traffic); 404 for an unknown gateway.
+pub async fn gateway_health(
+    State(state): State<ApiState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (gateway, route, _) = split_gateway_path(&path, false)?;
+    gateway_number(&state, &headers, &gateway, route.as_deref(), None).await
+}
