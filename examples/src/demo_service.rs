@@ -132,7 +132,13 @@ fn named_ports() -> Vec<u16> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    run(std::env::args().skip(1).collect())
+}
+
+/// Runs the service with `args` (the command line without the program name) until it is killed. The `vamp`
+/// binary includes this file and calls it for its `vamp demo-service` subcommand, so `vamp serve --demo` needs
+/// no other binary.
+pub fn run(args: Vec<String>) -> ExitCode {
     let options = match parse_options(&args, &|k| std::env::var(k).ok(), named_ports()) {
         Ok(options) => options,
         Err(e) if e.is_empty() => {

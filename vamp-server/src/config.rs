@@ -61,6 +61,9 @@ pub struct ServeConfig {
     pub ha: HaConfig,
     /// The REST API's security settings.
     pub api: ApiConfig,
+    /// After starting, deploy a demo service and run a live canary release through HAProxy
+    /// ([`crate::cli::demo`]).
+    pub demo: bool,
 }
 
 impl Default for ServeConfig {
@@ -80,6 +83,7 @@ impl Default for ServeConfig {
             deployment: settings.deployment,
             ha: HaConfig::default(),
             api: ApiConfig::default(),
+            demo: false,
         }
     }
 }
@@ -229,6 +233,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("api.tls.cert", "VAMP_TLS_CERT", "tls-cert", SettingType::Text, "(none: plain HTTP)", "The API's TLS certificate chain (PEM)"),
     setting("api.tls.key", "VAMP_TLS_KEY", "tls-key", SettingType::Text, "(none)", "The API's TLS private key (PEM)"),
     setting("api.cors.origins", "VAMP_CORS_ORIGINS", "cors-origin", SettingType::List, "(none)", "Allowed CORS origins"),
+    setting("demo", "VAMP_DEMO", "demo", SettingType::Bool, "false", "Deploy a demo service and run a live canary release through HAProxy on port 9050"),
 ];
 
 /// The environment variable naming the configuration file when `--config` is not given.

@@ -44,7 +44,7 @@ impl Server {
             return false;
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-        if s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        if s.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             .is_err()
         {
             return false;

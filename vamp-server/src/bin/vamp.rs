@@ -24,6 +24,10 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
 }
 
 fn main() -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("demo-service") {
+        return vamp_server::cli::demo::service_main(args.collect());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -101,6 +101,9 @@ fn serve_command() -> Command {
         if s.kind == SettingType::List {
             arg = arg.action(ArgAction::Append);
         }
+        if s.kind == SettingType::Bool {
+            arg = arg.num_args(0..=1).default_missing_value("true");
+        }
         serve = serve.arg(arg);
     }
     serve

@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod client;
 pub mod commands;
 pub mod completions;
+pub mod demo;
 pub mod deployments;
 pub mod documents;
 pub mod events;
@@ -186,6 +187,7 @@ fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

@@ -91,6 +91,15 @@ pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()> + Sen
         stopped(stop_rx),
     ));
     tracing::info!(listen = %config.listen, "the API is listening");
+    let demo = config.demo.then(|| {
+        let vamp = vamp.clone();
+        tokio::spawn(async move {
+            if let Err(e) = super::demo::run(vamp).await {
+                tracing::error!(error = %e, "the demo stopped");
+                println!("demo: stopped: {e}");
+            }
+        })
+    });
 
     let early = tokio::select! {
         _ = shutdown => None,
@@ -102,6 +111,12 @@ pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()> + Sen
         Some(message) = fatal_rx.recv() => Some(Err(CliError::Failed(format!("the loops stopped: {message}")))),
     };
     tracing::info!("vamp serve stopping");
+    if let Some(demo) = demo {
+        demo.abort();
+        if let Err(e) = super::demo::clean_up(&vamp).await {
+            tracing::warn!(error = %e, "the demo's services could not all be stopped");
+        }
+    }
     let _ = stop_tx.send(true);
     let _ = loops.await;
     let _ = resign_tx.send(());
