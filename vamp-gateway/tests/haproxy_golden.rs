@@ -65,13 +65,13 @@ fn conditions_become_acls_host_user_agent_cookie_header_and_or_not() {
         v(4, 100),
     ])]);
     for needle in [
-        "req.hdr(host) -i \"beta.example.com\"",
-        "req.fhdr(User-Agent) -m sub \"Safari\"",
-        "req.fhdr(User-Agent) -m sub \"Version\"",
+        "req.hdr(host) -i -- \"beta.example.com\"",
+        "req.fhdr(User-Agent) -m sub -- \"Safari\"",
+        "req.fhdr(User-Agent) -m sub -- \"Version\"",
         "req.cook(beta) -m found",
         "req.hdr_cnt(X-Old) gt 0",
-        "req.cook(group) -m sub \"testers\"",
-        "req.fhdr(X-Group) -m sub \"stable\"",
+        "req.cook(group) -m sub -- \"testers\"",
+        "req.fhdr(X-Group) -m sub -- \"stable\"",
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }

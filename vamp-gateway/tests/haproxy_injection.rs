@@ -110,6 +110,25 @@ fn hostile_condition_values_stay_quoted_or_are_refused() {
 }
 
 #[test]
+fn condition_values_that_look_like_acl_flags_stay_patterns() {
+    for flag in ["-i", "-f", "-m", "-n", "--", "-u 1"] {
+        for condition in [
+            format!("host == '{flag}'"),
+            format!("user-agent == '{flag}'"),
+            format!("cookie group has '{flag}'"),
+            format!("header X-Group has '{flag}'"),
+        ] {
+            assert_contained(
+                &format!("condition {condition:?}"),
+                vec![base(conditional(plain(), "host == x", 100))],
+                vec![base(conditional(plain(), &condition, 100))],
+                "condition",
+            );
+        }
+    }
+}
+
+#[test]
 fn hostile_cookie_and_header_names_are_refused() {
     for bad in HOSTILE {
         let name = format!("'{}'", bad.replace('\'', "''"));

@@ -70,23 +70,25 @@ fn compile_form(site: Site<'_>, form: &NormalForm, allow_raw_acls: bool) -> Resu
     Ok(CompiledCondition { acls, terms })
 }
 
-/// The HAProxy criterion and pattern testing `operand` (vamp-edge.md §6.2, with values quoted).
+/// The HAProxy criterion and pattern testing `operand` (vamp-edge.md §6.2, with values quoted). Every pattern
+/// follows `--`, HAProxy's end of flags, so a value such as `-i` or `-f` stays a pattern (the quotes alone do
+/// not: HAProxy removes them before it reads flags).
 fn definition(site: Site<'_>, operand: &Operand, allow_raw_acls: bool) -> Result<String> {
     Ok(match operand {
-        Operand::Host(v) => format!("req.hdr(host) -i {}", quoted(site, v)?),
-        Operand::UserAgent(v) => format!("req.fhdr(User-Agent) -m sub {}", quoted(site, v)?),
+        Operand::Host(v) => format!("req.hdr(host) -i -- {}", quoted(site, v)?),
+        Operand::UserAgent(v) => format!("req.fhdr(User-Agent) -m sub -- {}", quoted(site, v)?),
         Operand::Cookie(n) => format!("req.cook({}) -m found", header_name(site, n)?),
         Operand::Header(n) => format!("req.hdr_cnt({}) gt 0", header_name(site, n)?),
         Operand::CookieContains { name, value } => {
             format!(
-                "req.cook({}) -m sub {}",
+                "req.cook({}) -m sub -- {}",
                 header_name(site, name)?,
                 quoted(site, value)?
             )
         }
         Operand::HeaderContains { name, value } => {
             format!(
-                "req.fhdr({}) -m sub {}",
+                "req.fhdr({}) -m sub -- {}",
                 header_name(site, name)?,
                 quoted(site, value)?
             )
@@ -128,8 +130,8 @@ mod tests {
         assert_eq!(
             defs,
             [
-                "req.fhdr(User-Agent) -m sub \"Chrome\"",
-                "req.fhdr(User-Agent) -m sub \"Firefox\"",
+                "req.fhdr(User-Agent) -m sub -- \"Chrome\"",
+                "req.fhdr(User-Agent) -m sub -- \"Firefox\"",
                 "req.cook(vamp) -m found"
             ]
         );
@@ -154,10 +156,10 @@ mod tests {
         assert_eq!(
             defs,
             [
-                "req.hdr(host) -i \"Shop.COM\"",
+                "req.hdr(host) -i -- \"Shop.COM\"",
                 "req.hdr_cnt(H) gt 0",
-                "req.cook(group) -m sub \"be\\\"ta\"",
-                "req.fhdr(X-A) -m sub \"\\$x #y\"",
+                "req.cook(group) -m sub -- \"be\\\"ta\"",
+                "req.fhdr(X-A) -m sub -- \"\\$x #y\"",
                 "path_beg /v2"
             ]
         );
