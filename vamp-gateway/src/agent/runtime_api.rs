@@ -175,15 +175,17 @@ impl RuntimeApi {
     }
 
     /// Sends `commands` over one connection, in order, and returns one reply per command (trimmed), whatever
-    /// it says. Fails with `Unavailable` when the socket does not answer (or not within the timeout), and with
+    /// it says. A command holding a line break or `;` is refused with `Invalid` before anything is sent (the
+    /// applier then reloads instead). Fails with `Unavailable` when the socket does not answer (or not within the timeout), and with
     /// `Backend` when the conversation breaks off before every command was answered.
     pub async fn send(&self, commands: &[String]) -> Result<Vec<String>> {
         if commands.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(bad) = commands.iter().find(|c| c.contains(['\n', '\r'])) {
+        if let Some(bad) = commands.iter().find(|c| c.contains(['\n', '\r', ';'])) {
             return Err(Error::invalid(format!(
-                "A runtime API command cannot span lines: '{}'.",
+                "A runtime API command cannot span lines or hold ';' (HAProxy would run the rest as another \
+                 command): '{}'.",
                 bad.escape_debug()
             )));
         }
@@ -305,6 +307,17 @@ fn split_replies(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn commands_with_a_semicolon_or_line_break_are_refused_before_sending() {
+        let api = RuntimeApi::new(PathBuf::from("/nonexistent/haproxy.sock"), Duration::from_secs(1));
+        for bad in ["add map m k v;shutdown sessions", "set server b/s weight 1\nshow info"] {
+            let e = api.send(&[bad.to_string()]).await.unwrap_err();
+            assert_eq!(e.kind(), vamp_core::ErrorKind::Invalid, "{bad}: {e}");
+        }
+        let e = api.send(&["show info".to_string()]).await.unwrap_err();
+        assert!(e.is_retryable(), "an unreachable socket is Unavailable: {e}");
+    }
 
     #[test]
     fn replies_are_split_on_the_prompt() {
