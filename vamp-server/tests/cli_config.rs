@@ -207,8 +207,9 @@ fn the_binary_exits_2_on_bad_configuration() {
 
 #[test]
 fn the_documented_example_configuration_is_accepted() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/DOC-cli.md")).unwrap();
-    let start = doc.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/server.md")).unwrap();
+    let section = doc.find("### Configuration layers").unwrap();
+    let start = section + doc[section..].find("```yaml\n").unwrap() + "```yaml\n".len();
     let example = &doc[start..start + doc[start..].find("```").unwrap()];
     let dir = TempDir::new("doc-example");
     let file = dir.join("vamp.yml");

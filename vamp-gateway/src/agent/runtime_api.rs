@@ -311,7 +311,10 @@ mod tests {
     #[tokio::test]
     async fn commands_with_a_semicolon_or_line_break_are_refused_before_sending() {
         let api = RuntimeApi::new(PathBuf::from("/nonexistent/haproxy.sock"), Duration::from_secs(1));
-        for bad in ["add map m k v;shutdown sessions", "set server b/s weight 1\nshow info"] {
+        for bad in [
+            "add map m k v;shutdown sessions",
+            "set server b/s weight 1\nshow info",
+        ] {
             let e = api.send(&[bad.to_string()]).await.unwrap_err();
             assert_eq!(e.kind(), vamp_core::ErrorKind::Invalid, "{bad}: {e}");
         }

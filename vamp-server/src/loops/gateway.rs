@@ -64,7 +64,13 @@ async fn restore(vamp: &Vamp, state: &mut State) -> Result<()> {
     let Some(event) = latest.items.into_iter().next() else {
         return Ok(());
     };
-    let ports: BTreeMap<String, u16> = serde_json::from_value(event.value).unwrap_or_default();
+    let ports: BTreeMap<String, u16> = match serde_json::from_value(event.value) {
+        Ok(ports) => ports,
+        Err(e) => {
+            tracing::error!(error = %e, "the stored gateway ports cannot be read; ports are assigned afresh");
+            return Ok(());
+        }
+    };
     let previous: Vec<PlannedGateway> = ports
         .iter()
         .map(|(name, port)| PlannedGateway {
@@ -137,10 +143,11 @@ async fn pass(vamp: &Vamp, state: &mut State) -> Result<bool> {
     }
     state.last_deployable = last_deployable;
     let custom = marshaller(vamp).await?;
-    let rendered = match &custom {
-        Some(m) => m.render(&deployable)?,
-        None => vamp.inner.marshaller.render(&deployable)?,
+    let marshaller: &dyn GatewayMarshaller = match &custom {
+        Some(m) => m,
+        None => vamp.inner.marshaller.as_ref(),
     };
+    let (rendered, deployable) = render_all_it_can(marshaller, deployable)?;
     let key = vamp.inner.marshaller.key(vamp.namespace())?;
     if state.written.is_none() {
         state.written = vamp
@@ -180,4 +187,57 @@ async fn pass(vamp: &Vamp, state: &mut State) -> Result<bool> {
         vamp.wake_deployments_only();
     }
     Ok(busy)
+}
+
+/// Renders `gateways`; when that fails, renders each alone, leaves out (and logs) those the marshaller refuses,
+/// and renders the rest, so one gateway that cannot be expressed does not stop every other from updating.
+/// Fails only when the gateways render alone but not together (e.g. two share a port).
+fn render_all_it_can(
+    marshaller: &dyn GatewayMarshaller,
+    gateways: Vec<Gateway>,
+) -> Result<(String, Vec<Gateway>)> {
+    let all = match marshaller.render(&gateways) {
+        Ok(text) => return Ok((text, gateways)),
+        Err(e) => e,
+    };
+    let mut renderable = Vec::with_capacity(gateways.len());
+    for gateway in gateways {
+        match marshaller.render(std::slice::from_ref(&gateway)) {
+            Ok(_) => renderable.push(gateway),
+            Err(e) => tracing::error!(
+                gateway = %gateway.name,
+                error = %e,
+                "this gateway cannot be rendered; it is left out and the other gateways are written"
+            ),
+        }
+    }
+    match marshaller.render(&renderable) {
+        Ok(text) => Ok((text, renderable)),
+        Err(_) => Err(all),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vamp_core::model::Protocol;
+    use vamp_gateway::haproxy::samples::{conditional, gateway, route};
+
+    use super::*;
+
+    #[test]
+    fn a_gateway_the_marshaller_refuses_is_left_out_and_the_others_are_rendered() {
+        let good = gateway(
+            "good",
+            9050,
+            Protocol::Http,
+            vec![route("a/b", 100, &[("a", None, 1)])],
+        );
+        let bad_route = conditional(route("c/d", 100, &[("c", None, 2)]), "has header \"a#b\"", 100);
+        let bad = gateway("bad", 9051, Protocol::Http, vec![bad_route]);
+        let marshaller = HaproxyMarshaller::new();
+        assert!(marshaller.render(&[good.clone(), bad.clone()]).is_err());
+        let (text, kept) = render_all_it_can(&marshaller, vec![good, bad]).unwrap();
+        assert_eq!(kept.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["good"]);
+        assert!(text.contains(":9050") && !text.contains(":9051"), "{text}");
+    }
 }

@@ -55,8 +55,8 @@ impl Vamp {
             .inner
             .gateway_plan
             .read()
-            .map(|p| p.clone())
-            .unwrap_or_default();
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let config = self.settings().gateways.plan_config();
         let plan = plan_gateways(&GatewayPlanInput {
             deployments: &deployments,
