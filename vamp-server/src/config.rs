@@ -64,6 +64,8 @@ pub struct ServeConfig {
     /// After starting, deploy a demo service and run a live canary release through HAProxy
     /// ([`crate::cli::demo`]).
     pub demo: bool,
+    /// The gateway port the demo's traffic enters on.
+    pub demo_port: u16,
 }
 
 impl Default for ServeConfig {
@@ -84,6 +86,7 @@ impl Default for ServeConfig {
             ha: HaConfig::default(),
             api: ApiConfig::default(),
             demo: false,
+            demo_port: 9050,
         }
     }
 }
@@ -233,7 +236,8 @@ pub const SETTINGS: &[Setting] = &[
     setting("api.tls.cert", "VAMP_TLS_CERT", "tls-cert", SettingType::Text, "(none: plain HTTP)", "The API's TLS certificate chain (PEM)"),
     setting("api.tls.key", "VAMP_TLS_KEY", "tls-key", SettingType::Text, "(none)", "The API's TLS private key (PEM)"),
     setting("api.cors.origins", "VAMP_CORS_ORIGINS", "cors-origin", SettingType::List, "(none)", "Allowed CORS origins"),
-    setting("demo", "VAMP_DEMO", "demo", SettingType::Bool, "false", "Deploy a demo service and run a live canary release through HAProxy on port 9050"),
+    setting("demo", "VAMP_DEMO", "demo", SettingType::Bool, "false", "Deploy a demo service and run a live canary release through HAProxy"),
+    setting("demo-port", "VAMP_DEMO_PORT", "demo-port", SettingType::Number, "9050", "The gateway port of the demo"),
 ];
 
 /// The environment variable naming the configuration file when `--config` is not given.

@@ -13,6 +13,26 @@ use std::time::Duration;
 use cli_support::TempDir;
 use vamp_core::testkit::servers::free_port;
 
+/// The processes whose parent is `parent` and whose command line mentions `needle`.
+fn children(parent: u32, needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains(needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
 /// The counts a step line reports: (1.0, 2.0, failed).
 fn counts(line: &str) -> (usize, usize, usize) {
     let number = |label: &str| -> usize {
@@ -29,9 +49,21 @@ fn counts(line: &str) -> (usize, usize, usize) {
 fn the_demo_runs_a_canary_release_through_haproxy_and_stops_cleanly() {
     let data = TempDir::new("demo");
     let listen = format!("127.0.0.1:{}", free_port().unwrap());
+    let config = data.join("vamp.yml");
+    let ports: Vec<u16> = (0..3).map(|_| free_port().unwrap()).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "agent:\n  stats-bind: 127.0.0.1:{}\n  http-bind: 127.0.0.1:{}\ngateways:\n  vhost-bind: 127.0.0.1:{}\n",
+            ports[0], ports[1], ports[2]
+        ),
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vamp"))
         .args(["serve", "--demo", "--log-level", "warn", "--listen", &listen])
-        .args(["--data-dir", &data.0.display().to_string()])
+        .args(["--demo-port", &free_port().unwrap().to_string()])
+        .args(["--data-dir", &data.0.join("data").display().to_string()])
+        .args(["--config", &config.display().to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -55,6 +87,7 @@ fn the_demo_runs_a_canary_release_through_haproxy_and_stops_cleanly() {
             Err(e) => break Err(format!("no demo output: {e}")),
         }
     };
+    let services = children(child.id(), "demo-service");
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -78,15 +111,23 @@ fn the_demo_runs_a_canary_release_through_haproxy_and_stops_cleanly() {
         "after the slice all traffic is on 2.0: {}",
         steps[5]
     );
-    for pattern in [
-        data.0.display().to_string(),
-        "vamp demo-service --name frontend-".to_string(),
-    ] {
-        let leftovers = Command::new("pgrep").args(["-af", &pattern]).output().unwrap();
+    assert!(
+        !services.is_empty(),
+        "the demo's services run as children of the server"
+    );
+    for pid in services {
         assert!(
-            leftovers.stdout.is_empty(),
-            "processes outlived the server: {}",
-            String::from_utf8_lossy(&leftovers.stdout)
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "demo service {pid} outlived the server"
         );
     }
+    let leftovers = Command::new("pgrep")
+        .args(["-af", &data.0.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        leftovers.stdout.is_empty(),
+        "processes outlived the server: {}",
+        String::from_utf8_lossy(&leftovers.stdout)
+    );
 }

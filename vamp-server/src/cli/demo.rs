@@ -2,7 +2,7 @@
 //!
 //! Two versions of a small HTTP service (the `vamp-demo-service` example, built into the `vamp` binary as the
 //! hidden `vamp demo-service` subcommand, so nothing else needs building) are deployed by the configured driver
-//! behind gateway `127.0.0.1:9050`: version 1.0 first, then 2.0 merged in as a canary. The demo then moves the
+//! behind a gateway on `127.0.0.1:<demo-port>` (9050 by default): version 1.0 first, then 2.0 merged in as a canary. The demo then moves the
 //! traffic 100/0 → 90/10 → 50/50 → 0/100 and slices 1.0 away, sending real requests through HAProxy at every
 //! step and printing the split it observes. The server keeps running afterwards; when it stops, the demo's
 //! deployment is removed first, so its services stop with it.
@@ -21,8 +21,6 @@ use vamp_core::{Error, Result};
 use crate::ops::{converged, WriteOptions};
 use crate::vamp::Vamp;
 
-/// The gateway port the demo's traffic enters on.
-pub const DEMO_PORT: u16 = 9050;
 /// How long each deployment may take to converge.
 const CONVERGE: Duration = Duration::from_secs(120);
 /// Requests sent at each step.
@@ -43,7 +41,7 @@ fn breed(version: &str) -> Result<Artifact> {
     dsl::read(Kind::Breed, &text).map_err(|e| Error::invalid(e.to_string()))
 }
 
-fn blueprint(versions: &[&str]) -> Result<(Artifact, String)> {
+fn blueprint(port: u16, versions: &[&str]) -> Result<(Artifact, String)> {
     let services: String = versions
         .iter()
         .map(|v| {
@@ -53,18 +51,18 @@ fn blueprint(versions: &[&str]) -> Result<(Artifact, String)> {
         })
         .collect();
     let text = format!(
-        "name: demo\ngateways:\n  {DEMO_PORT}/http: frontend/web\nclusters:\n  frontend:\n    services:\n{services}"
+        "name: demo\ngateways:\n  {port}/http: frontend/web\nclusters:\n  frontend:\n    services:\n{services}"
     );
     let request = dsl::read_deployment_request(&text).map_err(|e| Error::invalid(e.to_string()))?;
     Ok((Artifact::Blueprint(request), text))
 }
 
 /// Sends `count` requests through the gateway: how many version 1.0, 2.0 and neither answered.
-async fn sample(count: usize) -> (usize, usize, usize) {
+async fn sample(port: u16, count: usize) -> (usize, usize, usize) {
     tokio::task::spawn_blocking(move || {
         let (mut v1, mut v2, mut failed) = (0, 0, 0);
         for _ in 0..count {
-            match get(DEMO_PORT) {
+            match get(port) {
                 Some(body) if body.contains("frontend-1.0") => v1 += 1,
                 Some(body) if body.contains("frontend-2.0") => v2 += 1,
                 _ => failed += 1,
@@ -88,8 +86,8 @@ fn get(port: u16) -> Option<String> {
     response.starts_with("HTTP/1.1 200").then_some(response)
 }
 
-async fn report(step: &str) {
-    let (v1, v2, failed) = sample(SAMPLE).await;
+async fn report(port: u16, step: &str) {
+    let (v1, v2, failed) = sample(port, SAMPLE).await;
     println!("demo: {step:<34} {SAMPLE} requests → 1.0: {v1:>3}  2.0: {v2:>3}  failed: {failed}");
     tokio::time::sleep(STEP_PAUSE).await;
 }
@@ -118,10 +116,10 @@ async fn set_weights(vamp: &Vamp, v1: u8, v2: u8) -> Result<()> {
 
 /// Waits until requests through the gateway show the split `(v1, v2)` in percent (±10 points), so each
 /// reported step shows HAProxy serving the new weights.
-async fn until_split(v1: usize, v2: usize) -> Result<()> {
+async fn until_split(port: u16, v1: usize, v2: usize) -> Result<()> {
     let deadline = tokio::time::Instant::now() + CONVERGE;
     loop {
-        let (a, b, _) = sample(50).await;
+        let (a, b, _) = sample(port, 50).await;
         if a.abs_diff(v1 / 2) <= 5 && b.abs_diff(v2 / 2) <= 5 {
             return Ok(());
         }
@@ -134,8 +132,8 @@ async fn until_split(v1: usize, v2: usize) -> Result<()> {
     }
 }
 
-async fn deploy(vamp: &Vamp, versions: &[&str]) -> Result<()> {
-    let (request, text) = blueprint(versions)?;
+async fn deploy(vamp: &Vamp, port: u16, versions: &[&str]) -> Result<()> {
+    let (request, text) = blueprint(port, versions)?;
     vamp.deploy("demo", request, &WriteOptions::with_source(text))
         .await?;
     vamp.wait_for("demo", |d| d.is_some_and(converged), CONVERGE)
@@ -157,29 +155,29 @@ pub async fn clean_up(vamp: &Vamp) -> Result<()> {
 }
 
 /// Runs the demo against `vamp` (whose loops run): deploy, canary, weights, slice — printing the traffic split.
-pub async fn run(vamp: Vamp) -> Result<()> {
-    println!("demo: deploying demo-frontend:1.0 behind http://127.0.0.1:{DEMO_PORT} …");
+pub async fn run(vamp: Vamp, port: u16) -> Result<()> {
+    println!("demo: deploying demo-frontend:1.0 behind http://127.0.0.1:{port} …");
     for version in ["1.0", "2.0"] {
         vamp.create(breed(version)?, &WriteOptions::default()).await?;
     }
-    deploy(&vamp, &["1.0"]).await?;
-    until_split(100, 0).await?;
-    report("1.0 deployed").await;
+    deploy(&vamp, port, &["1.0"]).await?;
+    until_split(port, 100, 0).await?;
+    report(port, "1.0 deployed").await;
     println!("demo: merging demo-frontend:2.0 as a canary …");
-    deploy(&vamp, &["1.0", "2.0"]).await?;
+    deploy(&vamp, port, &["1.0", "2.0"]).await?;
     for (v1, v2) in [(100u8, 0u8), (90, 10), (50, 50), (0, 100)] {
         set_weights(&vamp, v1, v2).await?;
-        until_split(usize::from(v1), usize::from(v2)).await?;
-        report(&format!("weights 1.0 {v1}% / 2.0 {v2}%")).await;
+        until_split(port, usize::from(v1), usize::from(v2)).await?;
+        report(port, &format!("weights 1.0 {v1}% / 2.0 {v2}%")).await;
     }
-    let (old, text) = blueprint(&["1.0"])?;
+    let (old, text) = blueprint(port, &["1.0"])?;
     vamp.undeploy("demo", old, &WriteOptions::with_source(text))
         .await?;
     vamp.wait_for("demo", |d| d.is_some_and(converged), CONVERGE)
         .await?;
-    report("1.0 sliced away").await;
+    report(port, "1.0 sliced away").await;
     println!(
-        "demo: done — 2.0 serves http://127.0.0.1:{DEMO_PORT}/; the API is on the listen address (try \
+        "demo: done — 2.0 serves http://127.0.0.1:{port}/; the API is on the listen address (try \
          `vamp list deployments`). Ctrl-C stops the server."
     );
     Ok(())

@@ -92,9 +92,9 @@ pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()> + Sen
     ));
     tracing::info!(listen = %config.listen, "the API is listening");
     let demo = config.demo.then(|| {
-        let vamp = vamp.clone();
+        let (vamp, port) = (vamp.clone(), config.demo_port);
         tokio::spawn(async move {
-            if let Err(e) = super::demo::run(vamp).await {
+            if let Err(e) = super::demo::run(vamp, port).await {
                 tracing::error!(error = %e, "the demo stopped");
                 println!("demo: stopped: {e}");
             }
