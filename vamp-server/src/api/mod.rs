@@ -3,7 +3,7 @@
 //! server-sent stream, gateway output and metrics, health, info, config, Prometheus metrics and an OpenAPI
 //! document; JSON and YAML both ways; bearer tokens, CORS and TLS.
 //!
-//! [`router`] builds the axum router (for embedding or tests); [`serve`] and [`serve_on`] run it.
+//! [`router`] builds the axum router (for embedding or tests); [`serve()`] and [`serve_on`] run it.
 
 pub mod artifacts;
 pub mod cors;
@@ -49,7 +49,7 @@ async fn no_store(mut response: Response) -> Response {
 }
 
 /// The API's router over `vamp`, with `options`' tokens, CORS and body limit (TLS and the listen address are
-/// [`serve`]'s). Every error response is `{"message": …}`; unknown routes are 404.
+/// [`serve()`]'s). Every error response is `{"message": …}`; unknown routes are 404.
 pub fn router(vamp: Vamp, options: ApiOptions) -> Router {
     let stats = Arc::new(Stats::default());
     let security = Arc::new(options.security.clone());

@@ -11,7 +11,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 pub struct ApiOptions {
-    /// Where [`crate::api::serve`] listens. Default `127.0.0.1:8080`.
+    /// Where [`crate::api::serve()`] listens. Default `127.0.0.1:8080`.
     pub listen: SocketAddr,
     /// Bearer tokens; none configured means every request is allowed.
     pub security: ApiSecurity,
