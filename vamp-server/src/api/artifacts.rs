@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use vamp_core::dsl;
 use vamp_core::model::{Artifact, Kind};
 
@@ -249,74 +250,29 @@ pub async fn delete_named(
     Ok(status.into_response())
 }
 
-/// `/api/v1/gateways` and `/api/v1/workflows` routes: the generic handlers with the kind fixed; the name is the
-/// rest of the path (gateway names contain `/`, also accepted URL-encoded).
-pub mod fixed {
-    use super::*;
-
-    /// `GET /api/v1/gateways/{name}` and friends.
-    pub async fn get_gateway(
-        State(state): State<ApiState>,
-        Path(name): Path<String>,
-        uri: Uri,
-        headers: HeaderMap,
-    ) -> Result<Response, ApiError> {
-        get_named(state, Kind::Gateway, name, uri, headers).await
-    }
-
-    /// `PUT /api/v1/gateways/{name}`.
-    pub async fn update_gateway(
-        State(state): State<ApiState>,
-        Path(name): Path<String>,
-        uri: Uri,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> Result<Response, ApiError> {
-        update_named(state, Kind::Gateway, name, uri, headers, body).await
-    }
-
-    /// `DELETE /api/v1/gateways/{name}`.
-    pub async fn delete_gateway(
-        State(state): State<ApiState>,
-        Path(name): Path<String>,
-        uri: Uri,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> Result<Response, ApiError> {
-        delete_named(state, Kind::Gateway, name, uri, headers, body).await
-    }
-
-    /// `GET /api/v1/workflows/{name}`.
-    pub async fn get_workflow(
-        State(state): State<ApiState>,
-        Path(name): Path<String>,
-        uri: Uri,
-        headers: HeaderMap,
-    ) -> Result<Response, ApiError> {
-        get_named(state, Kind::Workflow, name, uri, headers).await
-    }
-
-    /// `PUT /api/v1/workflows/{name}`.
-    pub async fn update_workflow(
-        State(state): State<ApiState>,
-        Path(name): Path<String>,
-        uri: Uri,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> Result<Response, ApiError> {
-        update_named(state, Kind::Workflow, name, uri, headers, body).await
-    }
-
-    /// `DELETE /api/v1/workflows/{name}`.
-    pub async fn delete_workflow(
-        State(state): State<ApiState>,
-        Path(name): Path<String>,
-        uri: Uri,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> Result<Response, ApiError> {
-        delete_named(state, Kind::Workflow, name, uri, headers, body).await
-    }
+/// GET, PUT and DELETE of one artifact of `kind` whose name is the `name` path parameter: the routes of
+/// `/api/v1/gateways/{*name}` (gateway names contain `/`, also accepted URL-encoded) and
+/// `/api/v1/workflows/{name}`.
+pub fn named(kind: Kind) -> MethodRouter<ApiState> {
+    axum::routing::get(
+        move |State(state): State<ApiState>, Path(name): Path<String>, uri: Uri, headers: HeaderMap| {
+            get_named(state, kind, name, uri, headers)
+        },
+    )
+    .put(
+        move |State(state): State<ApiState>,
+              Path(name): Path<String>,
+              uri: Uri,
+              headers: HeaderMap,
+              body: Bytes| { update_named(state, kind, name, uri, headers, body) },
+    )
+    .delete(
+        move |State(state): State<ApiState>,
+              Path(name): Path<String>,
+              uri: Uri,
+              headers: HeaderMap,
+              body: Bytes| { delete_named(state, kind, name, uri, headers, body) },
+    )
 }
 
 /// `POST /api/v1/docker-compose?name={blueprint}`: a docker-compose file converted to a blueprint (201, not

@@ -3,6 +3,7 @@
 
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use vamp_core::model::Kind;
 
 use super::state::ApiState;
 use super::{artifacts, deployments, documents, events, openapi, system, vga, workflows};
@@ -25,7 +26,6 @@ impl Routes {
 
 /// Every route of the API.
 pub(crate) fn routes() -> Routes {
-    use artifacts::fixed;
     let routes = Routes {
         router: Router::new(),
         table: Vec::new(),
@@ -96,16 +96,12 @@ pub(crate) fn routes() -> Routes {
         .add(
             "/api/v1/gateways/{*name}",
             &["GET", "PUT", "DELETE"],
-            get(fixed::get_gateway)
-                .put(fixed::update_gateway)
-                .delete(fixed::delete_gateway),
+            artifacts::named(Kind::Gateway),
         )
         .add(
             "/api/v1/workflows/{name}",
             &["GET", "PUT", "DELETE"],
-            get(fixed::get_workflow)
-                .put(fixed::update_workflow)
-                .delete(fixed::delete_workflow),
+            artifacts::named(Kind::Workflow),
         )
         .add(
             "/api/v1/workflows/{name}/status",
