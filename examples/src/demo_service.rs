@@ -13,7 +13,10 @@
 //! - `GET /env` → 200 with the service's environment, one `NAME=value` per line, sorted;
 //! - `GET /status/<code>` → an empty answer with that status;
 //! - with `--fail-rate 0.2`, every fifth of the other requests (spread evenly, not at random) gets 500;
-//! - with `--delay-ms 50`, the other requests are answered after 50 ms.
+//! - with `--delay-ms 50`, the other requests are answered after 50 ms;
+//! - `PUT /fault?fail-rate=0.2&delay-ms=300` changes the fail rate and the delay of the running service (either
+//!   may be left out; `PUT /fault` alone clears both) and answers with the new values; `GET /fault` shows them.
+//!   Tests use it to make a service slow or faulty, and healthy again, without restarting it.
 //!
 //! It depends on `std` only, so the process driver's tests can build it with a bare `rustc`.
 
@@ -35,9 +38,55 @@ const MAX_HEAD: usize = 64 * 1024;
 #[derive(Debug)]
 struct Settings {
     name: String,
-    fail_rate: f64,
-    delay: Duration,
+    /// The fail rate as `f64` bits, so `PUT /fault` can change it.
+    fail_rate: AtomicU64,
+    delay_ms: AtomicU64,
     requests: AtomicU64,
+}
+
+impl Settings {
+    fn fail_rate(&self) -> f64 {
+        f64::from_bits(self.fail_rate.load(Ordering::Relaxed))
+    }
+
+    fn delay(&self) -> Duration {
+        Duration::from_millis(self.delay_ms.load(Ordering::Relaxed))
+    }
+
+    fn fault(&self) -> String {
+        format!(
+            "fail-rate={} delay-ms={}\n",
+            self.fail_rate(),
+            self.delay_ms.load(Ordering::Relaxed)
+        )
+    }
+
+    /// Applies `PUT /fault`'s query: `fail-rate` and `delay-ms`, each reset to 0 when absent.
+    fn set_fault(&self, query: &str) -> Result<(), String> {
+        let mut fail_rate = 0.0;
+        let mut delay_ms = 0;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "fail-rate" => {
+                    fail_rate = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|r| (0.0..=1.0).contains(r))
+                        .ok_or_else(|| format!("fail-rate {value} is not a share between 0 and 1"))?;
+                }
+                "delay-ms" => {
+                    delay_ms = value
+                        .parse()
+                        .map_err(|_| format!("delay-ms {value} is not a number of milliseconds"))?;
+                }
+                other => return Err(format!("unknown fault setting {other}")),
+            }
+        }
+        self.fail_rate.store(fail_rate.to_bits(), Ordering::Relaxed);
+        self.delay_ms.store(delay_ms, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -152,8 +201,8 @@ pub fn run(args: Vec<String>) -> ExitCode {
     };
     let settings = Arc::new(Settings {
         name: options.name,
-        fail_rate: options.fail_rate,
-        delay: Duration::from_millis(options.delay_ms),
+        fail_rate: AtomicU64::new(options.fail_rate.to_bits()),
+        delay_ms: AtomicU64::new(options.delay_ms),
         requests: AtomicU64::new(0),
     });
     let mut listeners = Vec::new();
@@ -261,7 +310,15 @@ fn fails(n: u64, rate: f64) -> bool {
 
 /// The status and body of the answer to `request`.
 fn answer(request: &Request, settings: &Settings) -> (u16, String) {
-    let path = request.path.split('?').next().unwrap_or("");
+    let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
+    if path == "/fault" {
+        if request.method == "PUT" || request.method == "POST" {
+            if let Err(e) = settings.set_fault(query) {
+                return (400, format!("{e}\n"));
+            }
+        }
+        return (200, settings.fault());
+    }
     if path == "/health" {
         return (200, "ok\n".to_string());
     }
@@ -275,11 +332,12 @@ fn answer(request: &Request, settings: &Settings) -> (u16, String) {
             _ => (400, "give a status code from 200 to 599\n".to_string()),
         };
     }
-    if !settings.delay.is_zero() {
-        thread::sleep(settings.delay);
+    let delay = settings.delay();
+    if !delay.is_zero() {
+        thread::sleep(delay);
     }
     let n = settings.requests.fetch_add(1, Ordering::Relaxed) + 1;
-    if fails(n, settings.fail_rate) {
+    if fails(n, settings.fail_rate()) {
         return (500, format!("{} failed this request on purpose\n", settings.name));
     }
     (200, format!("{}\n", settings.name))
@@ -398,21 +456,44 @@ mod tests {
 
     #[test]
     fn health_and_status_paths_answer_as_documented() {
-        let settings = Settings {
+        let settings = settings(1.0);
+        assert_eq!(answer(&request("GET", "/health"), &settings).0, 200);
+        assert_eq!(answer(&request("GET", "/status/503"), &settings).0, 503);
+        assert_eq!(answer(&request("GET", "/anything"), &settings).0, 500);
+        assert!(answer(&request("GET", "/env"), &settings).1.contains('='));
+    }
+
+    fn settings(fail_rate: f64) -> Settings {
+        Settings {
             name: "svc".into(),
-            fail_rate: 1.0,
-            delay: Duration::ZERO,
+            fail_rate: AtomicU64::new(fail_rate.to_bits()),
+            delay_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
-        };
-        let get = |path: &str| Request {
-            method: "GET".into(),
+        }
+    }
+
+    fn request(method: &str, path: &str) -> Request {
+        Request {
+            method: method.into(),
             path: path.into(),
             keep_alive: true,
             content_length: 0,
-        };
-        assert_eq!(answer(&get("/health"), &settings).0, 200);
-        assert_eq!(answer(&get("/status/503"), &settings).0, 503);
-        assert_eq!(answer(&get("/anything"), &settings).0, 500);
-        assert!(answer(&get("/env"), &settings).1.contains('='));
+        }
+    }
+
+    #[test]
+    fn faults_change_at_runtime_and_clear() {
+        let settings = settings(0.0);
+        assert_eq!(answer(&request("GET", "/x"), &settings).0, 200);
+        let set = answer(&request("PUT", "/fault?fail-rate=1&delay-ms=5"), &settings);
+        assert_eq!(set, (200, "fail-rate=1 delay-ms=5\n".to_string()));
+        assert_eq!(answer(&request("GET", "/x"), &settings).0, 500);
+        assert_eq!(settings.delay(), Duration::from_millis(5));
+        assert_eq!(answer(&request("PUT", "/fault?fail-rate=2"), &settings).0, 400);
+        assert_eq!(answer(&request("PUT", "/fault?bogus=1"), &settings).0, 400);
+        assert_eq!(answer(&request("GET", "/fault"), &settings).1, "fail-rate=1 delay-ms=5\n");
+        answer(&request("PUT", "/fault"), &settings);
+        assert_eq!(answer(&request("GET", "/x"), &settings).0, 200);
+        assert_eq!(settings.delay(), Duration::ZERO);
     }
 }
