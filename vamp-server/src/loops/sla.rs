@@ -14,7 +14,8 @@
 //!    `escalation:none` event saying why and no write.
 //!
 //! A pass never panics: failures are logged and the work is retried at the next pass (a failed event query
-//! keeps the escalation window where it was). Stored SLAs and escalations referred to by name are read at
+//! keeps the escalation window where it was; a failed escalation is planned again on the deployment as it is
+//! then, up to three attempts). Stored SLAs and escalations referred to by name are read at
 //! every use, so changing them takes effect at the next pass.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -43,6 +44,9 @@ use crate::WriteOptions;
 /// How far before the previous pass's end the next escalation query reaches back, so an event stamped just
 /// before a pass but stored just after it is still seen; events seen already are recognised by id.
 const LATE_EVENTS: Duration = Duration::from_secs(5);
+
+/// How often the escalation of one SLA event is tried (at consecutive passes) before it is given up.
+const MAX_ATTEMPTS: u32 = 3;
 
 /// How many stored SLAs a chain of references may visit.
 const MAX_SLA_REFERENCES: usize = 8;
@@ -75,6 +79,8 @@ struct SlaLoop {
     applied: HashMap<String, DateTime<Utc>>,
     /// Unsupported SLA types reported already (deployment, cluster, type), so each is logged once.
     reported: HashSet<(String, String, String)>,
+    /// SLA events whose escalation failed, with the attempts made; retried first at the next pass.
+    retry: Vec<(Event, u32)>,
 }
 
 impl SlaLoop {
@@ -83,6 +89,7 @@ impl SlaLoop {
             applied_until: start,
             applied: HashMap::new(),
             reported: HashSet::new(),
+            retry: Vec::new(),
         }
     }
 
@@ -168,12 +175,16 @@ impl SlaLoop {
         let from = self.applied_until - late;
         let mut events = sla_events(vamp, from, until).await?;
         events.sort_by_key(|e| e.timestamp);
+        let mut work: Vec<(Event, u32)> = std::mem::take(&mut self.retry);
         for event in events {
             let key = event_key(&event);
             if self.applied.contains_key(&key) {
                 continue;
             }
             self.applied.insert(key, event.timestamp);
+            work.push((event, 0));
+        }
+        for (event, attempts) in work {
             let (Some(direction), Some((deployment, cluster))) =
                 (Direction::of_tags(&event.tags), event_target(&event.tags))
             else {
@@ -181,7 +192,11 @@ impl SlaLoop {
                 continue;
             };
             if let Err(e) = escalate(vamp, &deployment, &cluster, direction, &event).await {
-                tracing::warn!(%deployment, %cluster, %direction, error = %e, "an escalation failed");
+                let retry = attempts + 1 < MAX_ATTEMPTS;
+                tracing::warn!(%deployment, %cluster, %direction, error = %e, retry, "an escalation failed");
+                if retry {
+                    self.retry.push((event, attempts + 1));
+                }
             }
         }
         self.applied_until = until;
