@@ -20,6 +20,7 @@ use vamp_gateway::haproxy::HaproxyMarshaller;
 use crate::agent::{process_config, EmbeddedAgent};
 use crate::ha::LeaseOptions;
 use crate::settings::{AgentSettings, DeploymentSettings, GatewaySettings, ServerSettings, SyncSettings};
+use crate::sla_settings::SlaSettings;
 use crate::vamp::Vamp;
 
 /// The address the API listens on unless configured otherwise.
@@ -57,6 +58,8 @@ pub struct ServeConfig {
     pub agent: AgentSettings,
     /// Defaults of deployments.
     pub deployment: DeploymentSettings,
+    /// The SLA loop.
+    pub sla: SlaSettings,
     /// Standby servers through an etcd lease.
     pub ha: HaConfig,
     /// The REST API's security settings.
@@ -83,6 +86,7 @@ impl Default for ServeConfig {
             gateways: settings.gateways,
             agent: settings.agent,
             deployment: settings.deployment,
+            sla: settings.sla,
             ha: HaConfig::default(),
             api: ApiConfig::default(),
             demo: false,
@@ -494,6 +498,7 @@ impl ServeConfig {
             gateways: self.gateways.clone(),
             agent: self.agent.clone(),
             deployment: self.deployment.clone(),
+            sla: self.sla,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod ha;
 pub mod loops;
 pub mod ops;
 pub mod settings;
+pub mod sla_settings;
 pub mod vamp;
 
 pub use ops::{ReadOptions, Verb, WriteOptions};

@@ -1,6 +1,8 @@
 //! Pure orchestration logic: state in, decision out. The loops that call these functions live in `vamp-server`.
 
 pub mod deployment;
+pub mod escalation;
 pub mod gateways;
 pub mod reconcile;
+pub mod sla;
 pub mod workflows;
