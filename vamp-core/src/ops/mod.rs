@@ -2,5 +2,6 @@
 
 pub mod deployment;
 pub mod gateways;
+pub mod health;
 pub mod reconcile;
 pub mod workflows;
