@@ -19,7 +19,9 @@ use vamp_gateway::haproxy::HaproxyMarshaller;
 
 use crate::agent::{process_config, EmbeddedAgent};
 use crate::ha::LeaseOptions;
-use crate::settings::{AgentSettings, DeploymentSettings, GatewaySettings, ServerSettings, SyncSettings};
+use crate::settings::{
+    AgentSettings, DeploymentSettings, GatewaySettings, PulseSettings, ServerSettings, SyncSettings,
+};
 use crate::vamp::Vamp;
 
 /// The address the API listens on unless configured otherwise.
@@ -57,6 +59,8 @@ pub struct ServeConfig {
     pub agent: AgentSettings,
     /// Defaults of deployments.
     pub deployment: DeploymentSettings,
+    /// Health and metrics publishing and windows.
+    pub pulse: PulseSettings,
     /// Standby servers through an etcd lease.
     pub ha: HaConfig,
     /// The REST API's security settings.
@@ -83,6 +87,7 @@ impl Default for ServeConfig {
             gateways: settings.gateways,
             agent: settings.agent,
             deployment: settings.deployment,
+            pulse: settings.pulse,
             ha: HaConfig::default(),
             api: ApiConfig::default(),
             demo: false,
@@ -494,6 +499,7 @@ impl ServeConfig {
             gateways: self.gateways.clone(),
             agent: self.agent.clone(),
             deployment: self.deployment.clone(),
+            pulse: self.pulse,
         }
     }
 

@@ -12,6 +12,8 @@ use vamp_core::ops::deployment::{DeploymentDefaults, Timeouts};
 use vamp_core::ops::gateways::{GatewayPlanConfig, PortRange, VirtualHostConfig};
 use vamp_core::ops::reconcile::{ReconcileChecks, ReconcileConfig};
 
+pub use crate::pulse::settings::PulseSettings;
+
 /// The server core's settings. `ServerSettings::default()` is a working embedded configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
@@ -27,6 +29,8 @@ pub struct ServerSettings {
     pub agent: AgentSettings,
     /// What a deployment gets when its blueprint does not say.
     pub deployment: DeploymentSettings,
+    /// Health and metrics: the publishing period and the windows.
+    pub pulse: PulseSettings,
 }
 
 impl Default for ServerSettings {
@@ -37,6 +41,7 @@ impl Default for ServerSettings {
             gateways: GatewaySettings::default(),
             agent: AgentSettings::default(),
             deployment: DeploymentSettings::default(),
+            pulse: PulseSettings::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod deployment;
 mod gateway;
+mod pulse;
 mod workflow;
 
 use std::future::Future;
@@ -53,6 +54,7 @@ pub(crate) async fn run(vamp: Vamp, shutdown: impl Future<Output = ()> + Send) -
         tokio::spawn(deployment::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(gateway::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(workflow::run(vamp.clone(), stop_rx.clone())),
+        tokio::spawn(pulse::run(vamp.clone(), stop_rx.clone())),
     ]);
     tracing::info!(namespace = %vamp.namespace(), "the synchronisation loops are running");
     let agent_ended = async {
