@@ -67,4 +67,11 @@ mod tests {
         assert_eq!(s.windows().health, Duration::from_secs(2));
         assert_eq!(s.windows().metrics, Duration::from_secs(1));
     }
+
+    #[test]
+    fn the_server_settings_carry_them_under_pulse() {
+        let s: crate::ServerSettings = serde_json::from_str(r#"{"pulse": {"period-ms": 250}}"#).unwrap();
+        assert_eq!(s.pulse.period(), Some(Duration::from_millis(250)));
+        assert_eq!(s.pulse.health_window_s, 30);
+    }
 }
