@@ -19,7 +19,9 @@ use vamp_gateway::haproxy::HaproxyMarshaller;
 
 use crate::agent::{process_config, EmbeddedAgent};
 use crate::ha::LeaseOptions;
-use crate::settings::{AgentSettings, DeploymentSettings, GatewaySettings, ServerSettings, SyncSettings};
+use crate::settings::{
+    AgentSettings, DeploymentSettings, GatewaySettings, PulseSettings, ServerSettings, SyncSettings,
+};
 use crate::sla_settings::SlaSettings;
 use crate::vamp::Vamp;
 
@@ -60,6 +62,8 @@ pub struct ServeConfig {
     pub deployment: DeploymentSettings,
     /// The SLA loop.
     pub sla: SlaSettings,
+    /// Health and metrics publishing and windows.
+    pub pulse: PulseSettings,
     /// Standby servers through an etcd lease.
     pub ha: HaConfig,
     /// The REST API's security settings.
@@ -87,6 +91,7 @@ impl Default for ServeConfig {
             agent: settings.agent,
             deployment: settings.deployment,
             sla: settings.sla,
+            pulse: settings.pulse,
             ha: HaConfig::default(),
             api: ApiConfig::default(),
             demo: false,
@@ -499,6 +504,7 @@ impl ServeConfig {
             agent: self.agent.clone(),
             deployment: self.deployment.clone(),
             sla: self.sla,
+            pulse: self.pulse,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod ha;
 pub mod loops;
 pub mod ops;
+pub mod pulse;
 pub mod settings;
 pub mod sla_settings;
 pub mod vamp;

@@ -12,6 +12,7 @@ use vamp_core::ops::deployment::{DeploymentDefaults, Timeouts};
 use vamp_core::ops::gateways::{GatewayPlanConfig, PortRange, VirtualHostConfig};
 use vamp_core::ops::reconcile::{ReconcileChecks, ReconcileConfig};
 
+pub use crate::pulse::settings::PulseSettings;
 use crate::sla_settings::SlaSettings;
 
 /// The server core's settings. `ServerSettings::default()` is a working embedded configuration.
@@ -31,6 +32,8 @@ pub struct ServerSettings {
     pub deployment: DeploymentSettings,
     /// The SLA loop: SLA checks and escalations.
     pub sla: SlaSettings,
+    /// Health and metrics: the publishing period and the windows.
+    pub pulse: PulseSettings,
 }
 
 impl Default for ServerSettings {
@@ -42,6 +45,7 @@ impl Default for ServerSettings {
             agent: AgentSettings::default(),
             deployment: DeploymentSettings::default(),
             sla: SlaSettings::default(),
+            pulse: PulseSettings::default(),
         }
     }
 }

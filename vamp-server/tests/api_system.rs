@@ -1,16 +1,14 @@
-//! The server's own endpoints over HTTP: health, info, config, Prometheus metrics, gateway metrics and health
-//! from the metrics source, the gateway template, and the OpenAPI document matching the router's routes.
+//! The server's own endpoints over HTTP: health, info, config, Prometheus metrics, the gateway template, and the
+//! OpenAPI document matching the router's routes. Gateway and deployment health and metrics are in
+//! `api_pulse.rs`.
 
 mod api_support;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use api_support::*;
 use reqwest::{Method, StatusCode};
-use vamp_core::memory::MemoryMetrics;
-use vamp_server::api::{route_table, ApiOptions};
-use vamp_server::Vamp;
+use vamp_server::api::route_table;
 
 #[tokio::test]
 async fn health_info_and_config_describe_the_server() {
@@ -59,44 +57,6 @@ async fn metrics_are_prometheus_text_with_request_and_artifact_counts() {
         "{text}"
     );
     assert!(text.contains("# TYPE vamp_api_requests_total counter"), "{text}");
-}
-
-#[tokio::test]
-async fn gateway_metrics_and_health_come_from_the_metrics_source() {
-    let metrics = Arc::new(MemoryMetrics::new());
-    let vamp = Vamp::builder().metrics(metrics.clone()).build().unwrap();
-    let api = TestApi::with(vamp, ApiOptions::default()).await;
-    let gw = "name: gw\nport: 9050/http\nroutes:\n  shop/frontend/web: {}\n";
-    assert_eq!(
-        api.post_yaml("/api/v1/gateways", gw).await.status,
-        StatusCode::ACCEPTED
-    );
-    let now = chrono::Utc::now();
-    for status in [200, 200, 200, 503] {
-        metrics.record("gw", Some("shop/frontend/web"), status, 10.0, now);
-    }
-    let rate = api.get("/api/v1/metrics/gateways/gw/rate").await;
-    assert_eq!(rate.status, StatusCode::OK, "{}", rate.text);
-    let rate = rate.json().as_f64().unwrap();
-    assert!((rate - 4.0 / 30.0).abs() < 1e-9, "{rate}");
-    let time = api
-        .get("/api/v1/metrics/gateways/gw/routes/shop/frontend/web/responseTime")
-        .await
-        .json()
-        .as_f64()
-        .unwrap();
-    assert!(time > 5.0 && time < 20.0, "{time}");
-    let health = api
-        .get("/api/v1/health/gateways/gw")
-        .await
-        .json()
-        .as_f64()
-        .unwrap();
-    assert!((health - 0.75).abs() < 1e-9, "{health}");
-    assert_eq!(
-        api.get("/api/v1/health/gateways/none").await.status,
-        StatusCode::NOT_FOUND
-    );
 }
 
 #[tokio::test]

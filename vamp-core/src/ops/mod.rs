@@ -3,6 +3,7 @@
 pub mod deployment;
 pub mod escalation;
 pub mod gateways;
+pub mod health;
 pub mod reconcile;
 pub mod sla;
 pub mod workflows;

@@ -15,6 +15,7 @@ pub mod negotiation;
 pub mod openapi;
 pub mod options;
 pub mod paging;
+pub mod pulse;
 pub mod query;
 pub mod routes;
 pub mod security;

@@ -40,6 +40,7 @@ const DEPLOYMENT_READ: &[&str] = &["as_blueprint", "expand_references", "only_re
 const READ: &[&str] = &["expand_references", "only_references"];
 const EVENTS: &[&str] = &["tag", "type", "page", "per_page"];
 const STREAM: &[&str] = &["tag", "type"];
+const PULSE: &[&str] = &["window"];
 
 macro_rules! op {
     ($m:literal $p:literal, $tag:literal, $s:literal, $code:literal, $body:ident, $q:expr) => {
@@ -66,9 +67,10 @@ const OPS: &[Op] = &[
     op!("GET" "/api/v1/config", "system", "The effective settings, tokens redacted", 200, None, &[]),
     op!("GET" "/api/v1/configuration", "system", "Alias of /config", 200, None, &[]),
     op!("GET" "/api/v1/metrics", "system", "Server metrics in the Prometheus text format", 200, None, &[]),
-    op!("GET" "/api/v1/metrics/gateways/{path}", "metrics", "A gateway metric: {gateway}[/routes/{route}]/{rate|responseTime}", 200, None, &[]),
-    op!("GET" "/api/v1/metrics/deployments/{path}", "metrics", "A deployment gateway metric: {d}/clusters/{c}[/services/{s}]/ports/{p}/{metric}", 200, None, &[]),
-    op!("GET" "/api/v1/health/gateways/{path}", "metrics", "A gateway's health: {gateway}[/routes/{route}]", 200, None, &[]),
+    op!("GET" "/api/v1/metrics/gateways/{path}", "metrics", "A gateway or route figure, live: {gateway}[/routes/{route}]/{rate|responseTime|requests|p50|p95|p99|errors|errorRate|health|score|figures}", 200, None, PULSE),
+    op!("GET" "/api/v1/metrics/deployments/{path}", "metrics", "A deployment, cluster or service figure, live: {d}[/clusters/{c}[/services/{s}]][/ports/{p}]/{metric}", 200, None, PULSE),
+    op!("GET" "/api/v1/health/gateways/{path}", "metrics", "A gateway's or route's health, 0 with any 5xx in the window else 1: {gateway}[/routes/{route}]", 200, None, PULSE),
+    op!("GET" "/api/v1/health/deployments/{path}", "metrics", "A deployment's, cluster's or service's health (products of the parts'): {d}[/clusters/{c}[/services/{s}]]", 200, None, PULSE),
     op!("GET" "/api/v1/events", "events", "Query events, newest first", 200, None, EVENTS),
     op!("POST" "/api/v1/events", "events", "Publish an event", 201, Document, &[]),
     op!("GET" "/api/v1/events/stream", "events", "Server-sent events matching the query", 200, None, STREAM),

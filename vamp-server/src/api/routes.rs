@@ -6,7 +6,7 @@ use axum::Router;
 use vamp_core::model::Kind;
 
 use super::state::ApiState;
-use super::{artifacts, deployments, documents, events, openapi, system, vga, workflows};
+use super::{artifacts, deployments, documents, events, openapi, pulse, system, vga, workflows};
 
 /// The router under construction and the `(method, path)` pairs it serves.
 pub(crate) struct Routes {
@@ -48,17 +48,22 @@ pub(crate) fn routes() -> Routes {
         .add(
             "/api/v1/metrics/gateways/{*path}",
             &["GET"],
-            get(system::gateway_metric),
+            get(pulse::gateway_metric),
         )
         .add(
             "/api/v1/metrics/deployments/{*path}",
             &["GET"],
-            get(system::deployment_metric),
+            get(pulse::deployment_metric),
         )
         .add(
             "/api/v1/health/gateways/{*path}",
             &["GET"],
-            get(system::gateway_health),
+            get(pulse::gateway_health),
+        )
+        .add(
+            "/api/v1/health/deployments/{*path}",
+            &["GET"],
+            get(pulse::deployment_health),
         )
         .add(
             "/api/v1/events",

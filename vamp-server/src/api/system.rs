@@ -1,14 +1,11 @@
 //! The server's own resources: `/api/v1/health`, `/api/v1/info` (`/information`), `/api/v1/config`
-//! (`/configuration`: the effective settings, tokens redacted), `/api/v1/metrics` (Prometheus text), and the
-//! gateway metrics and health of §3.2 (`/api/v1/metrics/gateways/…`, `/api/v1/metrics/deployments/…`,
-//! `/api/v1/health/gateways/…`) computed from the configured metrics source.
+//! (`/configuration`: the effective settings, tokens redacted) and `/api/v1/metrics` (Prometheus text, with the
+//! pulse figures of every gateway and deployment). Gateway and deployment health and metrics are
+//! [`super::pulse`]'s.
 
-use std::time::Duration;
-
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
-use vamp_core::metrics::MetricsWindow;
 use vamp_core::model::Kind;
 use vamp_core::store::Page;
 
@@ -17,9 +14,6 @@ use super::negotiation::{plain, render, Format};
 use super::query::Query;
 use super::state::ApiState;
 use crate::settings::ServerSettings;
-
-/// The window of the gateway metrics and health, the original's 30 s.
-pub const METRICS_WINDOW: Duration = Duration::from_secs(30);
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
     serde_json::to_value(value)
@@ -104,6 +98,11 @@ fn settings_json(s: &ServerSettings) -> serde_json::Value {
             "instances": dep.instances,
             "arguments": dep.arguments,
         },
+        "pulse": {
+            "period-ms": s.pulse.period_ms,
+            "health-window-s": s.pulse.health_window_s,
+            "metrics-window-s": s.pulse.metrics_window_s,
+        },
     })
 }
 
@@ -140,7 +139,9 @@ fn escape_label(text: &str) -> String {
 }
 
 /// `GET /api/v1/metrics`: Prometheus text — the API's request counters, uptime, whether each component
-/// answers, and how many artifacts of each kind are stored.
+/// answers, how many artifacts of each kind are stored, and the pulse figures of every gateway, route,
+/// deployment, cluster and service ([`crate::pulse::prometheus`]; left out, with a warning logged, when the
+/// metrics source does not answer).
 pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     use std::fmt::Write;
     let mut out = String::new();
@@ -192,6 +193,10 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError
             );
         }
     }
+    match state.vamp.pulse(state.vamp.settings().pulse.windows()).await {
+        Ok(pulse) => crate::pulse::prometheus::write(&mut out, &pulse),
+        Err(e) => tracing::warn!(error = %e, "the pulse figures are left out of the Prometheus metrics"),
+    }
     state.stats.prometheus(&mut out);
     let mut response = plain(StatusCode::OK, out);
     response.headers_mut().insert(
@@ -199,105 +204,4 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(response)
-}
-
-/// A gateway metric path: `<gateway>[/routes/<route>]/<metric>`.
-fn split_gateway_path(
-    path: &str,
-    with_metric: bool,
-) -> Result<(String, Option<String>, Option<String>), ApiError> {
-    let path = path.trim_matches('/');
-    let (rest, metric) = if with_metric {
-        match path.rsplit_once('/') {
-            Some((rest, metric)) => (rest, Some(metric.to_string())),
-            None => {
-                return Err(ApiError::not_found(
-                    "Give the gateway and the metric: /metrics/gateways/{gateway}[/routes/{route}]/{rate|responseTime}.",
-                ))
-            }
-        }
-    } else {
-        (path, None)
-    };
-    let (gateway, route) = match rest.split_once("/routes/") {
-        Some((g, r)) => (g.to_string(), Some(r.to_string())),
-        None => (rest.to_string(), None),
-    };
-    if gateway.is_empty() {
-        return Err(ApiError::not_found("The gateway name is empty."));
-    }
-    Ok((gateway, route, metric))
-}
-
-fn metric_value(window: &MetricsWindow, metric: &str) -> Result<f64, ApiError> {
-    match metric {
-        "rate" => Ok(window.rate_per_second(METRICS_WINDOW)),
-        "responseTime" | "response_time" | "response-time" => Ok(window.latency.mean().unwrap_or(0.0)),
-        other => Err(ApiError::not_found(format!(
-            "There is no metric '{other}'; use rate or responseTime."
-        ))),
-    }
-}
-
-async fn gateway_number(
-    state: &ApiState,
-    headers: &HeaderMap,
-    gateway: &str,
-    route: Option<&str>,
-    metric: Option<&str>,
-) -> Result<Response, ApiError> {
-    let format = Format::from_accept(headers)?;
-    if state.vamp.get(Kind::Gateway, gateway).await?.is_none() {
-        return Err(ApiError::not_found(format!("There is no gateway '{gateway}'.")));
-    }
-    let window = state.vamp.metrics(gateway, route, METRICS_WINDOW).await?;
-    let value = match metric {
-        Some(m) => metric_value(&window, m)?,
-        None => 1.0 - window.error_rate().unwrap_or(0.0),
-    };
-    render(StatusCode::OK, format, &serde_json::json!(value))
-}
-
-/// `GET /api/v1/metrics/gateways/{gateway}[/routes/{route}]/{metric}`: `rate` (requests per second) or
-/// `responseTime` (mean milliseconds) over the last 30 s; 404 for an unknown gateway or metric.
-pub async fn gateway_metric(
-    State(state): State<ApiState>,
-    Path(path): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (gateway, route, metric) = split_gateway_path(&path, true)?;
-    gateway_number(&state, &headers, &gateway, route.as_deref(), metric.as_deref()).await
-}
-
-/// `GET /api/v1/metrics/deployments/{d}/clusters/{c}[/services/{s}]/ports/{p}/{metric}`: the metric of gateway
-/// `d/c/p` (and route `d/c/s`).
-pub async fn deployment_metric(
-    State(state): State<ApiState>,
-    Path(path): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (gateway, route, metric) = match parts.as_slice() {
-        [d, "clusters", c, "ports", p, m] => (format!("{d}/{c}/{p}"), None, *m),
-        [d, "clusters", c, "services", s, "ports", p, m] => {
-            (format!("{d}/{c}/{p}"), Some(format!("{d}/{c}/{s}")), *m)
-        }
-        _ => {
-            return Err(ApiError::not_found(
-                "Use /metrics/deployments/{d}/clusters/{c}[/services/{s}]/ports/{p}/{rate|responseTime}.",
-            ))
-        }
-    };
-    gateway_number(&state, &headers, &gateway, route.as_deref(), Some(metric)).await
-}
-
-/// `GET /api/v1/health/gateways/{gateway}[/routes/{route}]`: 1 minus the share of 5xx responses over the last
-/// 30 s (1 without traffic); 404 for an unknown gateway.
-pub async fn gateway_health(
-    State(state): State<ApiState>,
-    Path(path): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (gateway, route, _) = split_gateway_path(&path, false)?;
-    gateway_number(&state, &headers, &gateway, route.as_deref(), None).await
 }

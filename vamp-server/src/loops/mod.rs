@@ -6,6 +6,7 @@
 
 mod deployment;
 mod gateway;
+mod pulse;
 mod sla;
 mod workflow;
 
@@ -55,6 +56,7 @@ pub(crate) async fn run(vamp: Vamp, shutdown: impl Future<Output = ()> + Send) -
         tokio::spawn(gateway::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(workflow::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(sla::run(vamp.clone(), stop_rx.clone())),
+        tokio::spawn(pulse::run(vamp.clone(), stop_rx.clone())),
     ]);
     tracing::info!(namespace = %vamp.namespace(), "the synchronisation loops are running");
     let agent_ended = async {
