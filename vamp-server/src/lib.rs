@@ -10,6 +10,7 @@ pub mod loops;
 pub mod ops;
 pub mod settings;
 pub mod vamp;
+pub mod workflows;
 
 pub use ops::{ReadOptions, Verb, WriteOptions};
 pub use settings::ServerSettings;

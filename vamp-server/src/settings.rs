@@ -27,6 +27,8 @@ pub struct ServerSettings {
     pub agent: AgentSettings,
     /// What a deployment gets when its blueprint does not say.
     pub deployment: DeploymentSettings,
+    /// How workflows run: default period, time and memory limits, history kept.
+    pub workflows: crate::workflows::WorkflowSettings,
 }
 
 impl Default for ServerSettings {
@@ -37,6 +39,7 @@ impl Default for ServerSettings {
             gateways: GatewaySettings::default(),
             agent: AgentSettings::default(),
             deployment: DeploymentSettings::default(),
+            workflows: crate::workflows::WorkflowSettings::default(),
         }
     }
 }

@@ -3,4 +3,5 @@
 pub mod deployment;
 pub mod gateways;
 pub mod reconcile;
+pub mod workflow_schedule;
 pub mod workflows;
