@@ -104,6 +104,7 @@ fn settings_json(s: &ServerSettings) -> serde_json::Value {
             "instances": dep.instances,
             "arguments": dep.arguments,
         },
+        "workflows": s.workflows,
     })
 }
 

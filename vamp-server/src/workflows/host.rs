@@ -67,6 +67,9 @@ pub struct Host {
 impl Host {
     /// Runs `work` to its end on the runtime, unless the deadline passes or the run is stopped first.
     fn block<T>(&self, work: impl Future<Output = HostResult<T>>) -> HostResult<T> {
+        if *self.cancel.borrow() {
+            return Err(HostError::new("the workflow is stopping"));
+        }
         let mut cancel = self.cancel.clone();
         let deadline = self.deadline;
         self.handle.block_on(async move {
@@ -81,8 +84,9 @@ impl Host {
                 }
             };
             tokio::select! {
-                result = bounded => result,
+                biased;
                 _ = cancel.wait_for(|stop| *stop) => Err(HostError::new("the workflow is stopping")),
+                result = bounded => result,
             }
         })
     }

@@ -36,6 +36,8 @@ use crate::vamp::Vamp;
 
 /// How long an event subscription that failed or ended waits before subscribing again.
 const RESUBSCRIBE: Duration = Duration::from_secs(1);
+/// How long `vamp.http` waits for a connection.
+const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running scheduler: stop it with [`Scheduler::stop`]; dropping it stops it too, without waiting.
 pub struct Scheduler {
@@ -357,7 +359,10 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
     };
     let runner = Runner {
         router: crate::api::router(vamp.clone(), ApiOptions::default()),
-        http: reqwest::Client::new(),
+        http: reqwest::Client::builder()
+            .connect_timeout(HTTP_CONNECT_TIMEOUT)
+            .build()
+            .unwrap_or_default(),
         limits: Limits {
             memory_bytes: workflow.memory_bytes(&settings),
             timeout: workflow.timeout(&namespace, &settings),

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// How workflows run (`workflows:` in the `vamp serve` configuration, kebab-case, every field optional).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 #[non_exhaustive]
 pub struct WorkflowSettings {
@@ -50,5 +50,27 @@ impl WorkflowSettings {
     /// The default time limit; `None` = none.
     pub fn timeout(&self) -> Option<Duration> {
         (self.execution_timeout_ms > 0).then(|| Duration::from_millis(self.execution_timeout_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServerSettings;
+
+    #[test]
+    fn settings_read_kebab_case_and_keep_defaults() {
+        let s: ServerSettings = serde_json::from_value(serde_json::json!({
+            "workflows": {"execution-timeout-ms": 5000, "memory-mb": 32}
+        }))
+        .unwrap();
+        assert_eq!(s.workflows.timeout(), Some(Duration::from_secs(5)));
+        assert_eq!(s.workflows.memory_mb, 32);
+        assert_eq!(s.workflows.period(), Some(Duration::from_secs(60)));
+        assert_eq!(s.workflows.history, 16);
+        let none: WorkflowSettings =
+            serde_json::from_value(serde_json::json!({"execution-period-ms": 0, "execution-timeout-ms": 0}))
+                .unwrap();
+        assert_eq!((none.period(), none.timeout()), (None, None));
     }
 }
