@@ -491,10 +491,7 @@ mod tests {
         assert_eq!(settings.delay(), Duration::from_millis(5));
         assert_eq!(answer(&request("PUT", "/fault?fail-rate=2"), &settings).0, 400);
         assert_eq!(answer(&request("PUT", "/fault?bogus=1"), &settings).0, 400);
-        assert_eq!(
-            answer(&request("GET", "/fault"), &settings).1,
-            "fail-rate=1 delay-ms=5\n"
-        );
+        assert_eq!(answer(&request("GET", "/fault"), &settings).1, "fail-rate=1 delay-ms=5\n");
         answer(&request("PUT", "/fault"), &settings);
         assert_eq!(answer(&request("GET", "/x"), &settings).0, 200);
         assert_eq!(settings.delay(), Duration::ZERO);
