@@ -64,6 +64,8 @@ pub struct ServeConfig {
     pub sla: SlaSettings,
     /// Health and metrics publishing and windows.
     pub pulse: PulseSettings,
+    /// How workflows run.
+    pub workflows: crate::workflows::WorkflowSettings,
     /// Standby servers through an etcd lease.
     pub ha: HaConfig,
     /// The REST API's security settings.
@@ -92,6 +94,7 @@ impl Default for ServeConfig {
             deployment: settings.deployment,
             sla: settings.sla,
             pulse: settings.pulse,
+            workflows: settings.workflows,
             ha: HaConfig::default(),
             api: ApiConfig::default(),
             demo: false,
@@ -505,6 +508,7 @@ impl ServeConfig {
             deployment: self.deployment.clone(),
             sla: self.sla,
             pulse: self.pulse,
+            workflows: self.workflows,
         }
     }
 

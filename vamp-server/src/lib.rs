@@ -12,6 +12,7 @@ pub mod pulse;
 pub mod settings;
 pub mod sla_settings;
 pub mod vamp;
+pub mod workflows;
 
 pub use ops::{ReadOptions, Verb, WriteOptions};
 pub use settings::ServerSettings;

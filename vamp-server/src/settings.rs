@@ -34,6 +34,8 @@ pub struct ServerSettings {
     pub sla: SlaSettings,
     /// Health and metrics: the publishing period and the windows.
     pub pulse: PulseSettings,
+    /// How workflows run: default period, time and memory limits, history kept.
+    pub workflows: crate::workflows::WorkflowSettings,
 }
 
 impl Default for ServerSettings {
@@ -46,6 +48,7 @@ impl Default for ServerSettings {
             deployment: DeploymentSettings::default(),
             sla: SlaSettings::default(),
             pulse: PulseSettings::default(),
+            workflows: crate::workflows::WorkflowSettings::default(),
         }
     }
 }

@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     pub(crate) gateway_plan: RwLock<Vec<PlannedGateway>>,
     pub(crate) deployments: DeploymentCache,
     pub(crate) agent: Option<EmbeddedAgent>,
+    /// The workflows' executions and live logs.
+    pub(crate) workflow_executions: crate::workflows::Executions,
     pub(crate) uuid: String,
     pub(crate) started: DateTime<Utc>,
 }
@@ -246,6 +248,10 @@ impl VampBuilder {
             gateway_plan: RwLock::new(Vec::new()),
             deployments: DeploymentCache::default(),
             agent: self.agent,
+            workflow_executions: crate::workflows::Executions::new(
+                settings.workflows.history,
+                settings.workflows.max_log_lines,
+            ),
             uuid: new_uuid(),
             started: Utc::now(),
             settings,

@@ -28,6 +28,14 @@ pub enum Schedule {
         /// Number of runs.
         repeat: Option<u32>,
     },
+    /// At every instant a cron expression matches, in UTC: `[second] minute hour day-of-month month
+    /// day-of-week [year]` (seconds optional, Sunday = 0 or 7, `L`, `W` and `#` as in Vixie cron extensions).
+    /// Written `{time: {cron: "*/5 * * * * *"}}` or `{cron: …}`; checked when read
+    /// ([`crate::ops::workflow_schedule::CronSchedule`]).
+    Cron {
+        /// The cron expression as written.
+        expression: String,
+    },
 }
 
 impl Serialize for Schedule {
@@ -54,6 +62,11 @@ impl Serialize for Schedule {
                 }
                 let mut m = s.serialize_map(Some(1))?;
                 m.serialize_entry("time", &t)?;
+                m.end()
+            }
+            Schedule::Cron { expression } => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("time", &serde_json::json!({ "cron": expression }))?;
                 m.end()
             }
         }

@@ -6,4 +6,5 @@ pub mod gateways;
 pub mod health;
 pub mod reconcile;
 pub mod sla;
+pub mod workflow_schedule;
 pub mod workflows;

@@ -94,6 +94,8 @@ const OPS: &[Op] = &[
     op!("DELETE" "/api/v1/workflows/{name}", "artifacts", "Stop and remove a workflow", 202, None, WRITE),
     op!("GET" "/api/v1/workflows/{name}/status", "artifacts", "A workflow's status (text)", 200, None, &[]),
     op!("PUT" "/api/v1/workflows/{name}/status", "artifacts", "Set a workflow's status (text)", 202, Text, WRITE),
+    op!("GET" "/api/v1/workflows/{name}/executions", "workflows", "The runs of a workflow this server keeps, newest first, with their logs", 200, None, &[]),
+    op!("GET" "/api/v1/workflows/{name}/logs", "workflows", "A workflow's log as server-sent events: recent lines, then live", 200, None, &["lines"]),
     op!("POST" "/api/v1/docker-compose", "artifacts", "Convert a docker-compose file to a blueprint", 201, Document, &["name"]),
     op!("GET" "/api/v1/vga/{type}/{name}/configuration", "gateways", "The gateway configuration last written", 200, None, &[]),
     op!("GET" "/api/v1/vga/{type}/{name}/config", "gateways", "Alias of …/configuration", 200, None, &[]),

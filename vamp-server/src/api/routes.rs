@@ -114,6 +114,12 @@ pub(crate) fn routes() -> Routes {
             get(workflows::get_status).put(workflows::set_status),
         )
         .add(
+            "/api/v1/workflows/{name}/executions",
+            &["GET"],
+            get(workflows::executions),
+        )
+        .add("/api/v1/workflows/{name}/logs", &["GET"], get(workflows::logs))
+        .add(
             "/api/v1/docker-compose",
             &["POST"],
             post(artifacts::docker_compose),

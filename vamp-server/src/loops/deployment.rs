@@ -60,6 +60,7 @@ fn sync_event(event: &SyncEvent) -> Event {
 async fn pass(vamp: &Vamp) -> Result<bool> {
     let namespace = vamp.namespace().to_string();
     let running = vamp.inner.driver.list(&namespace).await?;
+    let running = crate::workflows::container::without_workflow_services(vamp, running).await?;
     let guard = vamp.inner.deployment_lock.lock().await;
     let stored = vamp.load_deployments().await?;
     let desired: Vec<Deployment> = stored.iter().map(|(_, d)| d.clone()).collect();

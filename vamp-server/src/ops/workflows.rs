@@ -1,7 +1,8 @@
 //! Workflows as artifacts with a status lifecycle: stored when allowed (`ops::workflows::check_workflow_update`),
-//! their status set by users (`running`, `suspended`, `restarting`, …) and moved on by the workflow loop.
-//! Running a workflow's script is not done here (issue 8).
+//! their status set by users (`running`, `suspended`, `restarting`, …) and moved on by the workflow loop, which
+//! runs them ([`crate::workflows`]); their executions and live logs.
 
+use tokio::sync::broadcast;
 use vamp_core::model::{Artifact, Kind, Workflow, WorkflowStatus};
 use vamp_core::ops::workflows::check_workflow_update;
 use vamp_core::{Error, Result};
@@ -10,6 +11,7 @@ use super::archive::ArchiveAction;
 use super::codec::{decode, encode};
 use super::options::WriteOptions;
 use crate::vamp::Vamp;
+use crate::workflows::{Execution, LogMessage};
 
 impl Vamp {
     pub(crate) async fn load_workflow(&self, name: &str) -> Result<Option<(u64, Workflow)>> {
@@ -102,5 +104,32 @@ impl Vamp {
         self.set_workflow_status(name, WorkflowStatus::Stopping, options)
             .await?;
         Ok(true)
+    }
+
+    /// The executions of workflow `name` this server ran and keeps, newest first (the last
+    /// `workflows.history` ones and as many failed ones). Empty when it has not run here (a standby server, or
+    /// not yet); `NotFound` when there is no such workflow and no history of it.
+    pub async fn workflow_executions(&self, name: &str) -> Result<Vec<Execution>> {
+        let kept = self.inner.workflow_executions.list(name);
+        if kept.is_none() && self.load_workflow(name).await?.is_none() {
+            return Err(Error::not_found(format!("There is no workflow '{name}'.")));
+        }
+        Ok(kept.unwrap_or_default())
+    }
+
+    /// The log of workflow `name`: the recent messages (at most `recent_lines` lines, with the start and end
+    /// of their executions), then a receiver of every workflow's live messages from now on (filter by
+    /// [`LogMessage::workflow`]). `NotFound` as [`Vamp::workflow_executions`].
+    pub async fn workflow_log(
+        &self,
+        name: &str,
+        recent_lines: usize,
+    ) -> Result<(Vec<LogMessage>, broadcast::Receiver<LogMessage>)> {
+        let live = self.inner.workflow_executions.subscribe();
+        let kept = self.inner.workflow_executions.list(name);
+        if kept.is_none() && self.load_workflow(name).await?.is_none() {
+            return Err(Error::not_found(format!("There is no workflow '{name}'.")));
+        }
+        Ok((self.inner.workflow_executions.replay(name, recent_lines), live))
     }
 }

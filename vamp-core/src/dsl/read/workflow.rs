@@ -1,5 +1,5 @@
-//! Reads workflows: breed, schedule (`daemon`, `event` with tags, `time` with an ISO-8601 period), status, scale,
-//! environment, arguments, network, health checks and dialects.
+//! Reads workflows: breed, schedule (`daemon`, `event` with tags, `time` with an ISO-8601 period, `time: {cron}` or
+//! `cron` with a cron expression), status, scale, environment, arguments, network, health checks and dialects.
 
 use super::breed::read_breed_ref;
 use super::common::{
@@ -10,6 +10,7 @@ use crate::dsl::cursor::{describe, scalar_text, Ctx, MapCursor, R};
 use crate::dsl::error::ErrorCode;
 use crate::dsl::node::{Node, Value};
 use crate::model::{Schedule, Workflow, WorkflowStatus};
+use crate::ops::workflow_schedule::CronSchedule;
 
 /// Reads a workflow from a map node.
 pub(crate) fn read_workflow(ctx: &Ctx, node: &Node, path: &str) -> R<Workflow> {
@@ -65,7 +66,7 @@ fn undefined(ctx: &Ctx, path: &str, node: &Node) -> crate::dsl::DslError {
         ErrorCode::UndefinedWorkflowScheduleError,
         path,
         node,
-        "a schedule is 'daemon', {event: tags} or {time: period}",
+        "a schedule is 'daemon', {event: tags}, {time: period} or {cron: expression}",
     )
 }
 
@@ -96,6 +97,8 @@ fn read_schedule(ctx: &Ctx, node: &Node, path: &str) -> R<Schedule> {
                 Schedule::Event { tags }
             } else if let Some(t) = c.value("time") {
                 read_time(ctx, t, &c.path_of("time"))?
+            } else if let Some(t) = c.value("cron") {
+                read_cron(ctx, t, &c.path_of("cron"))?
             } else {
                 return Err(undefined(ctx, path, node));
             };
@@ -106,10 +109,34 @@ fn read_schedule(ctx: &Ctx, node: &Node, path: &str) -> R<Schedule> {
     }
 }
 
+/// A cron expression, checked now so a bad one is refused when the workflow is stored.
+fn read_cron(ctx: &Ctx, node: &Node, path: &str) -> R<Schedule> {
+    let text = scalar_text(ctx, node, path)?;
+    match CronSchedule::parse(&text) {
+        Ok(cron) => Ok(Schedule::Cron {
+            expression: cron.expression().to_string(),
+        }),
+        Err(message) => Err(ctx.err_at(ErrorCode::IllegalWorkflowSchedulePeriod, path, node, message)),
+    }
+}
+
 fn read_time(ctx: &Ctx, node: &Node, path: &str) -> R<Schedule> {
     let (period_node, period_path, start, repeat) = match &node.value {
         Value::Map(_) => {
             let c = MapCursor::new(ctx, node, path)?;
+            if let Some(cron) = c.value("cron") {
+                if c.has("period") || c.has("start") || c.has("repeat") {
+                    return Err(ctx.err_at(
+                        ErrorCode::UndefinedWorkflowScheduleError,
+                        path,
+                        node,
+                        "give either a cron expression or a period (with start and repeat), not both",
+                    ));
+                }
+                let schedule = read_cron(ctx, cron, &c.path_of("cron"))?;
+                c.finish()?;
+                return Ok(schedule);
+            }
             let period_node = c.required("period")?;
             let start = c.text("start")?;
             if let Some(s) = &start {
@@ -204,6 +231,59 @@ pub fn iso_period_seconds(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::iso_period_seconds;
+    use crate::dsl::ErrorCode;
+    use crate::model::{Artifact, Kind, Schedule};
+
+    const HEAD: &str = "name: nightly\nbreed:\n  name: nightly\n  deployable: {type: application/javascript, definition: 'vamp.log(1)'}\n";
+
+    fn schedule_of(schedule: &str) -> Result<Schedule, crate::dsl::DslError> {
+        match crate::dsl::read(Kind::Workflow, &format!("{HEAD}schedule: {schedule}\n"))? {
+            Artifact::Workflow(w) => Ok(w.schedule),
+            other => panic!("read {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cron_schedules_are_read_under_time_or_alone() {
+        let expected = Schedule::Cron {
+            expression: "*/5 * * * * *".into(),
+        };
+        assert_eq!(schedule_of("{time: {cron: '*/5 * * * * *'}}").unwrap(), expected);
+        assert_eq!(schedule_of("{cron: '*/5 * * * * *'}").unwrap(), expected);
+    }
+
+    #[test]
+    fn a_cron_schedule_is_written_under_time_and_reads_back() {
+        let written = serde_json::to_value(Schedule::Cron {
+            expression: "0 3 * * *".into(),
+        })
+        .unwrap();
+        assert_eq!(written, serde_json::json!({"time": {"cron": "0 3 * * *"}}));
+        assert_eq!(
+            schedule_of(&written.to_string()).unwrap(),
+            Schedule::Cron {
+                expression: "0 3 * * *".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_cron_names_the_workflow_and_the_field() {
+        let e = schedule_of("{time: {cron: '*/5 * * banana'}}").unwrap_err();
+        assert_eq!(e.code, ErrorCode::IllegalWorkflowSchedulePeriod);
+        assert_eq!(e.path, "schedule.time.cron");
+        let text = e.to_string();
+        assert!(text.contains("nightly"), "{text}");
+        assert!(text.contains("banana"), "{text}");
+        let e = schedule_of("{cron: '99 * * * *'}").unwrap_err();
+        assert_eq!(e.path, "schedule.cron");
+    }
+
+    #[test]
+    fn cron_and_period_together_are_refused() {
+        let e = schedule_of("{time: {cron: '* * * * *', period: PT1M}}").unwrap_err();
+        assert_eq!(e.code, ErrorCode::UndefinedWorkflowScheduleError);
+    }
 
     #[test]
     fn iso_periods_are_parsed() {

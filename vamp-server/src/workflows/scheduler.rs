@@ -1,0 +1,436 @@
+//! The scheduler of one script workflow: a task that waits for the workflow's triggers and starts runs on
+//! blocking threads.
+//!
+//! * `daemon`: a run at once, then every period (`VAMP_WORKFLOW_EXECUTION_PERIOD`); period 0 runs once.
+//! * `time`: at `start + k × period`, at most `repeat` runs.
+//! * `cron`: at every instant the expression matches.
+//! * `event`: once per event carrying every tag of the schedule, with the event as `vamp.data`, one after the
+//!   other (events arriving during a run wait, at most `max-queued-events` of them).
+//!
+//! A tick that comes while the previous run still runs is skipped, as the workflow agent did. Stopping the
+//! scheduler stops the run in progress (it ends as `stopped`) and waits for it.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use chrono::Utc;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use vamp_core::model::{Event, EventQuery, Schedule};
+use vamp_core::ops::workflow_schedule::{CronSchedule, TimeSchedule};
+
+use super::engine::{run_script, Limits, RunResult};
+use super::environment::workflow_environment;
+use super::executions::{ExecutionLog, FailureReason, Outcome, Stream, Trigger};
+use super::host::Host;
+use super::js_api::RunContext;
+use super::resolved::ResolvedWorkflow;
+use crate::api::ApiOptions;
+use crate::vamp::Vamp;
+
+/// How long an event subscription that failed or ended waits before subscribing again.
+const RESUBSCRIBE: Duration = Duration::from_secs(1);
+/// How long `vamp.http` waits for a connection.
+const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running scheduler: stop it with [`Scheduler::stop`]; dropping it stops it too, without waiting.
+pub struct Scheduler {
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Scheduler {
+    /// Starts the scheduler of `workflow` (a script workflow) on the current runtime.
+    pub fn start(vamp: Vamp, workflow: ResolvedWorkflow) -> Scheduler {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(schedule(vamp, Arc::new(workflow), stopped));
+        Scheduler {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Stops scheduling, stops the run in progress and waits until it ended.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a workflow scheduler ended abnormally");
+            }
+        }
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Ends a run early: the flag is what the engine's interrupt handler reads, the channel what blocked host
+/// calls wait on. Dropping it stops the run too, so an aborted scheduler leaves no script running.
+struct RunStop {
+    flag: Arc<AtomicBool>,
+    channel: watch::Sender<bool>,
+}
+
+impl RunStop {
+    fn stop(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+        let _ = self.channel.send(true);
+    }
+}
+
+impl Drop for RunStop {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A run in progress.
+struct Run {
+    task: JoinHandle<RunResult>,
+    log: ExecutionLog,
+    stop: RunStop,
+}
+
+/// What every run of one scheduler shares.
+struct Runner {
+    vamp: Vamp,
+    workflow: Arc<ResolvedWorkflow>,
+    router: Router,
+    http: reqwest::Client,
+    limits: Limits,
+}
+
+impl Runner {
+    fn start(&self, trigger: Trigger, data: Option<serde_json::Value>) -> Run {
+        let vamp = &self.vamp;
+        let log = vamp
+            .inner
+            .workflow_executions
+            .begin(self.workflow.name(), trigger);
+        let (channel, cancel) = watch::channel(false);
+        let flag = Arc::new(AtomicBool::new(false));
+        let host = Host {
+            vamp: vamp.clone(),
+            handle: tokio::runtime::Handle::current(),
+            router: self.router.clone(),
+            http: self.http.clone(),
+            deadline: None,
+            cancel,
+        };
+        let run = RunContext {
+            workflow: self.workflow.name().to_string(),
+            namespace: vamp.namespace().to_string(),
+            env: workflow_environment(
+                &self.workflow.workflow,
+                &self.workflow.breed,
+                vamp.namespace(),
+                data.as_ref(),
+            ),
+            data,
+        };
+        let script = self.workflow.breed.deployable.definition.clone();
+        let limits = self.limits;
+        let run_log = log.clone();
+        let run_flag = flag.clone();
+        tracing::debug!(workflow = %run.workflow, execution = log.id(), ?trigger, "workflow run starts");
+        let task =
+            tokio::task::spawn_blocking(move || run_script(&script, limits, host, &run, &run_log, run_flag));
+        Run {
+            task,
+            log,
+            stop: RunStop { flag, channel },
+        }
+    }
+
+    /// Records how `run` ended, and publishes a failure.
+    async fn finish(&self, run: &Run, ended: Result<RunResult, tokio::task::JoinError>) {
+        let result = ended.unwrap_or_else(|e| RunResult {
+            outcome: Outcome::Failed,
+            reason: Some(FailureReason::Error),
+            error: Some(format!("the run ended abnormally: {e}")),
+        });
+        run.log
+            .finish(result.outcome, result.reason, result.error.clone());
+        if result.outcome != Outcome::Failed {
+            return;
+        }
+        let name = self.workflow.name();
+        let error = result.error.unwrap_or_default();
+        tracing::warn!(workflow = %name, execution = run.log.id(), error = %error, "a workflow run failed");
+        let event = Event::new(
+            [format!("workflows:{name}"), "execution:failed".to_string()],
+            serde_json::json!({
+                "workflow": name,
+                "execution": run.log.id(),
+                "reason": result.reason,
+                "error": error,
+            }),
+        )
+        .with_type("workflow");
+        if let Err(e) = self.vamp.inner.events.publish(event).await {
+            tracing::warn!(error = %e, workflow = %name, "the workflow failure event could not be published");
+        }
+    }
+}
+
+/// When the next timed run is due, and what counts as its trigger.
+enum Timer {
+    Daemon {
+        period: Option<Duration>,
+        next: Option<Instant>,
+    },
+    Time {
+        schedule: TimeSchedule,
+        index: u32,
+        next: Option<Instant>,
+    },
+    Cron {
+        cron: Box<CronSchedule>,
+        last: chrono::DateTime<Utc>,
+        next: Option<Instant>,
+    },
+    None,
+}
+
+fn instant_of(at: chrono::DateTime<Utc>) -> Instant {
+    let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    Instant::now() + wait
+}
+
+impl Timer {
+    fn new(workflow: &ResolvedWorkflow, namespace: &str, vamp: &Vamp) -> Result<Timer, String> {
+        let settings = &vamp.settings().workflows;
+        Ok(match &workflow.workflow.schedule {
+            Schedule::Daemon => Timer::Daemon {
+                period: workflow.period(namespace, settings),
+                next: Some(Instant::now()),
+            },
+            Schedule::Time {
+                period,
+                start,
+                repeat,
+            } => {
+                let schedule = TimeSchedule::new(period, start.as_deref(), *repeat, Utc::now())?;
+                let mut timer = Timer::Time {
+                    schedule,
+                    index: 0,
+                    next: None,
+                };
+                timer.advance();
+                timer
+            }
+            Schedule::Cron { expression } => {
+                let cron = Box::new(CronSchedule::parse(expression)?);
+                let mut timer = Timer::Cron {
+                    cron,
+                    last: Utc::now(),
+                    next: None,
+                };
+                timer.advance();
+                timer
+            }
+            Schedule::Event { .. } => Timer::None,
+        })
+    }
+
+    fn trigger(&self) -> Trigger {
+        match self {
+            Timer::Daemon { .. } | Timer::None => Trigger::Daemon,
+            Timer::Time { .. } => Trigger::Time,
+            Timer::Cron { .. } => Trigger::Cron,
+        }
+    }
+
+    fn next(&self) -> Option<Instant> {
+        match self {
+            Timer::Daemon { next, .. } | Timer::Time { next, .. } | Timer::Cron { next, .. } => *next,
+            Timer::None => None,
+        }
+    }
+
+    /// Moves on to the tick after the one now due.
+    fn advance(&mut self) {
+        match self {
+            Timer::Daemon { period, next } => {
+                *next = match (*period, *next) {
+                    (Some(p), Some(due)) => {
+                        let mut n = due + p;
+                        let now = Instant::now();
+                        while n <= now {
+                            n += p;
+                        }
+                        Some(n)
+                    }
+                    _ => None,
+                }
+            }
+            Timer::Time {
+                schedule,
+                index,
+                next,
+            } => {
+                let from = if next.is_some() { *index + 1 } else { *index };
+                match schedule.next(Utc::now(), from) {
+                    Some((i, at)) => {
+                        *index = i;
+                        *next = Some(instant_of(at));
+                    }
+                    None => *next = None,
+                }
+            }
+            Timer::Cron { cron, last, next } => {
+                let after = (*last).max(Utc::now());
+                match cron.next_after(after) {
+                    Some(at) => {
+                        *last = at;
+                        *next = Some(instant_of(at));
+                    }
+                    None => *next = None,
+                }
+            }
+            Timer::None => {}
+        }
+    }
+}
+
+async fn subscribe(vamp: &Vamp, tags: &[String]) -> Option<BoxStream<'static, Event>> {
+    match vamp.subscribe(&EventQuery::tags(tags.iter().cloned())).await {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            tracing::warn!(error = %e, "a workflow's event subscription failed; retrying");
+            None
+        }
+    }
+}
+
+async fn next_event(events: &mut Option<BoxStream<'static, Event>>) -> Option<Event> {
+    match events {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn ended(run: &mut Option<Run>) -> Result<RunResult, tokio::task::JoinError> {
+    match run {
+        Some(r) => (&mut r.task).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::Receiver<bool>) {
+    let name = workflow.name().to_string();
+    let namespace = vamp.namespace().to_string();
+    let settings = vamp.settings().workflows;
+    let mut timer = match Timer::new(&workflow, &namespace, &vamp) {
+        Ok(t) => t,
+        Err(e) => {
+            let log = vamp.inner.workflow_executions.begin(&name, Trigger::Daemon);
+            log.line(Stream::Stderr, &e);
+            log.finish(Outcome::Failed, Some(FailureReason::Error), Some(e));
+            return;
+        }
+    };
+    let tags = match &workflow.workflow.schedule {
+        Schedule::Event { tags } => Some(tags.clone()),
+        _ => None,
+    };
+    let runner = Runner {
+        router: crate::api::router(vamp.clone(), ApiOptions::default()),
+        http: reqwest::Client::builder()
+            .connect_timeout(HTTP_CONNECT_TIMEOUT)
+            .build()
+            .unwrap_or_default(),
+        limits: Limits {
+            memory_bytes: workflow.memory_bytes(&settings),
+            timeout: workflow.timeout(&namespace, &settings),
+        },
+        vamp: vamp.clone(),
+        workflow: workflow.clone(),
+    };
+    let mut events = match &tags {
+        Some(tags) => subscribe(&vamp, tags).await,
+        None => None,
+    };
+    let mut resubscribe_at: Option<Instant> = match (&tags, &events) {
+        (Some(_), None) => Some(Instant::now() + RESUBSCRIBE),
+        _ => None,
+    };
+    let mut waiting: VecDeque<Event> = VecDeque::new();
+    let mut current: Option<Run> = None;
+    tracing::info!(workflow = %name, "workflow scheduled");
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            result = ended(&mut current) => {
+                if let Some(run) = current.take() {
+                    runner.finish(&run, result).await;
+                }
+                if let Some(event) = waiting.pop_front() {
+                    current = Some(runner.start(Trigger::Event, serde_json::to_value(&event).ok()));
+                }
+            }
+            _ = sleep_until(timer.next()) => {
+                if current.is_none() {
+                    current = Some(runner.start(timer.trigger(), None));
+                } else {
+                    tracing::debug!(workflow = %name, "the previous run still runs; tick skipped");
+                }
+                timer.advance();
+            }
+            event = next_event(&mut events) => match event {
+                Some(event) if current.is_none() => {
+                    current = Some(runner.start(Trigger::Event, serde_json::to_value(&event).ok()));
+                }
+                Some(event) => {
+                    if waiting.len() >= settings.max_queued_events.max(1) {
+                        waiting.pop_front();
+                        tracing::warn!(workflow = %name, "too many events wait for the workflow; the oldest was dropped");
+                    }
+                    waiting.push_back(event);
+                }
+                None => {
+                    events = None;
+                    resubscribe_at = Some(Instant::now() + RESUBSCRIBE);
+                }
+            },
+            _ = sleep_until(resubscribe_at) => {
+                resubscribe_at = None;
+                if let Some(tags) = &tags {
+                    events = subscribe(&vamp, tags).await;
+                    if events.is_none() {
+                        resubscribe_at = Some(Instant::now() + RESUBSCRIBE);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(mut run) = current.take() {
+        run.stop.stop();
+        let result = (&mut run.task).await;
+        runner.finish(&run, result).await;
+    }
+    tracing::info!(workflow = %name, "workflow unscheduled");
+}
