@@ -67,7 +67,7 @@ export function Chart({ title, unit, times, series, height = 180, testId }: Prop
 
   const last = series.map((s) => s.values[s.values.length - 1]);
   return (
-    <figure class="chart" data-testid={testId} data-points={times.length} data-last={JSON.stringify(last)}>
+    <figure class="chart" data-testid={testId} data-points={times.length} data-last={JSON.stringify(last)} aria-label={title}>
       <figcaption>{title}</figcaption>
       <div ref={host} />
     </figure>

@@ -7,7 +7,7 @@ import { EditorView, keymap } from '@codemirror/view';
 import { indentWithTab } from '@codemirror/commands';
 import { yaml } from '@codemirror/lang-yaml';
 import { json } from '@codemirror/lang-json';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 
 export type Language = 'yaml' | 'json' | 'text';
 
@@ -55,7 +55,9 @@ export function Editor({ value, onChange, lang = 'yaml', readOnly = false, heigh
     return () => v.destroy();
   }, []);
 
-  useEffect(() => {
+  // A layout effect runs at the commit that carries `value`, before any further input: a deferred effect could
+  // push an older value back into the editor while newer edits are still on their way to the parent.
+  useLayoutEffect(() => {
     const v = view.current;
     if (v && v.state.doc.toString() !== value) {
       v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } });

@@ -1,7 +1,7 @@
 // One deployment: its gateways, then each cluster with its services — status, scale (editable), instances,
 // health and environment variables — refreshed every 2 s; export as a blueprint, undeploy, and the source.
 import { useState } from 'preact/hooks';
-import { JSON_TYPE, YAML, call, encPath, getJson, getText } from '../api';
+import { JSON_TYPE, YAML, call, encPath, getJson, getText, listAll } from '../api';
 import type { Json } from '../kinds';
 import { kindInfo, namePath } from '../kinds';
 import { Link, navigate, setQuery, useLocation } from '../router';
@@ -167,20 +167,16 @@ function Service({ deployment, cluster, s, reload }: { deployment: string; clust
   );
 }
 
-function Gateways({ gateways, prefix }: { gateways: Json; prefix: string }) {
-  const entries = Object.entries(gateways ?? {});
-  if (entries.length === 0) return null;
+/** Links to gateways, with their ports. */
+function Gateways({ gateways }: { gateways: Json[] }) {
+  if (gateways.length === 0) return null;
   return (
     <div class="gateway-chips">
-      {entries.map(([key, g]) => {
-        const gw = (g ?? {}) as Json;
-        const name = key.includes('/') ? key : `${prefix}/${key}`;
-        return (
-          <Link key={key} href={`/gateways/${namePath(name)}`} class="chip">
-            gateway {name} {gw.port ? `· ${String(gw.port)}` : ''}
-          </Link>
-        );
-      })}
+      {gateways.map((g) => (
+        <Link key={String(g.name)} href={`/gateways/${namePath(String(g.name))}`} class="chip">
+          gateway {String(g.name)} · {String(g.port ?? '')}
+        </Link>
+      ))}
     </div>
   );
 }
@@ -231,6 +227,16 @@ export function DeploymentView({ name }: { name: string }) {
   const [error, setError] = useState<string>();
   const [gone, setGone] = useState(false);
   const [confirm, setConfirm] = useState(false);
+  const [gateways, setGateways] = useState<Json[]>([]);
+  useInterval(
+    () =>
+      void listAll<Json>('/gateways').then(
+        (all) => setGateways(all.filter((g) => String(g.name).startsWith(`${name}/`))),
+        () => {},
+      ),
+    5000,
+    [name],
+  );
   const load = () =>
     getJson<Json>(`/deployments/${encPath(name)}`).then(
       (x) => {
@@ -307,12 +313,12 @@ export function DeploymentView({ name }: { name: string }) {
       {tab === 'source' && !gone && <SourceEditor kind={kindInfo('deployments')!} name={name} />}
       {tab === 'overview' && d && (
         <>
-          <Gateways gateways={(d.gateways ?? {}) as Json} prefix={name} />
+          <Gateways gateways={gateways.filter((g) => String(g.name).split('/').length === 2)} />
           {Object.entries((d.clusters ?? {}) as Record<string, Json>).map(([cname, c]) => (
             <section class="card cluster" key={cname} data-testid={`cluster-${cname}`}>
               <div class="cluster-head">
                 <h2>cluster {cname}</h2>
-                <Gateways gateways={(c.gateways ?? {}) as Json} prefix={`${name}/${cname}`} />
+                <Gateways gateways={gateways.filter((g) => String(g.name).startsWith(`${name}/${cname}/`))} />
                 {c.sla ? <Badge tone="info">SLA {String((c.sla as Json).name ?? (c.sla as Json).reference ?? (c.sla as Json).type ?? '')}</Badge> : null}
               </div>
               {((c.services ?? []) as Json[]).map((s, i) => (
