@@ -93,6 +93,7 @@ clusters:
     await page.getByRole('complementary', { name: 'revisions' }).getByRole('button', { name: /create/ }).click();
     await page.locator('.cm-mergeView').waitFor();
     await screenshot(page, 'blueprint-revisions');
+    await page.getByRole('button', { name: 'Back to the editor' }).click();
 
     await page.getByRole('button', { name: 'Deploy as shop' }).click();
     await page.waitForURL(`${vamp.base}/deployments/shop`);
@@ -104,7 +105,6 @@ clusters:
       return s.failed === 0 && s['1.0'] + s['2.0'] === 20 && s;
     });
     assert.ok(answered['1.0'] > 0 && answered['2.0'] > 0, `both versions answer at 50/50: ${JSON.stringify(answered)}`);
-    await screenshot(page, 'deployment');
   });
 
   test('moving a weight slider changes the traffic split through HAProxy', async () => {
@@ -176,6 +176,36 @@ clusters:
     }
   });
 
+  test('the scale editor adds an instance', async () => {
+    await page.goto(`${vamp.base}/deployments/shop`);
+    const service = page.getByTestId('service-demo-frontend:2.0');
+    await service.getByRole('button', { name: 'Scale…' }).click();
+    const form = page.getByRole('form', { name: 'scale of demo-frontend:2.0' });
+    await form.getByLabel('instances').fill('2');
+    await form.getByRole('button', { name: 'Apply' }).click();
+    await waitFor('a second instance of demo-frontend:2.0', async () => (await service.locator('tbody tr').count()) === 2, 60000);
+    await service.locator('.badge', { hasText: 'Done' }).waitFor({ timeout: 60000 });
+    const deployment = await vamp.api('GET', '/deployments/shop');
+    const scaled = deployment.clusters.web.services.find((s) => s.breed.name === 'demo-frontend:2.0');
+    assert.equal(scaled.scale.instances, 2);
+    await service.getByRole('button', { name: /environment variables/ }).click();
+    await screenshot(page, 'deployment');
+  });
+
+  test('the event list filters by tag', async () => {
+    await page.goto(`${vamp.base}/events`);
+    await page.getByTestId('stream-state').getByText('live').waitFor();
+    await page.getByLabel('tag filter').fill('deployments:shop');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(/tag=deployments%3Ashop/);
+    const rows = page.getByTestId('events').locator('tr.event');
+    await rows.first().waitFor();
+    for (const row of await rows.all()) {
+      assert.ok(await row.getByText('deployments:shop', { exact: true }).count(), 'every row carries the tag');
+    }
+    await page.getByTestId('stream-state').getByText('live').waitFor();
+  });
+
   test('every other screen renders without errors', async () => {
     await vamp.api('POST', '/workflows', 'name: nightly\nbreed:\n  name: nightly-breed\n  deployable: {type: process, definition: "true"}\nschedule: daemon\n');
     const screens = [
@@ -195,7 +225,11 @@ clusters:
       if (name === 'events') await page.getByTestId('stream-state').getByText('live').waitFor();
       if (name === 'admin') await page.getByTestId('server-info').getByText('namespace').waitFor();
       if (name === 'admin-vga') await page.locator('.cm-content', { hasText: 'global' }).first().waitFor();
-      if (name === 'workflow') await page.getByText(/Executions: n\/a|No executions|nightly/).first().waitFor();
+      if (name === 'workflow') {
+        await page.getByRole('button', { name: 'Suspend' }).click();
+        await page.locator('h1 .badge', { hasText: 'suspended' }).waitFor();
+        await page.getByRole('button', { name: 'Resume' }).waitFor();
+      }
       await page.waitForTimeout(500);
       await screenshot(page, name);
     }

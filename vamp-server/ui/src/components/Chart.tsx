@@ -32,12 +32,12 @@ export function Chart({ title, unit, times, series, height = 180, testId }: Prop
     const opts: uPlot.Options = {
       width: Math.max(el.clientWidth, 280),
       height,
-      legend: { show: true },
+      legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max ?? 0, unit === '%' ? 0.1 : 1) * 1.15] } },
       axes: [
         { stroke: '#667', grid: { stroke: '#eef0f4' } },
-        { stroke: '#667', grid: { stroke: '#eef0f4' }, size: 72, values: (_u, ticks) => ticks.map((t) => fmt(t, unit)) },
+        { stroke: '#667', grid: { stroke: '#eef0f4' }, size: 48, values: (_u, ticks) => ticks.map((t) => fmt(t, unit === '%' ? '%' : '')) },
       ],
       series: [
         {},
@@ -68,7 +68,9 @@ export function Chart({ title, unit, times, series, height = 180, testId }: Prop
   const last = series.map((s) => s.values[s.values.length - 1]);
   return (
     <figure class="chart" data-testid={testId} data-points={times.length} data-last={JSON.stringify(last)} aria-label={title}>
-      <figcaption>{title}</figcaption>
+      <figcaption>
+        {title} <span class="muted">({unit})</span>
+      </figcaption>
       <div ref={host} />
     </figure>
   );

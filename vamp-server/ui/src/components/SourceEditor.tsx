@@ -228,7 +228,29 @@ export function SourceEditor({ kind, name, initial, extra, onSaved, height = '62
         </div>
       )}
       <div class="source-body">
-        <Editor value={text} onChange={setText} lang={format} height={height} label={`${kind.singular} source`} />
+        {compare ? (
+          <div class="compare-panel">
+            <div class="compare-head">
+              <span>
+                <b>{new Date(compare.timestamp).toLocaleString()}</b> ({action(compare)}) on the left, the editor on the right
+              </span>
+              <span class="spacer" />
+              <button
+                onClick={() => {
+                  setText(revisionText(compare.value));
+                  setCompare(undefined);
+                }}
+                disabled={!revisionText(compare.value)}
+              >
+                Load this revision into the editor
+              </button>
+              <button onClick={() => setCompare(undefined)}>Back to the editor</button>
+            </div>
+            <Compare left={revisionText(compare.value)} right={text} />
+          </div>
+        ) : (
+          <Editor value={text} onChange={setText} lang={format} height={height} label={`${kind.singular} source`} />
+        )}
         {showHistory && (
           <aside class="history" aria-label="revisions">
             <h3>Revisions</h3>
@@ -253,21 +275,6 @@ export function SourceEditor({ kind, name, initial, extra, onSaved, height = '62
           </aside>
         )}
       </div>
-      {compare && (
-        <div class="compare-panel">
-          <div class="compare-head">
-            <span>
-              Revision of {new Date(compare.timestamp).toLocaleString()} ({action(compare)}) ← → the editor
-            </span>
-            <span class="spacer" />
-            <button onClick={() => setText(revisionText(compare.value))} disabled={action(compare) === 'delete' && !revisionText(compare.value)}>
-              Load this revision into the editor
-            </button>
-            <button onClick={() => setCompare(undefined)}>Close</button>
-          </div>
-          <Compare left={revisionText(compare.value)} right={text} />
-        </div>
-      )}
     </div>
   );
 }

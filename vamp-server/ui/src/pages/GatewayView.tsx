@@ -319,6 +319,7 @@ export function GatewayView({ name }: { name: string }) {
                   Even split
                 </button>
               </div>
+              <div class="table-scroll">
               <table class="routes" data-testid="routes">
                 <thead>
                   <tr>
@@ -340,8 +341,7 @@ export function GatewayView({ name }: { name: string }) {
                       <tr key={r.path} data-route={r.path}>
                         <td>
                           <span class="swatch" style={{ background: PALETTE[i % PALETTE.length] }} />
-                          <span title={r.path}>{short(r.path)}</span>
-                          <div class="muted small mono">{r.path}</div>
+                          <span title={r.path} class="strong">{short(r.path)}</span>
                         </td>
                         <td>
                           {r.reference ? (
@@ -377,6 +377,7 @@ export function GatewayView({ name }: { name: string }) {
                   })}
                 </tbody>
               </table>
+              </div>
               <div class="toolbar">
                 <span class={total === 100 ? 'total ok' : 'total bad'} data-testid="weight-total">
                   total {total}%

@@ -9,11 +9,12 @@ import { SourceEditor } from '../components/SourceEditor';
 import { Badge, ErrorBox, message, notify, timeAgo, tone, useInterval } from '../components/common';
 import { EventRow, type VampEvent } from './Events';
 
-const ACTIONS: [string, string][] = [
-  ['Start', 'starting'],
-  ['Suspend', 'suspending'],
-  ['Restart', 'restarting'],
-];
+/** The status changes offered in each status: label and the status to PUT. */
+function actions(status: string): [string, string][] {
+  if (status === 'running' || status === 'starting' || status === 'restarting') return [['Suspend', 'suspending'], ['Restart', 'restarting']];
+  if (status === 'suspended' || status === 'suspending') return [['Resume', 'starting'], ['Restart', 'restarting']];
+  return [['Start', 'starting'], ['Restart', 'restarting']];
+}
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -109,7 +110,7 @@ function Logs({ name }: { name: string }) {
       </div>
       {na ? (
         <p class="muted" data-testid="logs-na">
-          Logs: n/a ({state.error}).
+          Logs: n/a (this server does not stream workflow logs).
         </p>
       ) : (
         <pre class="log" ref={box}>
@@ -170,7 +171,7 @@ export function WorkflowView({ name }: { name: string }) {
           )}
         </div>
         <div class="actions">
-          {ACTIONS.map(([label, to]) => (
+          {actions(status ?? '').map(([label, to]) => (
             <button key={to} onClick={() => set(to)} disabled={!status}>
               {label}
             </button>
