@@ -246,6 +246,19 @@ definition:
   },
 ];
 
+/**
+ * The skeleton of a new `kind` for a server whose container driver runs `deployableTypes`: with a driver that
+ * cannot run container images (the embedded default's process driver), breeds run the demo service instead.
+ */
+export function skeletonFor(kind: KindInfo, deployableTypes: string[] | undefined): string {
+  const images = !deployableTypes || deployableTypes.some((t) => t.includes('docker') || t.includes('container'));
+  if (images || !deployableTypes.includes('process')) return kind.skeleton;
+  return kind.skeleton.replace(
+    /^([ \t]*)deployable: magneticio\/sava:1\.0\.0$/m,
+    '$1deployable: {type: process, definition: "vamp demo-service --name sava-1.0"}',
+  );
+}
+
 export function kindInfo(plural: string): KindInfo | undefined {
   return KINDS.find((k) => k.plural === plural || k.singular === plural);
 }

@@ -68,6 +68,7 @@ describe('the web UI on a live server', () => {
     await page.goto(`${vamp.base}/blueprints`);
     await page.getByRole('link', { name: 'New blueprint' }).click();
     await page.waitForURL(`${vamp.base}/new/blueprints`);
+    await page.locator('.cm-content', { hasText: 'type: process' }).waitFor();
     await typeIntoEditor(`name: shop
 gateways:
   ${shopPort}/http: web/web

@@ -1,9 +1,9 @@
 // One artifact of a static kind (breeds, blueprints, conditions, …) or a new one of any kind: its source editor
 // with validation and revisions. Blueprints can also be deployed, merged into a deployment or removed from one.
-import { useState } from 'preact/hooks';
-import { YAML, call, encPath, getText, listAll } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { YAML, call, encPath, getText, listAll, serverInfo } from '../api';
 import type { Json, KindInfo } from '../kinds';
-import { namePath } from '../kinds';
+import { namePath, skeletonFor } from '../kinds';
 import { Link, navigate } from '../router';
 import { SourceEditor } from '../components/SourceEditor';
 import { message, notify, useLoad } from '../components/common';
@@ -71,7 +71,22 @@ function BlueprintActions({ name }: { name: string }) {
   );
 }
 
+interface Info {
+  components?: { name: string; details?: Record<string, unknown> }[];
+}
+
 export function ArtifactPage({ kind, name }: { kind: KindInfo; name?: string }) {
+  const [initial, setInitial] = useState<string | undefined>(name === undefined ? undefined : '');
+  useEffect(() => {
+    if (name !== undefined) return;
+    serverInfo<Info>().then(
+      (i) => {
+        const types = i.components?.find((c) => c.name === 'container_driver')?.details?.deployable_types;
+        setInitial(skeletonFor(kind, Array.isArray(types) ? types.map(String) : undefined));
+      },
+      () => setInitial(kind.skeleton),
+    );
+  }, [kind.plural, name]);
   return (
     <div class="page">
       <header class="page-head">
@@ -83,7 +98,7 @@ export function ArtifactPage({ kind, name }: { kind: KindInfo; name?: string }) 
         </div>
       </header>
       {kind.plural === 'blueprints' && name && <BlueprintActions name={name} />}
-      <SourceEditor kind={kind} name={name} key={`${kind.plural}/${name ?? ''}`} />
+      {initial !== undefined && <SourceEditor kind={kind} name={name} initial={initial || undefined} key={`${kind.plural}/${name ?? ''}`} />}
       {name === undefined && (
         <p class="muted small">
           Write the {kind.singular} in YAML (or JSON). <b>Validate</b> asks the server (<code>?validate_only=true</code>) without storing

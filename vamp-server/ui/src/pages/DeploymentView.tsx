@@ -80,7 +80,7 @@ function Service({ deployment, cluster, s, reload }: { deployment: string; clust
   const scale = (s.scale ?? {}) as Scale;
   const instances = (s.instances ?? []) as Json[];
   const health = s.health as Json | undefined;
-  const env = envList(s.environment_variables);
+  const env = envList(s.environment_variables ?? breed.environment_variables);
   const notification = (phase.notification ?? phase.message) as string | undefined;
   return (
     <div class="service" data-testid={`service-${breedName}`}>
