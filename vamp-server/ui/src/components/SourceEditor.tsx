@@ -3,7 +3,7 @@
 // `archive:create|update|delete`, value the request body), compared side by side with the current text.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, JSON_TYPE, YAML, call, encPath, getText, list } from '../api';
+import { JSON_TYPE, YAML, call, encPath, getText, list } from '../api';
 import type { KindInfo } from '../kinds';
 import { namePath } from '../kinds';
 import { navigate } from '../router';
@@ -171,7 +171,6 @@ export function SourceEditor({ kind, name, initial, extra, onSaved, height = '62
     return (
       <div class="error-box" role="alert">
         {loadError}
-        {loadError.includes('not') && <div>It may have been deleted.</div>}
       </div>
     );
   }
@@ -277,8 +276,4 @@ export function SourceEditor({ kind, name, initial, extra, onSaved, height = '62
       </div>
     </div>
   );
-}
-
-export function isNotFound(e: unknown): boolean {
-  return e instanceof ApiError && e.status === 404;
 }
