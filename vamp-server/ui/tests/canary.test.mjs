@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { freePort, request, screenshot, split, startBrowser, startVamp, waitFor } from './harness.mjs';
+import { request, screenshot, split, startBrowser, startVamp, waitFor } from './harness.mjs';
 
 let vamp;
 let browser;
@@ -45,7 +45,7 @@ describe('the web UI on a live server', () => {
     vamp = await startVamp({ demo: true });
     browser = await startBrowser();
     page = await browser.page();
-    shopPort = await freePort();
+    shopPort = vamp.sparePort;
   });
 
   after(async () => {

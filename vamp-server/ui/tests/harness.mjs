@@ -57,8 +57,11 @@ function portIsFree(port) {
   });
 }
 
-/** `count` consecutive free ports below the ephemeral range (so they do not collide with free_port() users). */
-async function freeRange(count) {
+/**
+ * `count` consecutive free ports below the ephemeral range, for the ports HAProxy binds: a port from listen(0)
+ * may be handed to another process before HAProxy binds it, and one port HAProxy cannot bind fails its reload.
+ */
+export async function freeRange(count) {
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = 20000 + Math.floor(Math.random() * 10000);
     let ok = true;
@@ -176,9 +179,12 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () =>
 export async function startVamp({ demo = false, tokens = [] } = {}) {
   const bin = vampBinary();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vamp-ui-test-'));
-  const [lower, upper] = await freeRange(12);
+  // one block of ports HAProxy binds: 12 for gateways without a port, then stats, agent HTTP, virtual hosts,
+  // the demo gateway and one spare gateway port for the test itself
+  const [lower] = await freeRange(17);
+  const upper = lower + 11;
+  const [stats, agentHttp, vhost, demoPortFree, sparePort] = [12, 13, 14, 15, 16].map((i) => lower + i);
   const listenPort = await freePort();
-  const [stats, agentHttp, vhost] = [await freePort(), await freePort(), await freePort()];
   const config = path.join(dir, 'vamp.yml');
   writeFileSync(
     config,
@@ -195,7 +201,7 @@ export async function startVamp({ demo = false, tokens = [] } = {}) {
     ].join('\n'),
   );
   const args = ['serve', '--log-level', 'warn', '--listen', `127.0.0.1:${listenPort}`, '--data-dir', path.join(dir, 'data'), '--config', config];
-  const demoPort = demo ? await freePort() : undefined;
+  const demoPort = demo ? demoPortFree : undefined;
   if (demo) args.push('--demo', '--demo-port', String(demoPort));
   for (const t of tokens) args.push('--api-token', t);
   const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
@@ -215,6 +221,8 @@ export async function startVamp({ demo = false, tokens = [] } = {}) {
     base,
     dir,
     demoPort,
+    /** A free port (outside the ephemeral range) for a gateway the test creates. */
+    sparePort,
     output,
     child,
     auth,
@@ -261,6 +269,8 @@ export async function startVamp({ demo = false, tokens = [] } = {}) {
         await waitFor('vamp serve to exit', () => exited !== null, 20000).catch(() => child.kill('SIGKILL'));
         await waitFor('vamp serve to exit after SIGKILL', () => exited !== null, 5000).catch(() => {});
       }
+      const problems = output.filter((l) => / ERROR |ALERT|panicked/.test(l) && !/no server available|exited with code 143/.test(l));
+      if (problems.length) console.log(`vamp serve reported:\n${problems.slice(-10).join('\n')}`);
       const left = processesIn(dir);
       for (const p of left) {
         try {
