@@ -132,7 +132,7 @@ async fn malformed_requests_are_4xx_with_a_message() {
         case(Method::POST, "/api/v1/nonsense", Some(YAML), Some(SAVA), 404),
         case(Method::GET, "/api/v1/nonsense", None, None, 404),
         case(Method::GET, "/api/v1/events/x", None, None, 404),
-        case(Method::GET, "/nothing/here", None, None, 404),
+        case(Method::GET, "/api/nothing/here", None, None, 404),
         case(Method::GET, "/api/v2/breeds", None, None, 404),
         case(
             Method::PATCH,

@@ -1,7 +1,7 @@
 //! The REST API over the [`Vamp`] facade, compatible with the original's `/api/v1` (vamp-behaviour.md §3):
 //! artifacts of every kind, deployments with merge and slice, the multi-document root, events and their
 //! server-sent stream, gateway output and metrics, health, info, config, Prometheus metrics and an OpenAPI
-//! document; JSON and YAML both ways; bearer tokens, CORS and TLS.
+//! document; JSON and YAML both ways; bearer tokens, CORS and TLS. Beside it, at `/`, the web UI ([`ui`]).
 //!
 //! [`router`] builds the axum router (for embedding or tests); [`serve()`] and [`serve_on`] run it.
 
@@ -23,6 +23,7 @@ pub mod serve;
 pub mod state;
 pub mod stats;
 pub mod system;
+pub mod ui;
 pub mod vga;
 pub mod workflows;
 
@@ -50,8 +51,22 @@ async fn no_store(mut response: Response) -> Response {
 }
 
 /// The API's router over `vamp`, with `options`' tokens, CORS and body limit (TLS and the listen address are
-/// [`serve()`]'s). Every error response is `{"message": …}`; unknown routes are 404.
+/// [`serve()`]'s), and the web UI compiled into this binary at every path outside `/api`. Every API error
+/// response is `{"message": …}`; unknown API routes are 404.
 pub fn router(vamp: Vamp, options: ApiOptions) -> Router {
+    router_with_ui(vamp, options, ui::UiAssets::embedded())
+}
+
+/// [`router`] serving `assets` as the web UI. Paths under `/api` go to the API (with its tokens, CORS, request
+/// statistics and `no-store`); every other path to the UI, which needs no token.
+pub fn router_with_ui(vamp: Vamp, options: ApiOptions, assets: ui::UiAssets) -> Router {
+    api_router(vamp, options).layer(axum::middleware::from_fn_with_state(
+        Arc::new(assets),
+        ui::serve_outside_api,
+    ))
+}
+
+fn api_router(vamp: Vamp, options: ApiOptions) -> Router {
     let stats = Arc::new(Stats::default());
     let security = Arc::new(options.security.clone());
     let cors = cors::layer(&options.cors);
