@@ -57,6 +57,8 @@ pub struct ServeConfig {
     pub agent: AgentSettings,
     /// Defaults of deployments.
     pub deployment: DeploymentSettings,
+    /// The canary loop.
+    pub canary: crate::ops::CanarySettings,
     /// Standby servers through an etcd lease.
     pub ha: HaConfig,
     /// The REST API's security settings.
@@ -83,6 +85,7 @@ impl Default for ServeConfig {
             gateways: settings.gateways,
             agent: settings.agent,
             deployment: settings.deployment,
+            canary: settings.canary,
             ha: HaConfig::default(),
             api: ApiConfig::default(),
             demo: false,
@@ -494,6 +497,7 @@ impl ServeConfig {
             gateways: self.gateways.clone(),
             agent: self.agent.clone(),
             deployment: self.deployment.clone(),
+            canary: self.canary,
         }
     }
 

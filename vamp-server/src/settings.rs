@@ -27,6 +27,8 @@ pub struct ServerSettings {
     pub agent: AgentSettings,
     /// What a deployment gets when its blueprint does not say.
     pub deployment: DeploymentSettings,
+    /// The canary loop.
+    pub canary: crate::ops::CanarySettings,
 }
 
 impl Default for ServerSettings {
@@ -37,6 +39,7 @@ impl Default for ServerSettings {
             gateways: GatewaySettings::default(),
             agent: AgentSettings::default(),
             deployment: DeploymentSettings::default(),
+            canary: crate::ops::CanarySettings::default(),
         }
     }
 }

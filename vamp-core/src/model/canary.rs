@@ -148,6 +148,8 @@ pub const DEFAULT_MAX_WAITS: u32 = 10;
 pub const DEFAULT_ERROR_MARGIN: f64 = 1.0;
 /// The default latency margin: 10%.
 pub const DEFAULT_LATENCY_MARGIN: f64 = 10.0;
+/// The default latency floor: 5 ms.
+pub const DEFAULT_LATENCY_FLOOR_MS: u64 = 5;
 
 /// An automated canary release between two routes of a gateway.
 ///
@@ -182,6 +184,10 @@ pub struct CanaryPolicy {
     /// How much slower (in percent of the baseline's mean latency) the canary's mean must be, on top of the
     /// difference being significant, to count as worse.
     pub latency_margin: Rate,
+    /// How much slower in milliseconds the canary's mean must be, on top of `latency_margin`: below it a
+    /// difference is never a regression, however significant (sub-millisecond services differ by scheduling
+    /// noise alone).
+    pub latency_floor: Millis,
     /// The confidence of the comparison, in (0.5, 1): a difference counts when its p-value is below
     /// `1 - confidence` (shared by the error and the latency test).
     pub confidence: f64,
@@ -204,6 +210,7 @@ impl CanaryPolicy {
             max_p99: None,
             error_margin: Rate(DEFAULT_ERROR_MARGIN),
             latency_margin: Rate(DEFAULT_LATENCY_MARGIN),
+            latency_floor: Millis(DEFAULT_LATENCY_FLOOR_MS),
             confidence: DEFAULT_CONFIDENCE,
             max_waits: DEFAULT_MAX_WAITS,
             status: CanaryStatus::Progressing,

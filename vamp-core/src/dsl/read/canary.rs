@@ -32,6 +32,9 @@ pub(crate) fn read_canary(ctx: &Ctx, node: &Node, path: &str) -> R<CanaryPolicy>
     if let Some(v) = read_optional_parsed(&c, "latency_margin", Rate::parse, RATE)? {
         policy.latency_margin = v;
     }
+    if let Some(v) = read_optional_parsed(&c, "latency_floor", Millis::parse, "a duration: use e.g. 5ms")? {
+        policy.latency_floor = v;
+    }
     if let Some(v) = read_optional_parsed(
         &c,
         "confidence",
@@ -116,7 +119,7 @@ mod tests {
     #[test]
     fn a_full_policy_reads_every_field() {
         let p = policy(
-            "  baseline: sava/sava/sava:1.0/web\n  canary: sava/sava/sava:1.1/web\n  steps: [5%, 10%, 25%, 50%, 100%]\n  interval: 5s\n  min_requests: 50\n  max_error_rate: 5%\n  max_p99: 500ms\n  error_margin: 0.5%\n  latency_margin: 20%\n  confidence: 0.99\n  max_waits: 3\n  status: paused\n",
+            "  baseline: sava/sava/sava:1.0/web\n  canary: sava/sava/sava:1.1/web\n  steps: [5%, 10%, 25%, 50%, 100%]\n  interval: 5s\n  min_requests: 50\n  max_error_rate: 5%\n  max_p99: 500ms\n  error_margin: 0.5%\n  latency_margin: 20%\n  latency_floor: 2ms\n  confidence: 0.99\n  max_waits: 3\n  status: paused\n",
         );
         assert_eq!(p.baseline.0, "sava/sava/sava:1.0/web");
         assert_eq!(p.canary.0, "sava/sava/sava:1.1/web");
@@ -127,6 +130,7 @@ mod tests {
         assert_eq!(p.max_p99, Some(Millis(500)));
         assert_eq!(p.error_margin, Rate(0.5));
         assert_eq!(p.latency_margin, Rate(20.0));
+        assert_eq!(p.latency_floor, Millis(2));
         assert_eq!(p.confidence, 0.99);
         assert_eq!(p.max_waits, 3);
         assert_eq!(p.status, CanaryStatus::Paused);

@@ -14,8 +14,9 @@
 //!    identical canary is rolled back by chance in at most `α` of the intervals): the canary is worse when its
 //!    error rate is significantly higher (two-proportion z-test) *and* higher by at least `error_margin`
 //!    percentage points, or its latencies significantly higher (Mann-Whitney U) *and* its mean at least
-//!    `latency_margin` above the baseline's. The margins are the effect-size gate: with thousands of requests a
-//!    0.1% difference is significant but not a regression.
+//!    `latency_margin` (relative) and `latency_floor` (absolute) above the baseline's. The margins are the
+//!    effect-size gate: with thousands of requests a 0.1% difference is significant but not a regression, and
+//!    a sub-millisecond service differs by scheduling noise alone.
 //! 5. Otherwise the interval passed: advance to the next step; after the last step (or at 100%) promote.
 
 use serde::Serialize;
@@ -281,18 +282,21 @@ pub fn judge(interval: &Interval) -> Judgement {
         }
     }
     if let (Some(t), Some(mean_c), Some(mean_b)) = (&numbers.latency, c.mean_ms, b.mean_ms) {
-        if t.p_value < numbers.alpha && mean_c >= mean_b * (1.0 + policy.latency_margin.fraction()) {
+        let worse = mean_c >= mean_b * (1.0 + policy.latency_margin.fraction())
+            && mean_c - mean_b >= policy.latency_floor.0 as f64;
+        if t.p_value < numbers.alpha && worse {
             return done(
                 Decision::Rollback,
                 format!(
-                    "the canary is significantly slower than the baseline (mean {} vs {}, U = {:.0}, z = {:.2}, p = {:.2e} < {:.3}) by more than the margin {}",
+                    "the canary is significantly slower than the baseline (mean {} vs {}, U = {:.0}, z = {:.2}, p = {:.2e} < {:.3}) by more than the margins {} and {}",
                     ms(Some(mean_c)),
                     ms(Some(mean_b)),
                     t.u,
                     t.z,
                     t.p_value,
                     numbers.alpha,
-                    policy.latency_margin
+                    policy.latency_margin,
+                    policy.latency_floor
                 ),
             );
         }
@@ -433,6 +437,24 @@ mod tests {
         assert_eq!(j.decision, Decision::Rollback, "{}", j.reason);
         assert!(j.reason.contains("slower"), "{}", j.reason);
         assert!(j.numbers.latency.is_some_and(|t| t.effect > 0.9));
+    }
+
+    #[test]
+    fn a_significant_sub_millisecond_difference_is_below_the_latency_floor() {
+        let p = policy();
+        let j = judged(
+            &p,
+            10,
+            &spread(2_000, 0, 0.3, 0.1),
+            &spread(2_000, 0, 0.5, 0.1),
+            0,
+        );
+        assert!(
+            j.numbers.latency.is_some_and(|t| t.p_value < 1e-6),
+            "{:?}",
+            j.numbers.latency
+        );
+        assert_eq!(j.decision, Decision::Advance { to_weight: 50 }, "{}", j.reason);
     }
 
     #[test]
