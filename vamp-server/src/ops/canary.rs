@@ -270,6 +270,16 @@ mod tests {
     }
 
     #[test]
+    fn the_tick_is_configured_in_kebab_case_and_bounded() {
+        let s: crate::ServerSettings =
+            serde_json::from_value(serde_json::json!({"canary": {"tick-ms": 250}})).unwrap();
+        assert_eq!(s.canary.tick(), Duration::from_millis(250));
+        assert_eq!(CanarySettings::default().tick(), Duration::from_secs(1));
+        assert_eq!(CanarySettings { tick_ms: 0 }.tick(), Duration::from_millis(10));
+        assert!(serde_json::from_value::<CanarySettings>(serde_json::json!({"tick": 1})).is_err());
+    }
+
+    #[test]
     fn anchors_lie_at_half_past_a_second_in_the_last_second() {
         let before = Utc::now().timestamp_millis();
         let anchor = anchor_now();

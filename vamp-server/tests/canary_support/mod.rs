@@ -121,7 +121,7 @@ impl Harness {
     }
 
     /// Creates (or replaces) the user gateway `shop`: baseline 100%, canary 0%, `sticky: route` when asked,
-    /// and the canary policy given as YAML lines (indented by two spaces). Waits until it serves the baseline.
+    /// and the canary policy given as YAML lines (indented by two spaces). Waits until it serves.
     pub async fn gateway(&self, sticky: bool, policy: &str) {
         let text = format!(
             "name: shop\nport: {}\n{}routes:\n  {BASELINE}: {{weight: 100%}}\n  {CANARY}: {{weight: 0%}}\ncanary:\n{policy}",
@@ -129,7 +129,11 @@ impl Harness {
             if sticky { "sticky: route\n" } else { "" }
         );
         let gateway = dsl::read(Kind::Gateway, &text).unwrap();
-        self.vamp.create(gateway, &WriteOptions::default()).await.unwrap();
+        if self.vamp.get(Kind::Gateway, "shop").await.unwrap().is_some() {
+            self.vamp.update(gateway, &WriteOptions::default()).await.unwrap();
+        } else {
+            self.vamp.create(gateway, &WriteOptions::default()).await.unwrap();
+        }
         let port = self.gateway_port;
         let served = tokio::task::spawn_blocking(move || {
             vamp_core::testkit::servers::wait_until(CONVERGE, || {
