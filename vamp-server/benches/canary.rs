@@ -126,12 +126,22 @@ async fn healthy_round(h: &Harness) -> Round {
     }
 }
 
-fn stats(mut v: Vec<f64>) -> String {
+fn stats(v: Vec<f64>) -> String {
+    stats_with(v, 2)
+}
+
+fn stats_with(mut v: Vec<f64>, decimals: usize) -> String {
     if v.is_empty() {
         return "n/a".into();
     }
     v.sort_by(|a, b| a.total_cmp(b));
-    format!("{:.2} / {:.2} / {:.2}", v[0], v[v.len() / 2], v[v.len() - 1])
+    format!(
+        "{:.d$} / {:.d$} / {:.d$}",
+        v[0],
+        v[v.len() / 2],
+        v[v.len() - 1],
+        d = decimals
+    )
 }
 
 fn row(name: &str, rounds: &[Round]) {
@@ -142,11 +152,21 @@ fn row(name: &str, rounds: &[Round]) {
             .filter_map(|r| r.to_last_canary.map(|d| d.as_secs_f64()))
             .collect(),
     );
+    let lag = stats_with(
+        rounds
+            .iter()
+            .filter_map(|r| {
+                r.to_last_canary
+                    .map(|d| 1000.0 * (d.as_secs_f64() - r.to_decision.as_secs_f64()))
+            })
+            .collect(),
+        0,
+    );
     let requests: u64 = rounds.iter().map(|r| r.requests).sum();
     let failed: u64 = rounds.iter().map(|r| r.failed).sum();
     let per_round: Vec<String> = rounds.iter().map(|r| r.failed.to_string()).collect();
     println!(
-        "| {name} | {} | {decision} | {traffic} | {requests} | {failed} ({}) | {:.3}% |",
+        "| {name} | {} | {decision} | {traffic} | {lag} | {requests} | {failed} ({}) | {:.3}% |",
         rounds.len(),
         per_round.join(", "),
         100.0 * failed as f64 / requests.max(1) as f64
@@ -182,13 +202,13 @@ fn main() {
              min_requests 20, canary tick 100 ms (min / median / max over rounds, seconds)\n",
             CLIENTS
         );
-        println!("| scenario | rounds | fault → rollback decision (s) | fault → last canary answer (s) | requests | failed (per round) | failed share |");
-        println!("|---|---|---|---|---|---|---|");
+        println!("| scenario | rounds | fault → rollback decision (s) | fault → last canary answer (s) | last canary answer − decision (ms) | requests | failed (per round) | failed share |");
+        println!("|---|---|---|---|---|---|---|---|");
         for (name, rounds) in &results {
             row(name, rounds);
         }
-        println!("\n| scenario | rounds | start → promoted at 100% (s) | | requests | failed (per round) | failed share |");
-        println!("|---|---|---|---|---|---|---|");
+        println!("\n| scenario | rounds | start → promoted at 100% (s) | | | requests | failed (per round) | failed share |");
+        println!("|---|---|---|---|---|---|---|---|");
         row("healthy, interval 2 s", &healthy);
         println!(
             "\nFlagger (documented defaults, analytical): interval 60 s; rollback after `threshold` failed checks → \
