@@ -116,6 +116,12 @@ impl Histogram {
         self.sum_ms += other.sum_ms;
     }
 
+    /// The count of every bucket in bucket order ([`HISTOGRAM_BUCKETS`] of them; bucket `i` holds the latencies
+    /// up to [`bucket_upper_bound_ms`]`(i)`): what rank statistics over the histogram read.
+    pub fn bucket_counts(&self) -> &[u64] {
+        &self.counts
+    }
+
     /// How many latencies were recorded.
     pub fn count(&self) -> u64 {
         self.count

@@ -94,6 +94,7 @@ error_tests!(
     InvalidRouteWeight,
     UnavailableGatewayPortError,
     NoAvailablePortError,
+    CanaryPolicyError,
     InternalGatewayCreateError,
     InternalGatewayUpdateError,
     InternalGatewayRemoveError,

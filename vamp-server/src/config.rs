@@ -66,6 +66,8 @@ pub struct ServeConfig {
     pub pulse: PulseSettings,
     /// How workflows run.
     pub workflows: crate::workflows::WorkflowSettings,
+    /// The canary loop.
+    pub canary: crate::ops::CanarySettings,
     /// Standby servers through an etcd lease.
     pub ha: HaConfig,
     /// The REST API's security settings.
@@ -95,6 +97,7 @@ impl Default for ServeConfig {
             sla: settings.sla,
             pulse: settings.pulse,
             workflows: settings.workflows,
+            canary: settings.canary,
             ha: HaConfig::default(),
             api: ApiConfig::default(),
             demo: false,
@@ -509,6 +512,7 @@ impl ServeConfig {
             sla: self.sla,
             pulse: self.pulse,
             workflows: self.workflows,
+            canary: self.canary,
         }
     }
 

@@ -36,6 +36,8 @@ pub struct ServerSettings {
     pub pulse: PulseSettings,
     /// How workflows run: default period, time and memory limits, history kept.
     pub workflows: crate::workflows::WorkflowSettings,
+    /// The canary loop.
+    pub canary: crate::ops::CanarySettings,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +51,7 @@ impl Default for ServerSettings {
             sla: SlaSettings::default(),
             pulse: PulseSettings::default(),
             workflows: crate::workflows::WorkflowSettings::default(),
+            canary: crate::ops::CanarySettings::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::canary::CanaryPolicy;
 use super::condition::Condition;
 use super::rewrite::Rewrite;
 use super::traits::Protocol;
@@ -206,6 +207,9 @@ pub struct Gateway {
     /// Routes, in the order written.
     #[serde(serialize_with = "routes_as_map")]
     pub routes: Vec<GatewayRoute>,
+    /// An automated canary release between two of the routes (user gateways only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryPolicy>,
 }
 
 impl Gateway {
@@ -219,6 +223,7 @@ impl Gateway {
             sticky: None,
             virtual_hosts: Vec::new(),
             routes: Vec::new(),
+            canary: None,
         }
     }
 

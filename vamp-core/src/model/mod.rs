@@ -3,6 +3,7 @@
 
 pub mod blueprint;
 pub mod breed;
+pub mod canary;
 pub mod condition;
 pub mod deployment;
 pub mod escalation;
@@ -22,6 +23,7 @@ pub mod workflow;
 
 pub use blueprint::{Blueprint, Cluster, Service};
 pub use breed::{Breed, Deployable};
+pub use canary::{CanaryPolicy, CanaryStatus, Millis, Rate};
 pub use condition::Condition;
 pub use deployment::{
     Deployment, DeploymentCluster, DeploymentService, Health, Instance, Intention, Phase, ServiceStatus,

@@ -1,5 +1,6 @@
 //! Pure orchestration logic: state in, decision out. The loops that call these functions live in `vamp-server`.
 
+pub mod canary;
 pub mod deployment;
 pub mod escalation;
 pub mod gateways;

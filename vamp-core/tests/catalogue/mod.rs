@@ -171,6 +171,7 @@ pub fn cases() -> Vec<Case> {
             "gateways.9050/tcp",
             "name: shop\ngateways:\n  9050/http: web/http\n  9050/tcp: web/admin\nclusters:\n  web: web:1.0\n"
         ),
+        read_case!(CanaryPolicyError, Gateway, "canary.canary", "name: shop\nport: 9050\nroutes:\n  sava/sava/sava:1.0/web: {weight: 100%}\n  sava/sava/sava:1.1/web: {weight: 0%}\ncanary:\n  baseline: sava/sava/sava:1.0/web\n  canary: sava/sava/sava:2.0/web\n"),
         read_case!(UnsupportedPathRewriteError, Gateway, "routes.shop/web.rewrites[0].path", "name: shop\nport: 9050\nroutes:\n  shop/web:\n    rewrites: [{path: /new-path}]\n"),
         read_case!(
             UnresolvedPortReferenceError,
@@ -281,6 +282,7 @@ test.\n\n",
 
 const NEW_CODES: &[&str] = &[
     "InvalidValueError",
+    "CanaryPolicyError",
     "ConditionSyntaxError",
     "ConditionTooComplexError",
 ];

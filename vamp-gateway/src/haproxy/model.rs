@@ -79,7 +79,9 @@ pub struct GatewayModel {
     pub instance_cookie: String,
     /// The weights map file name, `<lookup>.weights`.
     pub weights_map: String,
-    /// The routes map file name, `<lookup>.routes` (written when sticky).
+    /// The routes map file name, `<lookup>.routes` (written when sticky): the routes a cookie may pin a client to,
+    /// i.e. those that take traffic by weight (above 0%) or by a condition. A route at 0% without a condition
+    /// takes no one, pinned clients included, so a canary rolled back to 0% loses its sticky users at once.
     pub routes_map: String,
     /// The ACLs of all route conditions, each once.
     pub acls: Vec<Acl>,
@@ -351,10 +353,14 @@ fn gateway(
         .maps
         .insert(model.weights_map.clone(), weights_map(&weights));
     if model.sticky {
+        let pinnable = |backend: &str| {
+            weights.iter().any(|(b, w)| b == backend && *w > 0)
+                || model.conditions.iter().any(|c| c.backend == backend)
+        };
         let routes: String = model
             .routes
             .iter()
-            .filter(|r| r.path.is_some())
+            .filter(|r| r.path.is_some() && pinnable(&r.backend))
             .map(|r| format!("{0} {0}\n", r.backend))
             .collect();
         built.maps.insert(model.routes_map.clone(), routes);
@@ -551,6 +557,28 @@ mod tests {
     fn weights_not_totalling_a_hundred_are_proportional() {
         assert_eq!(w(&[30, 30]), "0:49 r0\n50:99 r1\n");
         assert_eq!(w(&[1, 1, 1]), "0:32 r0\n33:65 r1\n66:99 r2\n");
+    }
+
+    #[test]
+    fn a_sticky_cookie_pins_only_to_routes_that_take_traffic() {
+        use crate::haproxy::samples::{conditional, gateway, route};
+        let mut g = gateway(
+            "web",
+            9050,
+            Protocol::Http,
+            vec![
+                route("a/web", 100, &[("a", None, 1)]),
+                route("b/web", 0, &[("b", None, 2)]),
+                conditional(route("c/web", 0, &[("c", None, 3)]), "has cookie beta", 100),
+            ],
+        );
+        g.sticky = Some(Sticky::Route);
+        let built = build(&[g], &HaproxyOptions::default()).unwrap();
+        let gw = &built.model.gateways[0];
+        let routes = &built.maps[&gw.routes_map];
+        let pinned: Vec<&str> = routes.lines().map(|l| l.split(' ').next().unwrap()).collect();
+        let backend = |slot: usize| gw.routes[slot].backend.as_str();
+        assert_eq!(pinned, [backend(0), backend(2)], "{routes}");
     }
 
     #[test]

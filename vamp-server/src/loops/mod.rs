@@ -4,6 +4,7 @@
 //! operations that change what it works from (a `tokio::sync::Notify` per loop), polls quickly while something
 //! is converging, and otherwise resyncs every `synchronization.period-ms`.
 
+mod canary;
 mod deployment;
 mod gateway;
 mod pulse;
@@ -57,6 +58,7 @@ pub(crate) async fn run(vamp: Vamp, shutdown: impl Future<Output = ()> + Send) -
         tokio::spawn(workflow::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(sla::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(pulse::run(vamp.clone(), stop_rx.clone())),
+        tokio::spawn(canary::run(vamp.clone(), stop_rx.clone())),
     ]);
     tracing::info!(namespace = %vamp.namespace(), "the synchronisation loops are running");
     let agent_ended = async {

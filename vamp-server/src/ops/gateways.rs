@@ -160,6 +160,7 @@ impl Vamp {
 
     /// Applies a write of a deployment gateway or an internal gateway to its deployment's routing.
     async fn write_deployment_gateway(&self, gateway: Gateway, options: &WriteOptions) -> Result<Gateway> {
+        super::canary::refuse_on_deployment_gateway(&gateway)?;
         let segments: Vec<String> = gateway.name.split('/').map(str::to_string).collect();
         let deployment_name = segments.first().cloned().unwrap_or_default();
         let guard = self.inner.deployment_lock.lock().await;

@@ -6,6 +6,7 @@ pub mod options;
 
 pub(crate) mod archive;
 pub(crate) mod cache;
+pub(crate) mod canary;
 pub(crate) mod codec;
 pub(crate) mod source;
 
@@ -20,6 +21,7 @@ mod subresources;
 pub mod wait;
 mod workflows;
 
+pub use canary::{CanarySettings, CANARY_EVENT_TYPE};
 pub use documents::Verb;
 pub use info::{ComponentInfo, Health, Info};
 pub use options::{ReadOptions, WriteOptions};

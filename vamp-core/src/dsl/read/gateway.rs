@@ -13,7 +13,7 @@ use crate::model::{
 /// Keys that mark a cluster's `gateways` map as one anonymous gateway rather than a map keyed by port name.
 pub(crate) const GATEWAY_BODY_KEYS: [&str; 4] = ["routes", "sticky", "virtual_hosts", "metadata"];
 
-/// Reads a standalone gateway.
+/// Reads a standalone gateway; only a standalone (user) gateway may carry a `canary` policy.
 pub(crate) fn read_gateway(ctx: &Ctx, node: &Node, path: &str) -> R<Gateway> {
     let c = MapCursor::new(ctx, node, path)?;
     c.check_kind(crate::model::Kind::Gateway)?;
@@ -31,6 +31,10 @@ pub(crate) fn read_gateway(ctx: &Ctx, node: &Node, path: &str) -> R<Gateway> {
     gw.service = match c.value("service") {
         None => None,
         Some(n) => Some(read_service(ctx, n, &c.path_of("service"))?),
+    };
+    gw.canary = match c.value("canary") {
+        None => None,
+        Some(n) => Some(super::canary::read_canary(ctx, n, &c.path_of("canary"))?),
     };
     c.finish()?;
     Ok(gw)
@@ -78,6 +82,7 @@ pub(crate) fn read_gateway_body(c: &MapCursor, name: String, port: GatewayPort) 
         sticky,
         virtual_hosts,
         routes,
+        canary: None,
     })
 }
 
@@ -136,7 +141,9 @@ fn read_virtual_hosts(c: &MapCursor) -> R<Vec<String>> {
     Ok(out)
 }
 
-fn route_path(ctx: &Ctx, text: &str, path: &str, node: &Node) -> R<RoutePath> {
+/// Checks a route path: 1 to 4 segments without white space or brackets, or an address `[host:port]`
+/// (`UnsupportedRoutePathError`).
+pub(crate) fn route_path(ctx: &Ctx, text: &str, path: &str, node: &Node) -> R<RoutePath> {
     let p = RoutePath(text.to_string());
     let ok = match p.external() {
         Some(addr) => !addr.is_empty() && !addr.chars().any(|ch| ch.is_whitespace() || ch.is_control()),

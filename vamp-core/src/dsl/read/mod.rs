@@ -2,6 +2,7 @@
 
 pub(crate) mod blueprint;
 pub(crate) mod breed;
+pub(crate) mod canary;
 pub(crate) mod common;
 pub(crate) mod compose;
 pub(crate) mod deployment;

@@ -58,11 +58,12 @@ pub(crate) fn check_gateway_weights(gw: &Gateway, artifact: &ArtifactId, path: &
     check_route_weights(&filled).map_err(|e| e.within(artifact, path))
 }
 
-/// Validates a standalone gateway.
+/// Validates a standalone gateway, its canary policy included.
 pub fn validate_gateway(gw: &Gateway) -> Result<(), DslError> {
     let id = ArtifactId::new(Kind::Gateway, gw.name.clone());
     check_gateway_routing(gw, gw.port.protocol, &id, "")?;
-    check_gateway_weights(gw, &id, "")
+    check_gateway_weights(gw, &id, "")?;
+    super::canary::check_canary(gw, &id, "")
 }
 
 /// Validates a stored route.

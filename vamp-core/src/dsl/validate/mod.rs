@@ -3,6 +3,7 @@
 
 pub mod blueprint;
 pub mod breed;
+pub mod canary;
 pub mod gateway;
 pub mod workflow;
 

@@ -112,7 +112,8 @@ pub fn validate_port_type(gateway: &Gateway) -> Result<(), DslError> {
 /// features ([`validate_port_type`]); then routes without a weight share what the given weights leave
 /// ([`fill_weights`]), routes without a condition strength get the default ([`default_condition_strengths`]),
 /// and the result must total 0% or 100% ([`check_route_weights`]) with strengths in 0..100%
-/// ([`check_condition_strengths`]). The first failure is returned. Route order and everything else is kept.
+/// ([`check_condition_strengths`]), and a canary policy must fit the gateway
+/// ([`crate::dsl::validate::canary`]). The first failure is returned. Route order and everything else is kept.
 pub fn normalize_gateway(gateway: &Gateway) -> Result<Gateway, DslError> {
     validate_gateway_name(&gateway.name)?;
     validate_route_paths(gateway)?;
@@ -122,6 +123,8 @@ pub fn normalize_gateway(gateway: &Gateway) -> Result<Gateway, DslError> {
     default_condition_strengths(&mut out.routes);
     check_route_weights(&out)?;
     check_condition_strengths(&out)?;
+    let id = crate::dsl::ArtifactId::new(Kind::Gateway, out.name.clone());
+    crate::dsl::validate::canary::check_canary(&out, &id, "")?;
     Ok(out)
 }
 
