@@ -7,7 +7,7 @@
 //!
 //! Two elections exist so the server has one code path: [`LeaderElection::always`] (no HA, this process always
 //! leads) and [`LeaderElection::etcd`] (standbys through an etcd lease: one key per election, created in a
-//! transaction only while absent and bound to the candidate's lease; see `DOC-ha.md` for the timing argument that
+//! transaction only while absent and bound to the candidate's lease; see docs/server.md ("High availability") for the timing argument that
 //! keeps two leaders from ever running loops at the same time).
 
 mod etcd;
