@@ -482,7 +482,7 @@ async fn prometheus_shows_the_same_figures_with_escaped_labels() {
     let p99 = sample(
         &samples,
         "vamp_gateway_response_time_ms",
-        &[("gateway", INTERNAL), ("route", V1), ("quantile", "0.99")],
+        &[("gateway", INTERNAL), ("route", V1), ("percentile", "99")],
     );
     assert_eq!(p99.2, 10.0);
     assert_eq!(

@@ -103,6 +103,9 @@ fn settings_json(s: &ServerSettings) -> serde_json::Value {
             "health-window-s": s.pulse.health_window_s,
             "metrics-window-s": s.pulse.metrics_window_s,
         },
+        "sla": {
+            "period-ms": s.sla.period_ms,
+        },
         "workflows": s.workflows,
     })
 }

@@ -5,7 +5,7 @@
 //!
 //! - `vamp_gateway_requests{gateway,route}`: requests in the window;
 //! - `vamp_gateway_requests_per_second{gateway,route}`;
-//! - `vamp_gateway_response_time_ms{gateway,route,quantile}`: `quantile` `0.5`, `0.95`, `0.99`;
+//! - `vamp_gateway_response_time_ms{gateway,route,percentile}`: `percentile` `50`, `95`, `99` (not `quantile`, which Prometheus reserves for summaries);
 //! - `vamp_gateway_response_time_mean_ms{gateway,route}`;
 //! - `vamp_gateway_error_ratio{gateway,route}`: the share of 5xx answers;
 //! - `vamp_gateway_health{gateway,route}`: the original's 0/1 health;
@@ -121,8 +121,8 @@ pub fn write(out: &mut String, pulse: &Pulse) {
     );
     for (labels, f) in &rows {
         let base = labels.trim_end_matches('}');
-        for (q, v) in [("0.5", f.p50), ("0.95", f.p95), ("0.99", f.p99)] {
-            let _ = writeln!(out, "vamp_gateway_response_time_ms{base},quantile=\"{q}\"}} {v}");
+        for (q, v) in [("50", f.p50), ("95", f.p95), ("99", f.p99)] {
+            let _ = writeln!(out, "vamp_gateway_response_time_ms{base},percentile=\"{q}\"}} {v}");
         }
     }
     gauge(

@@ -7,13 +7,15 @@ use serde::Deserialize;
 
 use super::figures::Windows;
 
-/// The pulse settings. The defaults are the original's stock workflows of 0.9.2: every 5 s, over the last 30 s
-/// (`vamp.operation.health.window` and `metrics.window`, also 30 s, for the API).
+/// The pulse settings. Events every 60 s (the original 1.x stock workflows' period; every event is stored, so
+/// a shorter period costs storage — see `events.retention-s`), figures over the last 30 s (the original 0.9.2
+/// workflows' window, and the API's default window). The API and Prometheus compute figures on request, so
+/// they are fresh whatever the period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 #[non_exhaustive]
 pub struct PulseSettings {
-    /// How often the publisher publishes, in milliseconds (5000). 0 turns publishing off; the API and the
+    /// How often the publisher publishes, in milliseconds (60000). 0 turns publishing off; the API and the
     /// Prometheus figures are computed on request and stay available.
     pub period_ms: u64,
     /// The window of the error figures (`errors`, `errorRate`, `health`, `score`), in seconds (30; at least 1).
@@ -26,7 +28,7 @@ pub struct PulseSettings {
 impl Default for PulseSettings {
     fn default() -> Self {
         PulseSettings {
-            period_ms: 5_000,
+            period_ms: 60_000,
             health_window_s: 30,
             metrics_window_s: 30,
         }
@@ -53,9 +55,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_the_originals_five_seconds_over_thirty() {
+    fn defaults_are_a_minute_over_thirty_seconds() {
         let s = PulseSettings::default();
-        assert_eq!(s.period(), Some(Duration::from_secs(5)));
+        assert_eq!(s.period(), Some(Duration::from_secs(60)));
         assert_eq!(s.windows(), Windows::both(Duration::from_secs(30)));
     }
 
