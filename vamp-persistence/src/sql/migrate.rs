@@ -153,8 +153,18 @@ mod tests {
 
     #[test]
     fn an_applied_migration_is_not_applied_again() {
-        let applied = vec![(1, checksum(SQLITE[0].sql))];
-        assert!(pending(Dialect::Sqlite, SQLITE, &applied).unwrap().is_empty());
+        let all: Vec<(i64, String)> = SQLITE.iter().map(|m| (m.version, checksum(m.sql))).collect();
+        assert!(pending(Dialect::Sqlite, SQLITE, &all).unwrap().is_empty());
+        let upgrade: Vec<i64> = pending(Dialect::Sqlite, SQLITE, &all[..1])
+            .unwrap()
+            .iter()
+            .map(|m| m.version)
+            .collect();
+        assert_eq!(
+            upgrade,
+            [2],
+            "a database at version 1 gets the later migrations only"
+        );
         assert_eq!(pending(Dialect::Sqlite, SQLITE, &[]).unwrap().len(), SQLITE.len());
     }
 
