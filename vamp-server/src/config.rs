@@ -18,6 +18,7 @@ use vamp_core::{Error, ErrorKind, Result};
 use vamp_gateway::haproxy::HaproxyMarshaller;
 
 use crate::agent::{process_config, EmbeddedAgent};
+use crate::event_settings::EventSettings;
 use crate::ha::LeaseOptions;
 use crate::settings::{
     AgentSettings, DeploymentSettings, GatewaySettings, PulseSettings, ServerSettings, SyncSettings,
@@ -64,6 +65,8 @@ pub struct ServeConfig {
     pub sla: SlaSettings,
     /// Health and metrics publishing and windows.
     pub pulse: PulseSettings,
+    /// Event retention.
+    pub events: EventSettings,
     /// Standby servers through an etcd lease.
     pub ha: HaConfig,
     /// The REST API's security settings.
@@ -92,6 +95,7 @@ impl Default for ServeConfig {
             deployment: settings.deployment,
             sla: settings.sla,
             pulse: settings.pulse,
+            events: settings.events,
             ha: HaConfig::default(),
             api: ApiConfig::default(),
             demo: false,
@@ -505,6 +509,7 @@ impl ServeConfig {
             deployment: self.deployment.clone(),
             sla: self.sla,
             pulse: self.pulse,
+            events: self.events,
         }
     }
 

@@ -12,6 +12,7 @@ use vamp_core::ops::deployment::{DeploymentDefaults, Timeouts};
 use vamp_core::ops::gateways::{GatewayPlanConfig, PortRange, VirtualHostConfig};
 use vamp_core::ops::reconcile::{ReconcileChecks, ReconcileConfig};
 
+pub use crate::event_settings::EventSettings;
 pub use crate::pulse::settings::PulseSettings;
 use crate::sla_settings::SlaSettings;
 
@@ -34,6 +35,8 @@ pub struct ServerSettings {
     pub sla: SlaSettings,
     /// Health and metrics: the publishing period and the windows.
     pub pulse: PulseSettings,
+    /// Event retention: how long events are kept and how often older ones are deleted.
+    pub events: EventSettings,
 }
 
 impl Default for ServerSettings {
@@ -46,6 +49,7 @@ impl Default for ServerSettings {
             deployment: DeploymentSettings::default(),
             sla: SlaSettings::default(),
             pulse: PulseSettings::default(),
+            events: EventSettings::default(),
         }
     }
 }

@@ -81,7 +81,11 @@ impl Dialect {
 
     /// A statement deleting the tag rows of the events stamped at or before `$1`, each by its key
     /// `(tag, at, seq)` with the tags read from the event's stored tag list, so the `(tag, at, seq)` index finds
-    /// every row without scanning the table.
+    /// every row without scanning the table. SQLite probes the key for each row of the `IN` list. PostgreSQL
+    /// plans by estimates: `jsonb_array_elements_text` is estimated at 100 rows per event, which made it scan
+    /// and hash the whole tag table even for a handful of events (`EXPLAIN ANALYZE`, 139 events over 500,000
+    /// tag rows: about 90 ms); `unnest` of an array is estimated at 10 rows, close to the real number, and gets
+    /// the key lookups (6 ms).
     pub(crate) fn prune_event_tags(self) -> &'static str {
         match self {
             Dialect::Sqlite => {
@@ -90,7 +94,8 @@ impl Dialect {
             }
             Dialect::Postgres => {
                 "DELETE FROM vamp_event_tags AS t \
-                 USING vamp_events AS e, jsonb_array_elements_text(CAST(e.tags AS jsonb)) AS j(tag) \
+                 USING vamp_events AS e, \
+                 unnest(ARRAY(SELECT jsonb_array_elements_text(CAST(e.tags AS jsonb)))) AS j(tag) \
                  WHERE e.at <= $1 AND t.tag = j.tag COLLATE \"C\" AND t.at = e.at AND t.seq = e.seq"
             }
         }

@@ -7,6 +7,10 @@
 //! and then the events. Batches keep every transaction short, so publishers wait for one batch at most (SQLite
 //! has one writer) and the write-ahead log stays small; each batch deletes whole events, tag rows included.
 //!
+//! The deletions are not kept as prepared statements: PostgreSQL would switch a kept statement to a generic plan
+//! after five runs, planned for an unknown bound (a third of the table), which scans the whole tag table even
+//! when a batch holds a handful of events; planned for each run's bound, a small batch is a few key lookups.
+//!
 //! SQLite hands out event ids as one more than the largest stored: before deleting, a batch records the largest
 //! id in `vamp_event_ids`, so ids of pruned events are never handed out again. PostgreSQL draws ids from a
 //! sequence and needs nothing.
@@ -49,11 +53,13 @@ impl SqlStore {
                 .map_err(fail)?;
                 let upto = bound.unwrap_or(last);
                 sqlx::query(self.dialect.prune_event_tags())
+                    .persistent(false)
                     .bind(upto)
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
                 let count = sqlx::query("DELETE FROM vamp_events WHERE at <= $1")
+                    .persistent(false)
                     .bind(upto)
                     .execute(&mut *tx)
                     .await

@@ -7,6 +7,7 @@
 mod deployment;
 mod gateway;
 mod pulse;
+mod retention;
 mod sla;
 mod workflow;
 
@@ -57,6 +58,7 @@ pub(crate) async fn run(vamp: Vamp, shutdown: impl Future<Output = ()> + Send) -
         tokio::spawn(workflow::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(sla::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(pulse::run(vamp.clone(), stop_rx.clone())),
+        tokio::spawn(retention::run(vamp.clone(), stop_rx.clone())),
     ]);
     tracing::info!(namespace = %vamp.namespace(), "the synchronisation loops are running");
     let agent_ended = async {
