@@ -32,57 +32,58 @@ fn last_to_delete(before: DateTime<Utc>) -> Option<i64> {
 }
 
 impl SqlStore {
-    /// Deletes the events stamped at or before `last` (stored nanoseconds), batch by batch; how many.
-    async fn prune_through(&self, last: i64) -> Result<u64> {
+    /// Deletes the oldest events stamped at or before `last` (stored nanoseconds), `prune_batch` of them (more
+    /// when the last one's timestamp is shared) or all when fewer are left, in one transaction. How many, and
+    /// whether more may be left.
+    async fn prune_batch(&self, last: i64) -> Result<(u64, bool)> {
         let fail = |e| self.fail("prune events", e);
         let offset = i64::try_from(self.options.prune_batch.max(1) - 1).unwrap_or(i64::MAX);
-        let mut deleted = 0;
-        loop {
-            let (bound, count): (Option<i64>, u64) = on_pool!(&self.pool, |db| {
-                let mut tx = db.begin_with(self.dialect.begin_write()).await.map_err(fail)?;
-                if let Some(keep) = self.dialect.keep_event_ids() {
-                    sqlx::query(keep).execute(&mut *tx).await.map_err(fail)?;
-                }
-                let bound: Option<i64> = sqlx::query_scalar(
-                    "SELECT at FROM vamp_events WHERE at <= $1 ORDER BY at LIMIT 1 OFFSET $2",
-                )
-                .bind(last)
-                .bind(offset)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(fail)?;
-                let upto = bound.unwrap_or(last);
-                sqlx::query(self.dialect.prune_event_tags())
-                    .persistent(false)
-                    .bind(upto)
-                    .execute(&mut *tx)
+        on_pool!(&self.pool, |db| {
+            let mut tx = db.begin_with(self.dialect.begin_write()).await.map_err(fail)?;
+            if let Some(keep) = self.dialect.keep_event_ids() {
+                sqlx::query(keep).execute(&mut *tx).await.map_err(fail)?;
+            }
+            let bound: Option<i64> =
+                sqlx::query_scalar("SELECT at FROM vamp_events WHERE at <= $1 ORDER BY at LIMIT 1 OFFSET $2")
+                    .bind(last)
+                    .bind(offset)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(fail)?;
-                let count = sqlx::query("DELETE FROM vamp_events WHERE at <= $1")
-                    .persistent(false)
-                    .bind(upto)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(fail)?
-                    .rows_affected();
-                tx.commit().await.map_err(fail)?;
-                (bound, count)
-            });
-            deleted += count;
-            if bound.is_none() {
-                return Ok(deleted);
-            }
-        }
+            let upto = bound.unwrap_or(last);
+            sqlx::query(self.dialect.prune_event_tags())
+                .persistent(false)
+                .bind(upto)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            let count = sqlx::query("DELETE FROM vamp_events WHERE at <= $1")
+                .persistent(false)
+                .bind(upto)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?
+                .rows_affected();
+            tx.commit().await.map_err(fail)?;
+            Ok((count, bound.is_some()))
+        })
     }
 
-    /// [`EventStore::prune`](vamp_core::store::EventStore::prune), run detached so that a dropped caller cannot
-    /// leave a batch half done.
+    /// [`EventStore::prune`](vamp_core::store::EventStore::prune): batch after batch, each run detached so that
+    /// a dropped caller cannot leave one half done; dropping the caller stops the prune after the current batch.
     pub(super) async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {
         let Some(last) = last_to_delete(before) else {
             return Ok(0);
         };
-        let this = self.clone();
-        detached("prune", async move { this.prune_through(last).await }).await
+        let mut deleted = 0;
+        loop {
+            let this = self.clone();
+            let (count, more) = detached("prune", async move { this.prune_batch(last).await }).await?;
+            deleted += count;
+            if !more {
+                return Ok(deleted);
+            }
+        }
     }
 }
 

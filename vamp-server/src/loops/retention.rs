@@ -3,8 +3,9 @@
 //! went. Off when either setting is 0: events are then kept forever.
 //!
 //! Like every loop it runs on the leader only, never panics, logs a failed prune and tries again next period
-//! (what a failed prune left is deleted then), and stops on the `stop` watch, also in the middle of a prune
-//! (backends delete in steps, so an interrupted prune leaves whole events, and the next one goes on).
+//! (what a failed prune left is deleted then), and stops on the `stop` watch, also in the middle of a prune:
+//! backends delete in steps (a SQL store finishes the batch in progress), so an interrupted prune leaves whole
+//! events, and the next one goes on.
 
 use std::time::Duration;
 
