@@ -193,7 +193,7 @@ pub fn check_expected_revision(kind: Kind, name: &str, current: u64, expected: O
     }
 }
 
-/// Tagged events: publish, query, aggregate and subscribe. Held as `Arc<dyn EventStore>`.
+/// Tagged events: publish, query, aggregate, subscribe and prune. Held as `Arc<dyn EventStore>`.
 ///
 /// A query matches an event when the event carries every tag of the query (after expansion, so `a` matches
 /// `a:b`), has the query's type if one is given, and lies in the query's time range, with relative bounds
@@ -222,6 +222,22 @@ pub trait EventStore: Send + Sync {
     /// rather than slowing publishers. The stream ends when the store is dropped or the backend loses its
     /// connection for good; a subscriber that must not miss events re-queries after the stream ends.
     async fn subscribe(&self, query: &EventQuery) -> Result<BoxStream<'static, Event>>;
+
+    /// Deletes every event whose timestamp is strictly before `before`, whatever its tags, type or publication
+    /// order, and returns how many it deleted. What retention calls periodically with `now - retention`.
+    ///
+    /// Events at or after `before` are kept unchanged. Idempotent: pruning again with the same or an earlier
+    /// bound deletes nothing and returns 0; an empty store returns 0. Ids are never handed out again: an event
+    /// published after a prune gets an id no deleted event had, and sorts after every event published before.
+    /// Subscriptions are unaffected: a live stream keeps delivering the matching events published after it,
+    /// before and after the prune.
+    ///
+    /// The count is exact for events stored when the call began. An event published while the prune runs with
+    /// a timestamp before `before` may be deleted without being counted, or left for the next prune. Backends
+    /// delete in steps (batches, whole indices) so that publishers and queries are not held up for the whole
+    /// prune; a prune that fails half way has deleted some of the events, never part of one, and the next
+    /// prune deletes the rest.
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
 /// The number an aggregator reads from an event: the value itself, or the number at the dotted `field` path;

@@ -15,6 +15,11 @@
 //! store published since its last refresh, so a process reads its own events at once and those of other
 //! processes within the refresh interval.
 //!
+//! # Retention
+//!
+//! [`EventStore::prune`] drops the daily indices of days wholly before the bound and deletes the rest of the
+//! older events with `_delete_by_query` (docs/persistence.md, "Event retention").
+//!
 //! # Subscriptions
 //!
 //! [`EventStore::subscribe`] streams the matching events published through this store instance (a broadcast
@@ -29,6 +34,7 @@
 mod answer;
 pub mod config;
 pub mod document;
+mod prune;
 pub mod query;
 mod template;
 
@@ -36,7 +42,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use elasticsearch::auth::Credentials;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::indices::{IndicesPutIndexTemplateParts, IndicesRefreshParts};
@@ -516,6 +522,10 @@ impl EventStore for ElasticsearchStore {
         let stream = BroadcastStream::new(self.live.subscribe())
             .filter_map(move |item| future::ready(item.ok().filter(|e| query.matches(e, Utc::now()))));
         Ok(stream.boxed())
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.prune_events(before).await
     }
 }
 

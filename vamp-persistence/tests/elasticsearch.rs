@@ -335,3 +335,107 @@ async fn aggregates_ignore_numbers_under_keys_no_dotted_path_can_reach() {
         .unwrap();
     assert_eq!(sum, Some(1.0));
 }
+
+fn stamped(tags: &[&str], value: serde_json::Value, kind: &str, at: chrono::DateTime<Utc>) -> Event {
+    let mut e = Event::new(tags.iter().copied(), value).with_type(kind);
+    e.timestamp = at;
+    e
+}
+
+fn day(d: u32, h: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2017, 6, d, h, 0, 0).unwrap()
+}
+
+#[tokio::test]
+async fn prune_drops_the_indices_of_whole_days_and_deletes_the_rest_by_query() {
+    let es = over(Options::default(), "?namespace=shop").await;
+    for (value, kind, at) in [
+        ("27 health", "health", day(27, 10)),
+        ("27 metrics", "metrics", day(27, 23)),
+        ("28 early", "health", day(28, 10)),
+        ("28 late", "health", day(28, 14)),
+    ] {
+        es.store
+            .publish(stamped(&["gateways:shop"], json!(value), kind, at))
+            .await
+            .unwrap();
+    }
+    let before = es.guard.requests();
+    assert_eq!(es.store.prune(day(28, 12)).await.unwrap(), 3);
+    assert_eq!(
+        es.guard.indices(),
+        ["vamp-pulse-shop-health-2017-06-28"],
+        "the indices of the 27th are deleted whole"
+    );
+    assert_eq!(es.guard.documents("vamp-pulse-shop-health-2017-06-28").len(), 1);
+    let found = es
+        .store
+        .query(&EventQuery::tags(["gateways"]), Page::default())
+        .await
+        .unwrap();
+    let values: Vec<_> = found.items.into_iter().map(|e| e.value).collect();
+    assert_eq!(values, [json!("28 late")]);
+    assert!(es.guard.requests() > before);
+}
+
+#[tokio::test]
+async fn prune_counts_events_not_refreshed_yet() {
+    let es = over(
+        Options {
+            refresh_interval: std::time::Duration::from_secs(3600),
+            ..Options::default()
+        },
+        "",
+    )
+    .await;
+    for at in [day(27, 10), day(28, 10), day(28, 11)] {
+        es.store
+            .publish(stamped(&["nrt"], json!(1), "health", at))
+            .await
+            .unwrap();
+    }
+    assert_eq!(es.store.prune(day(28, 12)).await.unwrap(), 3);
+    assert_eq!(count(&es.store, "nrt").await, Some(0.0));
+}
+
+#[tokio::test]
+async fn prune_leaves_the_events_of_other_namespaces_and_their_indices() {
+    let double = EsDouble::start();
+    let address = &double.url()[7..];
+    let a = ElasticsearchStore::connect(&format!("elasticsearch://{address}?namespace=a"))
+        .await
+        .unwrap();
+    let ab = ElasticsearchStore::connect(&format!("elasticsearch://{address}?namespace=a-b"))
+        .await
+        .unwrap();
+    let shared = ElasticsearchStore::connect(&format!(
+        "elasticsearch://{address}?namespace=c&index=vamp-pulse-a"
+    ))
+    .await
+    .unwrap();
+    a.publish(stamped(&["t"], json!("a"), "health", day(27, 10)))
+        .await
+        .unwrap();
+    a.publish(stamped(&["t"], json!("a, own index"), "metrics", day(27, 10)))
+        .await
+        .unwrap();
+    ab.publish(stamped(&["t"], json!("a-b"), "health", day(27, 10)))
+        .await
+        .unwrap();
+    shared
+        .publish(stamped(&["t"], json!("c"), "health", day(27, 11)))
+        .await
+        .unwrap();
+    assert_eq!(a.prune(day(28, 0)).await.unwrap(), 2);
+    assert_eq!(
+        double.indices(),
+        [
+            "vamp-pulse-a-b-health-2017-06-27",
+            "vamp-pulse-a-health-2017-06-27",
+        ],
+        "the index a shares with c stays, a's own goes"
+    );
+    assert_eq!(count(&a, "t").await, Some(0.0));
+    assert_eq!(count(&ab, "t").await, Some(1.0));
+    assert_eq!(count(&shared, "t").await, Some(1.0));
+}

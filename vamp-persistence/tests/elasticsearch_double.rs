@@ -447,3 +447,141 @@ async fn delete_removes_a_document_and_says_when_there_was_none() {
     let (status, again) = c.call(Method::Delete, "/d/_doc/1", &[], None).await;
     assert_eq!((status, again["result"].clone()), (404, json!("not_found")));
 }
+
+impl Client {
+    async fn delete_by_query(&self, target: &str, query: &[(&str, &str)], body: Value) -> (u16, Value) {
+        self.call(
+            Method::Post,
+            &format!("/{target}/_delete_by_query"),
+            query,
+            Some(body.to_string()),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn delete_by_query_deletes_what_a_search_finds_and_counts_it() {
+    let c = client_with(Options {
+        refresh_interval: std::time::Duration::from_secs(3600),
+        ..Options::default()
+    });
+    for (id, t) in [("1", 10), ("2", 20), ("3", 30)] {
+        c.put_doc("dq", id, json!({"t": t})).await;
+    }
+    let (status, _) = c.json(Method::Put, "/dq/_doc/4", json!({"t": 5})).await;
+    assert_eq!(status, 201, "indexed, not refreshed");
+    let (status, answer) = c
+        .delete_by_query("dq*", &[], json!({"query": {"range": {"t": {"lt": 25}}}}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            answer["total"].clone(),
+            answer["deleted"].clone(),
+            answer["failures"].clone()
+        ),
+        (json!(2), json!(2), json!([])),
+        "only what a search sees is deleted: 4 is not refreshed yet"
+    );
+    let (status, _) = c.call(Method::Get, "/dq/_doc/1", &[], None).await;
+    assert_eq!(status, 404, "get is real-time");
+    let (_, found) = c.search("dq", json!({"sort": ["t"]})).await;
+    assert_eq!(
+        ids(&found),
+        ["1", "2", "3"],
+        "searches see the deletions after a refresh"
+    );
+    c.call(Method::Post, "/dq/_refresh", &[], None).await;
+    let (_, found) = c.search("dq", json!({"sort": ["t"]})).await;
+    assert_eq!(ids(&found), ["4", "3"]);
+    let (_, answer) = c
+        .delete_by_query(
+            "dq",
+            &[("refresh", "true")],
+            json!({"query": {"range": {"t": {"lt": 25}}}}),
+        )
+        .await;
+    assert_eq!(answer["deleted"], json!(1));
+    let (_, found) = c.search("dq", json!({})).await;
+    assert_eq!(ids(&found), ["3"], "refresh=true shows the deletion at once");
+}
+
+#[tokio::test]
+async fn delete_by_query_reports_documents_deleted_since_the_last_refresh_as_conflicts() {
+    let c = client_with(Options {
+        refresh_interval: std::time::Duration::from_secs(3600),
+        ..Options::default()
+    });
+    for id in ["1", "2", "3"] {
+        c.put_doc("vc", id, json!({})).await;
+    }
+    c.call(Method::Delete, "/vc/_doc/1", &[], None).await;
+    let all = json!({"query": {"match_all": {}}});
+    let (status, answer) = c.delete_by_query("vc", &[], all.clone()).await;
+    assert_eq!(status, 409, "conflicts=abort is the default");
+    assert_eq!(answer["version_conflicts"], json!(1));
+    assert_eq!(
+        answer["failures"][0]["cause"]["type"],
+        json!("version_conflict_engine_exception")
+    );
+    let (status, answer) = c.delete_by_query("vc", &[("conflicts", "proceed")], all).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (answer["deleted"].clone(), answer["version_conflicts"].clone()),
+        (json!(2), json!(1))
+    );
+}
+
+#[tokio::test]
+async fn delete_by_query_needs_a_query_and_knows_its_parameters() {
+    let c = client();
+    c.put_doc("p", "1", json!({})).await;
+    let (status, answer) = c.call(Method::Post, "/p/_delete_by_query", &[], None).await;
+    assert_eq!(
+        (status, error_type(&answer)),
+        (400, "action_request_validation_exception")
+    );
+    let (status, answer) = c
+        .delete_by_query("p", &[], json!({"query": {"match_all": {}}, "size": 1}))
+        .await;
+    assert_eq!((status, error_type(&answer)), (400, "parsing_exception"));
+    let (status, answer) = c
+        .delete_by_query(
+            "p",
+            &[("conflicts", "ignore")],
+            json!({"query": {"match_all": {}}}),
+        )
+        .await;
+    assert_eq!((status, error_type(&answer)), (400, "illegal_argument_exception"));
+    let (status, answer) = c
+        .delete_by_query("missing", &[], json!({"query": {"match_all": {}}}))
+        .await;
+    assert_eq!((status, error_type(&answer)), (404, "index_not_found_exception"));
+    let (status, answer) = c
+        .delete_by_query("missing-*", &[], json!({"query": {"match_all": {}}}))
+        .await;
+    assert_eq!((status, answer["deleted"].clone()), (200, json!(0)));
+}
+
+#[tokio::test]
+async fn get_index_takes_wildcards_and_delete_index_refuses_them() {
+    let c = client();
+    for index in ["logs-1", "logs-2", "other"] {
+        c.put_doc(index, "1", json!({})).await;
+    }
+    let (status, answer) = c.call(Method::Get, "/logs-*", &[], None).await;
+    assert_eq!(status, 200);
+    let names: Vec<&String> = answer.as_object().unwrap().keys().collect();
+    assert_eq!(names, ["logs-1", "logs-2"]);
+    let (status, answer) = c.call(Method::Get, "/none-*", &[], None).await;
+    assert_eq!((status, answer), (200, json!({})));
+    let (status, answer) = c.call(Method::Get, "/none", &[], None).await;
+    assert_eq!((status, error_type(&answer)), (404, "index_not_found_exception"));
+    let (status, answer) = c.call(Method::Delete, "/logs-*", &[], None).await;
+    assert_eq!((status, error_type(&answer)), (400, "illegal_argument_exception"));
+    let (status, _) = c.call(Method::Delete, "/logs-1", &[], None).await;
+    assert_eq!(status, 200);
+    let (_, answer) = c.call(Method::Get, "/logs-*", &[], None).await;
+    assert_eq!(answer.as_object().unwrap().len(), 1);
+}

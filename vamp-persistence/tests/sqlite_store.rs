@@ -7,8 +7,9 @@ mod sql_support;
 use serde_json::json;
 use sql_support::TempDir;
 use sqlx::Connection;
+use vamp_core::model::Event;
 use vamp_core::model::Kind;
-use vamp_core::store::ArtifactStore;
+use vamp_core::store::{ArtifactStore, EventStore};
 use vamp_core::ErrorKind;
 use vamp_persistence::sql::SqlStore;
 use vamp_persistence::url::{connect_artifacts, connect_events};
@@ -110,5 +111,45 @@ fn sqlite_urls_open_both_stores() {
             again.get(Kind::Sla, "s").await.unwrap().map(|s| s.document),
             Some(json!({"a": 1}))
         );
+    });
+}
+
+/// A database written before event retention (schema version 1) is migrated on opening, and the largest event
+/// id it holds is recorded, so pruning its newest events does not hand their ids out again.
+#[test]
+fn a_version_1_database_is_upgraded_and_keeps_its_event_ids() {
+    sqlite_test(|| async {
+        let dir = TempDir::new();
+        let url = dir.sqlite_url("vamp.db");
+        let store = SqlStore::connect(&url).await.unwrap();
+        let old = chrono::Utc::now() - chrono::Duration::days(2);
+        let mut last_id = String::new();
+        for i in 0..3 {
+            let mut e = Event::new(["upgrade"], json!(i));
+            e.timestamp = old;
+            last_id = store.publish(e).await.unwrap().id.unwrap();
+        }
+        store.close().await;
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        for undo in [
+            "DROP TABLE vamp_event_ids",
+            "DELETE FROM vamp_schema_migrations WHERE version > 1",
+        ] {
+            sqlx::query(undo).execute(&mut conn).await.unwrap();
+        }
+        conn.close().await.unwrap();
+
+        let store = SqlStore::connect(&url).await.unwrap();
+        assert_eq!(
+            store.schema_version().await.unwrap(),
+            vamp_persistence::sql::migrate::latest_version(store.dialect())
+        );
+        assert_eq!(store.prune(chrono::Utc::now()).await.unwrap(), 3);
+        let next = store
+            .publish(Event::new(["upgrade"], json!("next")))
+            .await
+            .unwrap();
+        let (last, next): (i64, i64) = (last_id.parse().unwrap(), next.id.unwrap().parse().unwrap());
+        assert!(next > last, "id {next} after the prune of id {last}");
     });
 }

@@ -18,6 +18,7 @@ use vamp_core::{Error, ErrorKind, Result};
 use vamp_gateway::haproxy::HaproxyMarshaller;
 
 use crate::agent::{process_config, EmbeddedAgent};
+use crate::event_settings::EventSettings;
 use crate::ha::LeaseOptions;
 use crate::settings::{
     AgentSettings, DeploymentSettings, GatewaySettings, PulseSettings, ServerSettings, SyncSettings,
@@ -68,6 +69,8 @@ pub struct ServeConfig {
     pub workflows: crate::workflows::WorkflowSettings,
     /// The canary loop.
     pub canary: crate::ops::CanarySettings,
+    /// Event retention.
+    pub events: EventSettings,
     /// Standby servers through an etcd lease.
     pub ha: HaConfig,
     /// The REST API's security settings.
@@ -98,6 +101,7 @@ impl Default for ServeConfig {
             pulse: settings.pulse,
             workflows: settings.workflows,
             canary: settings.canary,
+            events: settings.events,
             ha: HaConfig::default(),
             api: ApiConfig::default(),
             demo: false,
@@ -513,6 +517,7 @@ impl ServeConfig {
             pulse: self.pulse,
             workflows: self.workflows,
             canary: self.canary,
+            events: self.events,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod event_settings;
 pub mod ha;
 pub mod loops;
 pub mod ops;

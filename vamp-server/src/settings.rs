@@ -12,6 +12,7 @@ use vamp_core::ops::deployment::{DeploymentDefaults, Timeouts};
 use vamp_core::ops::gateways::{GatewayPlanConfig, PortRange, VirtualHostConfig};
 use vamp_core::ops::reconcile::{ReconcileChecks, ReconcileConfig};
 
+pub use crate::event_settings::EventSettings;
 pub use crate::pulse::settings::PulseSettings;
 use crate::sla_settings::SlaSettings;
 
@@ -38,6 +39,8 @@ pub struct ServerSettings {
     pub workflows: crate::workflows::WorkflowSettings,
     /// The canary loop.
     pub canary: crate::ops::CanarySettings,
+    /// Event retention: how long events are kept and how often older ones are deleted.
+    pub events: EventSettings,
 }
 
 impl Default for ServerSettings {
@@ -52,6 +55,7 @@ impl Default for ServerSettings {
             pulse: PulseSettings::default(),
             workflows: crate::workflows::WorkflowSettings::default(),
             canary: crate::ops::CanarySettings::default(),
+            events: EventSettings::default(),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::future;
 use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::broadcast;
@@ -112,5 +112,12 @@ impl EventStore for MemoryEventStore {
         let stream = BroadcastStream::new(self.live.subscribe())
             .filter_map(move |item| future::ready(item.ok().filter(|e| query.matches(e, Utc::now()))));
         Ok(stream.boxed())
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut state = lock(&self.state);
+        let held = state.events.len();
+        state.events.retain(|(_, e)| e.timestamp >= before);
+        Ok((held - state.events.len()) as u64)
     }
 }

@@ -1,6 +1,9 @@
-//! Conformance cases of [`EventStore`]: publishing, tag expansion, queries, paging, aggregates and subscriptions.
+//! Conformance cases of [`EventStore`]: publishing, tag expansion, queries, paging, aggregates, subscriptions
+//! and pruning.
 //!
-//! Every case tags its events with a random tag of its own and queries by it, so cases may share one store.
+//! Every case tags its events with a random tag of its own and queries by it. The prune cases delete every old
+//! event of the store and count them, so each case needs a store of its own (the suite macro's constructor
+//! returns a fresh one per case).
 
 use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
@@ -372,4 +375,145 @@ pub async fn subscribe_keeps_publication_order(store: &dyn EventStore) {
         got.push(next_item("subscription", &mut live).await.value);
     }
     assert_eq!(got, [json!(0), json!(1), json!(2), json!(3), json!(4)]);
+}
+
+/// Prune deletes exactly the events stamped before the bound, whatever their tags, type or publication order,
+/// counts them, and keeps the event stamped at the bound and everything after it.
+pub async fn prune_deletes_exactly_the_events_before_the_bound(store: &dyn EventStore) {
+    let (tag, other) = (case_tag(), case_tag());
+    let bound = at(3600);
+    publish(store, event(&[tag.as_str()], json!("recent"), at(10))).await;
+    publish(store, event(&[tag.as_str()], json!("at the bound"), bound)).await;
+    publish(
+        store,
+        event(
+            &[tag.as_str()],
+            json!("a second before"),
+            bound - Duration::seconds(1),
+        )
+        .with_type("health"),
+    )
+    .await;
+    publish(
+        store,
+        event(&[other.as_str(), "gateways:shop"], json!("old"), at(3 * 3600)).with_type("metrics"),
+    )
+    .await;
+    publish(
+        store,
+        event(&[tag.as_str()], json!("just after"), bound + Duration::seconds(1)),
+    )
+    .await;
+    for i in 0..20 {
+        publish(store, event(&[other.as_str()], json!(i), at(2 * 3600 + i))).await;
+    }
+    assert_eq!(
+        ok("prune", store.prune(bound).await),
+        22,
+        "prune counts what it deleted"
+    );
+    assert_eq!(
+        values(store, &EventQuery::tags([tag.as_str()])).await,
+        [json!("recent"), json!("just after"), json!("at the bound")]
+    );
+    assert!(values(store, &EventQuery::tags([other.as_str()]))
+        .await
+        .is_empty());
+    assert!(
+        values(store, &EventQuery::tags(["gateways"])).await.is_empty(),
+        "the expanded tags of a pruned event are gone too"
+    );
+    let count = ok(
+        "aggregate",
+        store
+            .aggregate(
+                &EventQuery::tags([tag.as_str()]),
+                &aggregator(AggregatorKind::Count, None),
+            )
+            .await,
+    );
+    assert_eq!(count, Some(3.0));
+}
+
+/// Pruning again with the same or an earlier bound deletes nothing and returns 0.
+pub async fn prune_is_idempotent(store: &dyn EventStore) {
+    let tag = case_tag();
+    for age in [7200, 5400, 60] {
+        publish(store, event(&[tag.as_str()], json!(age), at(age))).await;
+    }
+    let bound = at(3600);
+    assert_eq!(ok("prune", store.prune(bound).await), 2);
+    assert_eq!(ok("prune again", store.prune(bound).await), 0);
+    assert_eq!(
+        ok("prune earlier", store.prune(bound - Duration::hours(1)).await),
+        0
+    );
+    assert_eq!(
+        values(store, &EventQuery::tags([tag.as_str()])).await,
+        [json!(60)]
+    );
+}
+
+/// Pruning a store without events returns 0, and so does pruning before every event.
+pub async fn prune_of_an_empty_store_is_zero(store: &dyn EventStore) {
+    assert_eq!(ok("prune of an empty store", store.prune(at(0)).await), 0);
+    let tag = case_tag();
+    publish(store, event(&[tag.as_str()], json!("kept"), at(60))).await;
+    assert_eq!(ok("prune before every event", store.prune(at(3600)).await), 0);
+    assert_eq!(
+        values(store, &EventQuery::tags([tag.as_str()])).await,
+        [json!("kept")]
+    );
+}
+
+/// Ids of events published after a prune differ from those of the pruned events, and those events sort after
+/// every earlier one of the same timestamp.
+pub async fn prune_does_not_hand_out_ids_again(store: &dyn EventStore) {
+    let tag = case_tag();
+    let when = at(60);
+    let kept = publish(store, event(&[tag.as_str()], json!("kept"), when)).await;
+    let mut pruned = BTreeSet::new();
+    for i in 0..3 {
+        let e = publish(store, event(&[tag.as_str()], json!(i), at(7200))).await;
+        pruned.extend(e.id);
+    }
+    assert_eq!(ok("prune", store.prune(at(3600)).await), 3);
+    let later = publish(store, event(&[tag.as_str()], json!("later"), when)).await;
+    let Some(id) = later.id else {
+        panic!("publish returned an event without id")
+    };
+    assert!(
+        !pruned.contains(&id) && kept.id.as_ref() != Some(&id),
+        "the id {id} was handed out before the prune"
+    );
+    assert_eq!(
+        values(store, &EventQuery::tags([tag.as_str()])).await,
+        [json!("later"), json!("kept")],
+        "the event published after the prune is the later published one"
+    );
+}
+
+/// A subscription made before a prune keeps delivering the matching events published after it, and one made
+/// after a prune works too.
+pub async fn prune_leaves_subscriptions_working(store: &dyn EventStore) {
+    let tag = case_tag();
+    let query = EventQuery::tags([tag.as_str()]);
+    let mut before = ok("subscribe", store.subscribe(&query).await);
+    publish(store, event(&[tag.as_str()], json!("old"), at(7200))).await;
+    assert_eq!(next_item("subscription", &mut before).await.value, json!("old"));
+    assert_eq!(ok("prune", store.prune(at(3600)).await), 1);
+    let mut after = ok("subscribe after the prune", store.subscribe(&query).await);
+    publish(store, event(&[tag.as_str()], json!("new"), at(0))).await;
+    assert_eq!(
+        next_item("subscription made before the prune", &mut before)
+            .await
+            .value,
+        json!("new")
+    );
+    assert_eq!(
+        next_item("subscription made after the prune", &mut after)
+            .await
+            .value,
+        json!("new")
+    );
 }

@@ -13,9 +13,10 @@
 //! ```
 //!
 //! The constructor is called once per case. Cases isolate themselves from each other (unique keys, tags and
-//! namespaces per case, see [`unique`]) so they may share one server, with one exception: the artifact cases
-//! that list a kind need a store no other case writes to, so an artifact store constructor must return a fresh
-//! store (a new SQLite file, a new PostgreSQL schema) on every call.
+//! namespaces per case, see [`unique`]) so they may share one server, with two exceptions: the artifact cases
+//! that list a kind and the event cases that prune need a store no other case writes to, so artifact and event
+//! store constructors must return a fresh store (a new SQLite file, a new PostgreSQL schema, a new
+//! Elasticsearch double) on every call.
 //!
 //! A backend whose server is unreachable must FAIL, never pass silently. The only opt-out is explicit: the
 //! environment variable `VAMP_TEST_SKIP` lists backends not to test (`VAMP_TEST_SKIP=consul,elasticsearch`);

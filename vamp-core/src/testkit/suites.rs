@@ -88,7 +88,8 @@ macro_rules! artifact_conformance {
     };
 }
 
-/// Runs the [`EventStore`](crate::store::EventStore) suite ([`crate::testkit::events`]).
+/// Runs the [`EventStore`](crate::store::EventStore) suite ([`crate::testkit::events`]). The constructor must
+/// return a fresh, empty store on every call (the prune cases delete and count every old event in the store).
 #[macro_export]
 macro_rules! event_conformance {
     ($name:ident, $make:expr $(, skip = $skip:literal)? $(,)?) => {
@@ -109,6 +110,11 @@ macro_rules! event_conformance {
             aggregates_of_nothing,
             subscribe_delivers_matching_events_published_after,
             subscribe_keeps_publication_order,
+            prune_deletes_exactly_the_events_before_the_bound,
+            prune_is_idempotent,
+            prune_of_an_empty_store_is_zero,
+            prune_does_not_hand_out_ids_again,
+            prune_leaves_subscriptions_working,
         ]);
     };
 }

@@ -2,7 +2,7 @@
 //! queries and aggregates in SQL ([`super::query`]), and subscriptions fed after each commit.
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 use vamp_core::model::{Aggregator, AggregatorKind, Event, EventQuery};
@@ -255,6 +255,10 @@ impl EventStore for SqlStore {
             futures::future::ready(item.ok().filter(|e| query.matches(e, Utc::now())))
         });
         Ok(stream.boxed())
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.prune_events(before).await
     }
 }
 

@@ -18,17 +18,31 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "artifacts with revisions and history; events with tags",
-    sql: include_str!("migrations/sqlite/0001_initial.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "artifacts with revisions and history; events with tags",
+        sql: include_str!("migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "event retention: the largest event id ever handed out",
+        sql: include_str!("migrations/sqlite/0002_event_retention.sql"),
+    },
+];
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "artifacts with revisions and history; events with tags",
-    sql: include_str!("migrations/postgres/0001_initial.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "artifacts with revisions and history; events with tags",
+        sql: include_str!("migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "event retention: vacuum the event tables after 2% dead rows",
+        sql: include_str!("migrations/postgres/0002_event_retention.sql"),
+    },
+];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS vamp_schema_migrations (\
      version BIGINT PRIMARY KEY, description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
@@ -139,8 +153,18 @@ mod tests {
 
     #[test]
     fn an_applied_migration_is_not_applied_again() {
-        let applied = vec![(1, checksum(SQLITE[0].sql))];
-        assert!(pending(Dialect::Sqlite, SQLITE, &applied).unwrap().is_empty());
+        let all: Vec<(i64, String)> = SQLITE.iter().map(|m| (m.version, checksum(m.sql))).collect();
+        assert!(pending(Dialect::Sqlite, SQLITE, &all).unwrap().is_empty());
+        let upgrade: Vec<i64> = pending(Dialect::Sqlite, SQLITE, &all[..1])
+            .unwrap()
+            .iter()
+            .map(|m| m.version)
+            .collect();
+        assert_eq!(
+            upgrade,
+            [2],
+            "a database at version 1 gets the later migrations only"
+        );
         assert_eq!(pending(Dialect::Sqlite, SQLITE, &[]).unwrap().len(), SQLITE.len());
     }
 

@@ -15,6 +15,7 @@ mod error;
 mod events;
 mod location;
 pub mod migrate;
+mod prune;
 mod query;
 
 use std::path::Path;
@@ -37,6 +38,8 @@ use location::Location;
 
 /// The largest document or event value a store accepts by default, serialized as JSON: 16 MiB.
 pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = 16 << 20;
+/// How many events a prune deletes per transaction by default.
+pub const DEFAULT_PRUNE_BATCH: usize = 10_000;
 /// How many events a subscriber may fall behind before it loses the oldest undelivered ones.
 pub const SUBSCRIBER_BUFFER: usize = 4096;
 
@@ -65,6 +68,10 @@ pub struct SqlOptions {
     pub synchronous: Synchronous,
     /// How long a call waits for a connection, and SQLite for the write lock, before failing as `Unavailable`.
     pub timeout: Duration,
+    /// How many events a prune deletes per transaction (at least 1): small enough that publishers waiting for
+    /// SQLite's write lock wait briefly and the write-ahead log stays small, large enough that a prune of
+    /// millions of events takes few transactions.
+    pub prune_batch: usize,
 }
 
 impl Default for SqlOptions {
@@ -74,6 +81,7 @@ impl Default for SqlOptions {
             max_connections: 8,
             synchronous: Synchronous::Full,
             timeout: Duration::from_secs(10),
+            prune_batch: DEFAULT_PRUNE_BATCH,
         }
     }
 }

@@ -78,6 +78,14 @@ pub fn small_documents() -> SqlOptions {
     }
 }
 
+/// Options that prune 7 events per transaction, so a prune of a few hundred takes many batches.
+pub fn small_prune_batches() -> SqlOptions {
+    SqlOptions {
+        prune_batch: 7,
+        ..SqlOptions::default()
+    }
+}
+
 fn event_at(tags: &[&str], value: serde_json::Value, at: DateTime<Utc>) -> Event {
     let mut e = Event::new(tags.iter().copied(), value);
     e.timestamp = at;
@@ -106,6 +114,7 @@ macro_rules! checks_on_both_databases {
             batches_are_all_or_nothing_and_ordered => vamp_persistence::sql::SqlOptions::default(),
             aggregates_follow_the_memory_store => vamp_persistence::sql::SqlOptions::default(),
             cancelled_operations_leave_the_store_usable => vamp_persistence::sql::SqlOptions::default(),
+            prune_deletes_in_batches_beside_publishers => $crate::sql_support::small_prune_batches(),
         ]);
     };
     (@each $backend:literal, $fresh:ident, [$($check:ident => $options:expr),* $(,)?]) => {
@@ -502,4 +511,63 @@ pub async fn cancelled_operations_leave_the_store_usable(store: &SqlStore) {
     assert!(published.await.expect("publish wedged").is_ok());
     let queried = tokio::time::timeout(answer, store.query(&query, Page::new(1, 30).unwrap()));
     assert!(queried.await.expect("query wedged").unwrap().total >= 1);
+}
+
+/// A prune in many small batches, with ties of timestamps across batch boundaries and publishers writing between
+/// the batches, deletes and counts exactly the old events with their tag rows (a tag's count, which reads the
+/// tag rows only, drops to 0), and keeps every event published meanwhile.
+pub async fn prune_deletes_in_batches_beside_publishers(store: &SqlStore) {
+    let (old_tag, new_tag) = (unique("old:"), unique("new:"));
+    let now = Utc::now();
+    let tie = now - Duration::hours(5);
+    let old: Vec<Event> = (0..300)
+        .map(|i| {
+            let at = if i % 3 == 0 {
+                tie
+            } else {
+                now - Duration::hours(2) - Duration::seconds(i)
+            };
+            let gateway = format!("gateways:g{}", i % 4);
+            event_at(&[old_tag.as_str(), gateway.as_str()], json!(i), at)
+        })
+        .collect();
+    store.publish_many(old).await.unwrap();
+    let publishing = async {
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let at = if i % 2 == 0 {
+                now
+            } else {
+                now - Duration::minutes(30)
+            };
+            let e = event_at(&[new_tag.as_str(), "gateways:g0"], json!(i), at);
+            ids.push(store.publish(e).await.unwrap().id.unwrap());
+            tokio::task::yield_now().await;
+        }
+        ids
+    };
+    let (pruned, ids) = tokio::join!(store.prune(now - Duration::hours(1)), publishing);
+    assert_eq!(pruned.unwrap(), 300);
+    let count = |tag: String| async move {
+        store
+            .query(&EventQuery::tags([tag.as_str()]), Page::first(1))
+            .await
+            .unwrap()
+            .total
+    };
+    assert_eq!(
+        count(old_tag.clone()).await,
+        0,
+        "the old events' tag rows are gone"
+    );
+    assert_eq!(count("gateways:g1".to_string()).await, 0);
+    assert_eq!(
+        count(new_tag.clone()).await,
+        20,
+        "events published during the prune are kept"
+    );
+    assert_eq!(count("gateways".to_string()).await, 20);
+    let distinct: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), 20);
+    assert_eq!(store.prune(now - Duration::hours(1)).await.unwrap(), 0);
 }

@@ -2,6 +2,7 @@
 //! its database), passed on to the conformance suites as an `ArtifactStore` or an `EventStore`.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use vamp_core::model::{Aggregator, Event, EventQuery, Kind};
 use vamp_core::store::{ArtifactStore, EventStore, Page, Paged, Stored};
@@ -53,5 +54,8 @@ impl<S: EventStore, G: Send + Sync> EventStore for Held<S, G> {
     }
     async fn subscribe(&self, query: &EventQuery) -> Result<BoxStream<'static, Event>> {
         self.store.subscribe(query).await
+    }
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.store.prune(before).await
     }
 }

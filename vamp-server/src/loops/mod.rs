@@ -8,6 +8,7 @@ mod canary;
 mod deployment;
 mod gateway;
 mod pulse;
+mod retention;
 mod sla;
 mod workflow;
 
@@ -59,6 +60,7 @@ pub(crate) async fn run(vamp: Vamp, shutdown: impl Future<Output = ()> + Send) -
         tokio::spawn(sla::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(pulse::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(canary::run(vamp.clone(), stop_rx.clone())),
+        tokio::spawn(retention::run(vamp.clone(), stop_rx.clone())),
     ]);
     tracing::info!(namespace = %vamp.namespace(), "the synchronisation loops are running");
     let agent_ended = async {

@@ -122,7 +122,10 @@ pub fn write(out: &mut String, pulse: &Pulse) {
     for (labels, f) in &rows {
         let base = labels.trim_end_matches('}');
         for (q, v) in [("50", f.p50), ("95", f.p95), ("99", f.p99)] {
-            let _ = writeln!(out, "vamp_gateway_response_time_ms{base},percentile=\"{q}\"}} {v}");
+            let _ = writeln!(
+                out,
+                "vamp_gateway_response_time_ms{base},percentile=\"{q}\"}} {v}"
+            );
         }
     }
     gauge(

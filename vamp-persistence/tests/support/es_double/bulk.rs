@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use super::{no_such_index, refreshes, store_doc, Answer, EsError, Options, State};
+use super::{mark_deleted, no_such_index, refreshes, store_doc, Answer, EsError, Options, State};
 
 fn malformed(line: usize, why: &str) -> EsError {
     EsError::bad_request(
@@ -73,10 +73,10 @@ pub(crate) fn bulk(
             "delete" => {
                 let id = id.clone().unwrap_or_default();
                 match state.indices.get_mut(&index) {
-                    Some(stored) => Ok(match stored.docs.remove(&id) {
-                        Some(doc) => (
+                    Some(stored) => Ok(match mark_deleted(stored, &id) {
+                        Some(version) => (
                             StatusCode::OK,
-                            json!({"_index": index, "_id": id, "_version": doc.version + 1, "result": "deleted"}),
+                            json!({"_index": index, "_id": id, "_version": version, "result": "deleted"}),
                         ),
                         None => (
                             StatusCode::NOT_FOUND,

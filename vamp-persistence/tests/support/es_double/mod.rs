@@ -19,9 +19,15 @@
 //!   `sum` and `value_count` aggregations; `index.max_result_window`;
 //! - `GET|POST /{targets}/_count` and `/_count`;
 //! - `POST /_bulk` and `/{index}/_bulk` with `index`, `create` and `delete` actions;
+//! - `POST /{targets}/_delete_by_query` (`query`, `max_docs`; `conflicts=abort|proceed`, `refresh`,
+//!   `allow_no_indices`, `ignore_unavailable`, `wait_for_completion=true`) with Elasticsearch's answer (`total`,
+//!   `deleted`, `version_conflicts`, `failures`, …);
 //! - `POST /_refresh` and `/{targets}/_refresh`, with near-real-time search: a write is searchable after a
-//!   refresh (explicit, `refresh=true|wait_for`, or the periodic one after `refresh_interval`), `GET` by id is
-//!   real-time;
+//!   refresh (explicit, `refresh=true|wait_for`, or the periodic one after `refresh_interval`), and so is a
+//!   delete: a deleted document is still found by searches, counts and `_delete_by_query` (which then reports a
+//!   version conflict) until the next refresh; `GET` by id is real-time;
+//! - `GET /{targets}` over names, wildcards and aliases, and `DELETE /{index}` by name (wildcards are refused,
+//!   as `action.destructive_requires_name` defaults to true since 8.0);
 //! - `http.max_content_length` (413).
 //!
 //! What it does not do: mappings and analysis (every string is matched exactly, as a `keyword` field is; the
@@ -31,6 +37,7 @@
 //! returns dates as epoch numbers; clients pass them back unread either way), any other API, security.
 
 mod bulk;
+mod delete_by_query;
 mod search;
 
 use std::collections::BTreeMap;
@@ -75,9 +82,18 @@ pub(crate) struct Doc {
     pub(crate) source: Value,
     pub(crate) version: u64,
     pub(crate) seq_no: u64,
-    /// When it became searchable; `None` until a refresh.
+    /// Whether it is searchable: false until a refresh after it was written.
     pub(crate) searchable: bool,
     pub(crate) written: Instant,
+    /// When it was deleted: gone for `GET` at once, for searches at the next refresh, when it is removed.
+    pub(crate) deleted: Option<Instant>,
+}
+
+impl Doc {
+    /// Whether `GET` by id (real-time) finds it.
+    pub(crate) fn live(&self) -> bool {
+        self.deleted.is_none()
+    }
 }
 
 /// One index.
@@ -218,7 +234,13 @@ impl EsDouble {
             .lock()
             .indices
             .get(index)
-            .map(|i| i.docs.values().map(|d| d.source.clone()).collect())
+            .map(|i| {
+                i.docs
+                    .values()
+                    .filter(|d| d.live())
+                    .map(|d| d.source.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -315,6 +337,9 @@ fn route(state: &mut State, options: &Options, method: &Method, uri: &Uri, body:
         ("GET" | "POST", [targets, "_count"]) => search::count(state, options, targets, &params, body),
         ("GET" | "POST", ["_refresh"]) => refresh(state, "_all", &params),
         ("GET" | "POST", [targets, "_refresh"]) => refresh(state, targets, &params),
+        ("POST", [targets, "_delete_by_query"]) => {
+            delete_by_query::delete_by_query(state, options, targets, &params, body)
+        }
         ("PUT" | "POST", [index, "_doc", id]) => {
             let create = params.get("op_type").is_some_and(|o| o == "create");
             write_doc(state, options, index, Some(id), create, &params, body)
@@ -331,7 +356,7 @@ fn route(state: &mut State, options: &Options, method: &Method, uri: &Uri, body:
         } else {
             (StatusCode::NOT_FOUND, Value::Null)
         }),
-        ("GET", [index]) if !index.starts_with('_') => get_index(state, index),
+        ("GET", [targets]) if !targets.starts_with('_') => get_indices(state, targets, &params),
         ("DELETE", [index]) if !index.starts_with('_') => delete_index(state, index, &params),
         _ => Err(EsError::bad_request(
             "illegal_argument_exception",
@@ -483,28 +508,45 @@ fn shards(n: usize) -> Value {
 
 fn refresh(state: &mut State, targets: &str, params: &BTreeMap<String, String>) -> Answer {
     let names = resolve_targets(state, targets, params)?;
-    for name in &names {
+    refresh_indices(state, &names);
+    Ok((StatusCode::OK, json!({"_shards": shards(names.len())})))
+}
+
+/// Refreshes `names`: every write becomes searchable and every deleted document is removed.
+pub(crate) fn refresh_indices(state: &mut State, names: &[String]) {
+    for name in names {
         if let Some(index) = state.indices.get_mut(name) {
+            index.docs.retain(|_, doc| doc.live());
             for doc in index.docs.values_mut() {
                 doc.searchable = true;
             }
         }
     }
-    Ok((StatusCode::OK, json!({"_shards": shards(names.len())})))
 }
 
-/// Makes documents searchable whose periodic refresh has come.
+/// Makes documents searchable, and removes deleted ones, whose periodic refresh has come.
 pub(crate) fn periodic_refresh(state: &mut State, options: &Options, names: &[String]) {
     let now = Instant::now();
+    let due = |at: Instant| now.duration_since(at) >= options.refresh_interval;
     for name in names {
         if let Some(index) = state.indices.get_mut(name) {
+            index.docs.retain(|_, doc| !doc.deleted.is_some_and(due));
             for doc in index.docs.values_mut() {
-                if !doc.searchable && now.duration_since(doc.written) >= options.refresh_interval {
+                if !doc.searchable && due(doc.written) {
                     doc.searchable = true;
                 }
             }
         }
     }
+}
+
+/// Deletes a document the way a delete request does: `GET` no longer finds it, searches do until the next
+/// refresh. The version of the deletion, or `None` when there was no live document.
+pub(crate) fn mark_deleted(index: &mut Index, id: &str) -> Option<u64> {
+    let doc = index.docs.get_mut(id).filter(|d| d.live())?;
+    doc.version += 1;
+    doc.deleted = Some(Instant::now());
+    Some(doc.version)
 }
 
 fn patterns_of(body: &Value) -> Result<Vec<String>, EsError> {
@@ -637,17 +679,30 @@ fn create_index(state: &mut State, name: &str, body: &[u8]) -> Answer {
     ))
 }
 
-fn get_index(state: &State, name: &str) -> Answer {
-    let index = state.indices.get(name).ok_or_else(|| no_such_index(name))?;
-    let aliases: serde_json::Map<String, Value> =
-        index.aliases.iter().map(|a| (a.clone(), json!({}))).collect();
-    Ok((
-        StatusCode::OK,
-        json!({name: {"aliases": aliases, "mappings": index.mappings, "settings": {}}}),
-    ))
+/// `GET /{targets}`: every index the targets name, keyed by name (`{}` when wildcards match none).
+fn get_indices(state: &State, targets: &str, params: &BTreeMap<String, String>) -> Answer {
+    let mut answer = serde_json::Map::new();
+    for name in resolve_targets(state, targets, params)? {
+        let Some(index) = state.indices.get(&name) else {
+            continue;
+        };
+        let aliases: serde_json::Map<String, Value> =
+            index.aliases.iter().map(|a| (a.clone(), json!({}))).collect();
+        answer.insert(
+            name.clone(),
+            json!({"aliases": aliases, "mappings": index.mappings, "settings": {"index": {"provided_name": name}}}),
+        );
+    }
+    Ok((StatusCode::OK, Value::Object(answer)))
 }
 
 fn delete_index(state: &mut State, targets: &str, params: &BTreeMap<String, String>) -> Answer {
+    if targets.contains('*') || targets == "_all" {
+        return Err(EsError::bad_request(
+            "illegal_argument_exception",
+            "Wildcard expressions or all indices are not allowed",
+        ));
+    }
     for name in resolve_targets(state, targets, params)? {
         state.indices.remove(&name);
     }
@@ -711,9 +766,9 @@ pub(crate) fn store_doc(
         .indices
         .get_mut(index_name)
         .ok_or_else(|| no_such_index(index_name))?;
-    let previous = index.docs.get(&id).map(|d| d.version);
+    let previous = index.docs.get(&id).map(|d| (d.version, d.live()));
     if create {
-        if let Some(version) = previous {
+        if let Some((version, true)) = previous {
             return Err(EsError::new(
                 StatusCode::CONFLICT,
                 "version_conflict_engine_exception",
@@ -721,7 +776,7 @@ pub(crate) fn store_doc(
             ));
         }
     }
-    let version = previous.map_or(1, |v| v + 1);
+    let version = previous.map_or(1, |(v, _)| v + 1);
     index.docs.insert(
         id.clone(),
         Doc {
@@ -730,9 +785,10 @@ pub(crate) fn store_doc(
             seq_no,
             searchable,
             written: Instant::now(),
+            deleted: None,
         },
     );
-    let (status, result) = if previous.is_some() {
+    let (status, result) = if previous.is_some_and(|(_, live)| live) {
         (StatusCode::OK, "updated")
     } else {
         (StatusCode::CREATED, "created")
@@ -767,7 +823,7 @@ fn write_doc(
 
 fn get_doc(state: &State, index: &str, id: &str) -> Answer {
     let stored = state.indices.get(index).ok_or_else(|| no_such_index(index))?;
-    Ok(match stored.docs.get(id) {
+    Ok(match stored.docs.get(id).filter(|d| d.live()) {
         Some(doc) => (
             StatusCode::OK,
             json!({
@@ -786,9 +842,8 @@ fn delete_doc(state: &mut State, index: &str, id: &str, _params: &BTreeMap<Strin
     state.next_seq_no += 1;
     let seq_no = state.next_seq_no;
     let stored = state.indices.get_mut(index).ok_or_else(|| no_such_index(index))?;
-    let removed = stored.docs.remove(id);
-    let (status, result, version) = match &removed {
-        Some(doc) => (StatusCode::OK, "deleted", doc.version + 1),
+    let (status, result, version) = match mark_deleted(stored, id) {
+        Some(version) => (StatusCode::OK, "deleted", version),
         None => (StatusCode::NOT_FOUND, "not_found", 1),
     };
     Ok((

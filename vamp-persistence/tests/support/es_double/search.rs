@@ -29,14 +29,20 @@ fn parsing(reason: impl Into<String>) -> EsError {
 }
 
 /// A searchable document of a resolved index.
-struct Hit<'a> {
-    index: &'a str,
-    id: &'a str,
+pub(crate) struct Hit<'a> {
+    pub(crate) index: &'a str,
+    pub(crate) id: &'a str,
     source: &'a Value,
     seq_no: u64,
 }
 
-fn visible_hits<'a>(state: &'a State, names: &[String], query: &Value) -> Result<Vec<Hit<'a>>, EsError> {
+/// The documents of `names` a search sees (refreshed, deleted ones included until the next refresh) that match
+/// `query`, in index order.
+pub(crate) fn visible_hits<'a>(
+    state: &'a State,
+    names: &[String],
+    query: &Value,
+) -> Result<Vec<Hit<'a>>, EsError> {
     let mut hits = Vec::new();
     for name in names {
         let Some((name, index)) = state.indices.get_key_value(name) else {
