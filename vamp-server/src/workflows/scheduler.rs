@@ -28,7 +28,7 @@ use vamp_core::ops::workflow_schedule::{CronSchedule, TimeSchedule};
 use super::engine::{run_script, Limits, RunResult};
 use super::environment::workflow_environment;
 use super::executions::{ExecutionLog, FailureReason, Outcome, Stream, Trigger};
-use super::host::Host;
+use super::host::{Host, HTTP_TIMEOUT};
 use super::js_api::RunContext;
 use super::resolved::ResolvedWorkflow;
 use crate::api::ApiOptions;
@@ -110,6 +110,7 @@ struct Runner {
     router: Router,
     http: reqwest::Client,
     limits: Limits,
+    body_limit: usize,
 }
 
 impl Runner {
@@ -128,6 +129,8 @@ impl Runner {
             http: self.http.clone(),
             deadline: None,
             cancel,
+            body_limit: self.body_limit,
+            http_timeout: HTTP_TIMEOUT,
         };
         let run = RunContext {
             workflow: self.workflow.name().to_string(),
@@ -214,7 +217,9 @@ impl Timer {
         let settings = &vamp.settings().workflows;
         Ok(match &workflow.workflow.schedule {
             Schedule::Daemon => Timer::Daemon {
-                period: workflow.period(namespace, settings),
+                period: workflow
+                    .period(namespace, settings)
+                    .map_err(|e| e.message().to_string())?,
                 next: Some(Instant::now()),
             },
             Schedule::Time {
@@ -344,8 +349,14 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
     let name = workflow.name().to_string();
     let namespace = vamp.namespace().to_string();
     let settings = vamp.settings().workflows;
-    let mut timer = match Timer::new(&workflow, &namespace, &vamp) {
-        Ok(t) => t,
+    let prepared = Timer::new(&workflow, &namespace, &vamp).and_then(|timer| {
+        let timeout = workflow
+            .timeout(&namespace, &settings)
+            .map_err(|e| e.message().to_string())?;
+        Ok((timer, timeout))
+    });
+    let (mut timer, timeout) = match prepared {
+        Ok(prepared) => prepared,
         Err(e) => {
             let log = vamp.inner.workflow_executions.begin(&name, Trigger::Daemon);
             log.line(Stream::Stderr, &e);
@@ -357,15 +368,17 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
         Schedule::Event { tags } => Some(tags.clone()),
         _ => None,
     };
+    let api = ApiOptions::default();
     let runner = Runner {
-        router: crate::api::router(vamp.clone(), ApiOptions::default()),
+        body_limit: api.body_limit,
+        router: crate::api::router(vamp.clone(), api),
         http: reqwest::Client::builder()
             .connect_timeout(HTTP_CONNECT_TIMEOUT)
             .build()
             .unwrap_or_default(),
         limits: Limits {
             memory_bytes: workflow.memory_bytes(&settings),
-            timeout: workflow.timeout(&namespace, &settings),
+            timeout,
         },
         vamp: vamp.clone(),
         workflow: workflow.clone(),
