@@ -62,7 +62,7 @@ impl Scheduler {
         }
     }
 
-    /// Stops scheduling, stops the run in progress and waits until it ended, at most [`STOP_GRACE`]: a run
+    /// Stops scheduling, stops the run in progress and waits until it ended, at most 10 s: a run
     /// still going then (a host call that ignores cancellation) is logged and left to end on its own.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
