@@ -448,11 +448,21 @@ async fn an_event_value_beyond_the_body_limit_throws() {
 /// A server answering every connection with `head` then `body_len` bytes of `x` (no answer at all when
 /// `head` is empty); its address.
 async fn raw_server(head: &'static str, body_len: usize) -> String {
+    raw_server_counting(head, body_len, Arc::default()).await
+}
+
+/// As [`raw_server`], adding the body bytes it could write to `written`.
+async fn raw_server_counting(
+    head: &'static str,
+    body_len: usize,
+    written: Arc<std::sync::atomic::AtomicUsize>,
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let written = written.clone();
             tokio::spawn(async move {
                 let mut request = [0u8; 4096];
                 let _ = socket.read(&mut request).await;
@@ -468,6 +478,7 @@ async fn raw_server(head: &'static str, body_len: usize) -> String {
                     if socket.write_all(&chunk[..n]).await.is_err() {
                         return;
                     }
+                    written.fetch_add(n, Ordering::Relaxed);
                     left -= n;
                 }
             });
@@ -495,10 +506,13 @@ async fn an_http_answer_announcing_too_many_bytes_is_refused_early() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_answer_growing_past_the_limit_is_abandoned() {
-    let body = super::host::MAX_BODY + 1024 * 1024;
-    let url = raw_server("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", body).await;
+    let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+    let url = raw_server_counting(head, 1 << 30, written.clone()).await;
     let (message, _) = http_error(&url, |_| {}).await;
     assert!(message.contains("the answer is larger than"), "{message}");
+    let read = written.load(Ordering::Relaxed);
+    assert!(read < 4 * super::host::MAX_BODY, "{read} bytes were read");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
