@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     pub(crate) agent: Option<EmbeddedAgent>,
     /// The workflows' executions and live logs.
     pub(crate) workflow_executions: crate::workflows::Executions,
+    /// Script runs going at once across all workflows (`workflows.max-concurrent-runs` permits).
+    pub(crate) workflow_runs: Arc<tokio::sync::Semaphore>,
     pub(crate) uuid: String,
     pub(crate) started: DateTime<Utc>,
 }
@@ -252,6 +254,9 @@ impl VampBuilder {
                 settings.workflows.history,
                 settings.workflows.max_log_lines,
             ),
+            workflow_runs: Arc::new(tokio::sync::Semaphore::new(
+                settings.workflows.max_concurrent_runs.max(1),
+            )),
             uuid: new_uuid(),
             started: Utc::now(),
             settings,

@@ -63,7 +63,8 @@ async fn publish(vamp: &Vamp, name: &str, word: &str, value: serde_json::Value) 
     }
 }
 
-/// Stores `workflow` with `status` at `revision`; `false` when it changed meanwhile (the next pass sees it).
+/// Stores `workflow` with `status` at `revision`; `false` when it changed meanwhile (a revision conflict) or
+/// the store failed (warned about): the next pass tries again.
 async fn set_status(
     vamp: &Vamp,
     mut workflow: Workflow,
@@ -79,8 +80,12 @@ async fn set_status(
         .await
     {
         Ok(_) => Ok(true),
-        Err(e) => {
+        Err(e) if e.kind() == vamp_core::ErrorKind::Conflict => {
             tracing::debug!(error = %e, workflow = %workflow.name, "workflow changed meanwhile; next pass");
+            Ok(false)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, workflow = %workflow.name, "the workflow's status could not be stored; next pass");
             Ok(false)
         }
     }

@@ -126,7 +126,7 @@ pub fn run_script(
     stop: Arc<AtomicBool>,
 ) -> RunResult {
     let started = Instant::now();
-    let deadline = limits.timeout.map(|t| started + t);
+    let deadline = limits.timeout.and_then(|t| started.checked_add(t));
     host.deadline = deadline;
     let runtime = match Runtime::new() {
         Ok(rt) => rt,

@@ -14,6 +14,25 @@ use tokio::sync::broadcast;
 
 /// How many live messages a slow log subscriber may fall behind before it misses some.
 const LIVE_CAPACITY: usize = 4096;
+/// The longest line kept, in bytes: the rest of a longer line is cut off and replaced by a marker.
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
+/// The bytes of log text one execution keeps; lines beyond it are counted in `dropped_lines`, not kept, sent
+/// live or traced.
+pub const MAX_EXECUTION_LOG_BYTES: usize = 1024 * 1024;
+
+/// `text` cut to at most [`MAX_LINE_BYTES`] (at a character boundary) with `… [truncated N bytes]` appended
+/// when it was longer.
+pub fn truncate_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_LINE_BYTES {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = MAX_LINE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let (kept, cut) = text.split_at(end);
+    std::borrow::Cow::Owned(format!("{kept}… [truncated {} bytes]", cut.len()))
+}
 
 /// What made a workflow run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,9 +123,10 @@ pub struct Execution {
     /// The error, for a failed or stopped run: the exception's message and stack, or the limit exceeded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The lines it wrote, at most `max-log-lines`.
+    /// The lines it wrote, at most `max-log-lines` and [`MAX_EXECUTION_LOG_BYTES`] of text, each cut to
+    /// [`MAX_LINE_BYTES`].
     pub log: Vec<LogLine>,
-    /// Lines written beyond `max-log-lines`, counted and dropped.
+    /// Lines written beyond `max-log-lines` or the byte budget, counted and dropped.
     #[serde(skip_serializing_if = "is_zero")]
     pub dropped_lines: u64,
 }
@@ -252,6 +272,7 @@ impl Executions {
             workflow: workflow.to_string(),
             id,
             seq: Arc::new(AtomicU64::new(0)),
+            kept_bytes: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -338,6 +359,7 @@ pub struct ExecutionLog {
     workflow: String,
     id: u64,
     seq: Arc<AtomicU64>,
+    kept_bytes: Arc<AtomicU64>,
 }
 
 impl ExecutionLog {
@@ -360,30 +382,42 @@ impl ExecutionLog {
 
     fn one_line(&self, stream: Stream, text: &str) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let line = LogLine {
-            seq,
-            at: Utc::now(),
-            stream,
-            text: text.to_string(),
-        };
+        let text = truncate_line(text);
+        let size = text.len() as u64;
+        let within_budget = self
+            .kept_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |kept| {
+                (kept + size <= MAX_EXECUTION_LOG_BYTES as u64).then_some(kept + size)
+            })
+            .is_ok();
         let max = self.executions.inner.max_lines;
-        let mut kept = false;
+        let mut line = None;
         self.executions.with_execution(&self.workflow, self.id, |e| {
-            if e.log.len() < max {
-                e.log.push(line.clone());
-                kept = true;
+            if within_budget && e.log.len() < max {
+                let kept = LogLine {
+                    seq,
+                    at: Utc::now(),
+                    stream,
+                    text: text.clone().into_owned(),
+                };
+                e.log.push(kept.clone());
+                line = Some(kept);
             } else {
                 e.dropped_lines += 1;
             }
         });
-        tracing::debug!(workflow = %self.workflow, execution = self.id, "{text}");
-        if kept {
-            let _ = self.executions.inner.live.send(LogMessage::Line {
-                workflow: self.workflow.clone(),
-                execution: self.id,
-                line,
-            });
-        }
+        let Some(line) = line else {
+            if within_budget {
+                self.kept_bytes.fetch_sub(size, Ordering::Relaxed);
+            }
+            return;
+        };
+        tracing::debug!(workflow = %self.workflow, execution = self.id, "{}", line.text);
+        let _ = self.executions.inner.live.send(LogMessage::Line {
+            workflow: self.workflow.clone(),
+            execution: self.id,
+            line,
+        });
     }
 
     /// Records the end of the run; a failed run is also kept among the failed ones.
@@ -398,7 +432,7 @@ impl ExecutionLog {
                 e.duration_ms = u64::try_from((finished - e.started).num_milliseconds()).ok();
                 e.outcome = outcome;
                 e.reason = reason;
-                e.error = error.clone();
+                e.error = error.as_deref().map(|t| truncate_line(t).into_owned());
                 done = Some(e.clone());
             }
             if let (Some(e), Outcome::Failed) = (done, outcome) {
@@ -411,7 +445,7 @@ impl ExecutionLog {
             workflow: self.workflow.clone(),
             execution: self.id,
             outcome,
-            error,
+            error: error.as_deref().map(|t| truncate_line(t).into_owned()),
             at: finished,
         });
     }
@@ -448,6 +482,50 @@ mod tests {
         let texts: Vec<&str> = e.log.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["a", "b"]);
         assert_eq!(e.dropped_lines, 1);
+    }
+
+    #[test]
+    fn a_long_line_is_cut_with_a_marker() {
+        let executions = Executions::new(4, 10);
+        let mut live = executions.subscribe();
+        let log = executions.begin("w", Trigger::Event);
+        log.line(Stream::Stdout, &"é".repeat(MAX_LINE_BYTES));
+        let e = &executions.list("w").unwrap()[0];
+        let text = &e.log[0].text;
+        assert!(text.len() < MAX_LINE_BYTES + 40, "{} bytes kept", text.len());
+        assert!(
+            text.ends_with(&format!("… [truncated {} bytes]", MAX_LINE_BYTES)),
+            "{}",
+            &text[text.len() - 40..]
+        );
+        live.try_recv().unwrap();
+        match live.try_recv().unwrap() {
+            LogMessage::Line { line, .. } => assert_eq!(&line.text, text),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_execution_keeps_at_most_its_byte_budget() {
+        let executions = Executions::new(4, 100_000);
+        let mut live = executions.subscribe();
+        let log = executions.begin("w", Trigger::Event);
+        let big = "x".repeat(4 << 20);
+        for _ in 0..200 {
+            log.line(Stream::Stdout, &big);
+        }
+        let e = &executions.list("w").unwrap()[0];
+        let kept: usize = e.log.iter().map(|l| l.text.len()).sum();
+        assert!(kept <= MAX_EXECUTION_LOG_BYTES, "{kept} bytes kept");
+        assert!(e.log.len() > 100, "{} lines kept", e.log.len());
+        assert_eq!(e.log.len() as u64 + e.dropped_lines, 200);
+        let mut sent = 0;
+        while let Ok(m) = live.try_recv() {
+            if matches!(m, LogMessage::Line { .. }) {
+                sent += 1;
+            }
+        }
+        assert_eq!(sent, e.log.len());
     }
 
     #[test]

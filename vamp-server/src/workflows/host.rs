@@ -22,7 +22,10 @@ use vamp_core::store::Page;
 use crate::vamp::Vamp;
 
 /// The largest response body a REST or HTTP call reads (16 MB).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// How long one `vamp.http` request may take in all (connecting, sending, reading the answer), unless the
+/// run's time limit ends it sooner.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A failed call, thrown in the script as an `Error` with this message and, for HTTP answers, a `status`.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +65,10 @@ pub struct Host {
     pub(crate) deadline: Option<Instant>,
     /// Becomes `true` when the run is to stop.
     pub(crate) cancel: watch::Receiver<bool>,
+    /// The largest event value `vamp.event` publishes, serialized, in bytes: the API's `body-limit`.
+    pub(crate) body_limit: usize,
+    /// How long one `vamp.http` request may take ([`HTTP_TIMEOUT`]).
+    pub(crate) http_timeout: Duration,
 }
 
 impl Host {
@@ -165,6 +172,13 @@ impl Host {
         if tags.is_empty() {
             return Err(HostError::new("vamp.event needs at least one tag"));
         }
+        let size = value.to_string().len();
+        if size > self.body_limit {
+            return Err(HostError::new(format!(
+                "vamp.event: the value is {size} bytes as JSON; at most {} bytes (the API's body limit) are allowed",
+                self.body_limit
+            )));
+        }
         let mut event = Event::new(tags, value);
         if let Some(kind) = kind {
             event = event.with_type(kind);
@@ -266,35 +280,52 @@ impl Host {
             }
         };
         let url = url.to_string();
+        let timeout = self.http_timeout;
         self.block(async move {
-            let response = request
-                .send()
-                .await
-                .map_err(|e| HostError::new(format!("vamp.http {method} {url}: {e}")))?;
-            let status = response.status().as_u16();
-            let headers: Map<String, Value> = response
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-                    )
-                })
-                .collect();
-            let bytes = response.bytes().await.map_err(|e| {
-                HostError::new(format!("vamp.http {method} {url}: cannot read the answer: {e}"))
-            })?;
-            if bytes.len() > MAX_BODY {
-                return Err(HostError::new(format!(
-                    "vamp.http {method} {url}: the answer is larger than {MAX_BODY} bytes"
-                )));
-            }
-            Ok(json!({
-                "status": status,
-                "headers": headers,
-                "body": String::from_utf8_lossy(&bytes),
-            }))
+            let exchange = async {
+                let mut response = request
+                    .send()
+                    .await
+                    .map_err(|e| HostError::new(format!("vamp.http {method} {url}: {e}")))?;
+                if let Some(length) = response.content_length().filter(|l| *l > MAX_BODY as u64) {
+                    return Err(HostError::new(format!(
+                        "vamp.http {method} {url}: the answer is {length} bytes, larger than {MAX_BODY} bytes"
+                    )));
+                }
+                let status = response.status().as_u16();
+                let headers: Map<String, Value> = response
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_string(),
+                            Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                        )
+                    })
+                    .collect();
+                let mut bytes = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(|e| {
+                    HostError::new(format!("vamp.http {method} {url}: cannot read the answer: {e}"))
+                })? {
+                    if bytes.len() + chunk.len() > MAX_BODY {
+                        return Err(HostError::new(format!(
+                            "vamp.http {method} {url}: the answer is larger than {MAX_BODY} bytes"
+                        )));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(json!({
+                    "status": status,
+                    "headers": headers,
+                    "body": String::from_utf8_lossy(&bytes),
+                }))
+            };
+            tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
+                Err(HostError::new(format!(
+                    "vamp.http {method} {url}: no complete answer within {} s",
+                    timeout.as_secs_f64()
+                )))
+            })
         })
     }
 

@@ -272,7 +272,13 @@ fn metrics_function<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> JsResult<Function<'
                     "vamp.metrics: the window must be more than 0 seconds",
                 ));
             }
-            match host.metrics(gateway, route, Duration::from_secs_f64(seconds)) {
+            let window = bounded_duration(seconds).ok_or_else(|| {
+                Exception::throw_range(
+                    &ctx,
+                    &format!("vamp.metrics: the window must be at most {MAX_WAIT_SECONDS} seconds (30 days)"),
+                )
+            })?;
+            match host.metrics(gateway, route, window) {
                 Ok(figures) => from_json(&ctx, &figures),
                 Err(e) => Err(throw(&ctx, e)),
             }
@@ -310,9 +316,26 @@ fn sleep_function<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> JsResult<Function<'js
                 "vamp.sleep: give a number of milliseconds",
             ));
         }
-        host.sleep(Duration::from_secs_f64(ms / 1000.0))
-            .map_err(|e| throw(&ctx, e))
+        let duration = bounded_duration(ms / 1000.0).ok_or_else(|| {
+            Exception::throw_range(
+                &ctx,
+                &format!("vamp.sleep: at most {} ms (30 days)", MAX_WAIT_SECONDS * 1000.0),
+            )
+        })?;
+        host.sleep(duration).map_err(|e| throw(&ctx, e))
     })
+}
+
+/// The longest wait (`vamp.sleep`) or metrics window a script may ask for: 30 days. A run's own time limit
+/// bounds a sleep further.
+const MAX_WAIT_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
+
+/// `seconds` (finite, not negative) as a duration; `None` beyond [`MAX_WAIT_SECONDS`].
+fn bounded_duration(seconds: f64) -> Option<Duration> {
+    if seconds > MAX_WAIT_SECONDS {
+        return None;
+    }
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 fn env_object<'js>(ctx: &Ctx<'js>, env: &IndexMap<String, String>) -> JsResult<Object<'js>> {

@@ -15,7 +15,7 @@
 //!
 //! Modules: [`engine`] (one run), [`js_api`] (the globals), [`host`] (what the calls do), [`environment`]
 //! (variables and `$` references), [`resolved`] (breed and scale looked up), [`scheduler`] (triggers),
-//! [`runtime`] (what runs), [`container`] (breed-based workflows), [`executions`] (history and live logs),
+//! [`throttle`] (rate-limited warnings), [`runtime`] (what runs), [`container`] (breed-based workflows), [`executions`] (history and live logs),
 //! [`settings`].
 
 pub mod container;
@@ -28,6 +28,7 @@ pub mod resolved;
 pub mod runtime;
 pub mod scheduler;
 pub mod settings;
+pub mod throttle;
 
 pub use executions::{Execution, Executions, LogMessage, Outcome, Trigger};
 pub use settings::WorkflowSettings;

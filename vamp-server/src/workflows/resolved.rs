@@ -45,34 +45,57 @@ impl ResolvedWorkflow {
     }
 
     /// A daemon's period: `VAMP_WORKFLOW_EXECUTION_PERIOD` seconds, else the settings' default; `None` = once.
-    pub fn period(&self, namespace: &str, settings: &WorkflowSettings) -> Option<Duration> {
+    /// `Invalid`, naming the variable, beyond [`MAX_SECONDS`].
+    pub fn period(&self, namespace: &str, settings: &WorkflowSettings) -> Result<Option<Duration>> {
         match seconds(&self.environment(namespace), PERIOD_VARIABLE) {
-            Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s)),
-            Some(_) => None,
-            None => settings.period(),
+            Some(s) if s > 0.0 => bounded(&self.workflow.name, PERIOD_VARIABLE, s).map(Some),
+            Some(_) => Ok(None),
+            None => Ok(settings.period()),
         }
     }
 
     /// A run's time limit: `VAMP_WORKFLOW_EXECUTION_TIMEOUT` seconds, else the settings' default; `None` =
-    /// none.
-    pub fn timeout(&self, namespace: &str, settings: &WorkflowSettings) -> Option<Duration> {
+    /// none. `Invalid`, naming the variable, beyond [`MAX_SECONDS`].
+    pub fn timeout(&self, namespace: &str, settings: &WorkflowSettings) -> Result<Option<Duration>> {
         match seconds(&self.environment(namespace), TIMEOUT_VARIABLE) {
-            Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s)),
-            Some(_) => None,
-            None => settings.timeout(),
+            Some(s) if s > 0.0 => bounded(&self.workflow.name, TIMEOUT_VARIABLE, s).map(Some),
+            Some(_) => Ok(None),
+            None => Ok(settings.timeout()),
         }
     }
 
-    /// A run's memory limit in bytes: `scale.memory`, else the settings' default.
+    /// A run's memory limit in bytes: `scale.memory`, else the settings' default, kept within 1 MiB and
+    /// `workflows.max-memory-mb` (QuickJS reads 0 as no limit).
     pub fn memory_bytes(&self, settings: &WorkflowSettings) -> usize {
-        let mb = self
-            .scale
-            .as_ref()
-            .map(|s| s.memory.0)
-            .filter(|m| m.is_finite() && *m > 0.0)
-            .unwrap_or(settings.memory_mb as f64);
-        (mb * 1024.0 * 1024.0) as usize
+        memory_limit(self.scale.as_ref().map(|s| s.memory.0), settings)
     }
+}
+
+/// The longest period or time limit a workflow's environment may set: 30 days.
+pub const MAX_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
+
+const MB: f64 = 1024.0 * 1024.0;
+
+fn bounded(workflow: &str, variable: &str, seconds: f64) -> Result<Duration> {
+    if seconds > MAX_SECONDS {
+        return Err(Error::invalid(format!(
+            "Workflow '{workflow}': {variable} is {seconds} seconds; at most {MAX_SECONDS} (30 days) is allowed."
+        )));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|e| {
+        Error::invalid(format!(
+            "Workflow '{workflow}': {variable} is not a usable number of seconds: {e}."
+        ))
+    })
+}
+
+/// The memory limit in bytes for `scale_mb` (else the default), within 1 MiB and `max-memory-mb`.
+fn memory_limit(scale_mb: Option<f64>, settings: &WorkflowSettings) -> usize {
+    let mb = scale_mb
+        .filter(|m| m.is_finite() && *m > 0.0)
+        .unwrap_or(settings.memory_mb as f64);
+    let max = (settings.max_memory_mb as f64).max(1.0);
+    (mb.clamp(1.0, max) * MB) as usize
 }
 
 async fn stored_breed(vamp: &Vamp, workflow: &str, name: &str) -> Result<Breed> {
@@ -114,6 +137,15 @@ pub async fn resolve(vamp: &Vamp, workflow: &Workflow) -> Result<ResolvedWorkflo
         Some(Ref::Inline(s)) => Some(s.clone()),
         Some(Ref::Named(name)) => Some(stored_scale(vamp, &workflow.name, name).await?),
     };
+    let settings = &vamp.settings().workflows;
+    let checked = ResolvedWorkflow {
+        workflow: workflow.clone(),
+        breed: breed.clone(),
+        scale: None,
+        fingerprint: String::new(),
+    };
+    checked.period(vamp.namespace(), settings)?;
+    checked.timeout(vamp.namespace(), settings)?;
     let mut unstated = workflow.clone();
     unstated.status = WorkflowStatus::Running;
     let fingerprint = serde_json::json!({
@@ -128,4 +160,30 @@ pub async fn resolve(vamp: &Vamp, workflow: &Workflow) -> Result<ResolvedWorkflo
         scale,
         fingerprint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_limits_stay_between_one_mib_and_the_maximum() {
+        let settings = WorkflowSettings::default();
+        assert_eq!(memory_limit(Some(0.0000001), &settings), 1024 * 1024);
+        assert_eq!(memory_limit(Some(1e12), &settings), 1024 * 1024 * 1024);
+        assert_eq!(memory_limit(Some(16.0), &settings), 16 * 1024 * 1024);
+        assert_eq!(memory_limit(None, &settings), 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn huge_periods_and_timeouts_are_refused_naming_the_variable() {
+        let e = bounded("w", PERIOD_VARIABLE, 1e20).unwrap_err();
+        assert_eq!(e.kind(), vamp_core::ErrorKind::Invalid);
+        assert!(e.message().contains(PERIOD_VARIABLE), "{}", e.message());
+        assert_eq!(
+            bounded("w", TIMEOUT_VARIABLE, 2.5).unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert!(bounded("w", TIMEOUT_VARIABLE, MAX_SECONDS + 1.0).is_err());
+    }
 }

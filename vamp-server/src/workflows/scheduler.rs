@@ -7,7 +7,8 @@
 //! * `event`: once per event carrying every tag of the schedule, with the event as `vamp.data`, one after the
 //!   other (events arriving during a run wait, at most `max-queued-events` of them).
 //!
-//! A tick that comes while the previous run still runs is skipped, as the workflow agent did. Stopping the
+//! A tick that comes while the previous run still runs is skipped, as the workflow agent did, and so is one
+//! that finds `workflows.max-concurrent-runs` runs going across all workflows. Stopping the
 //! scheduler stops the run in progress (it ends as `stopped`) and waits for it.
 
 use std::collections::VecDeque;
@@ -28,9 +29,10 @@ use vamp_core::ops::workflow_schedule::{CronSchedule, TimeSchedule};
 use super::engine::{run_script, Limits, RunResult};
 use super::environment::workflow_environment;
 use super::executions::{ExecutionLog, FailureReason, Outcome, Stream, Trigger};
-use super::host::Host;
+use super::host::{Host, HTTP_TIMEOUT};
 use super::js_api::RunContext;
 use super::resolved::ResolvedWorkflow;
+use super::throttle::Throttle;
 use crate::api::ApiOptions;
 use crate::vamp::Vamp;
 
@@ -38,6 +40,10 @@ use crate::vamp::Vamp;
 const RESUBSCRIBE: Duration = Duration::from_secs(1);
 /// How long `vamp.http` waits for a connection.
 const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`Scheduler::stop`] waits for a stopped run to end before it gives up on it.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// At most one warning per this period about dropped events or runs skipped for want of a permit.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// A running scheduler: stop it with [`Scheduler::stop`]; dropping it stops it too, without waiting.
 pub struct Scheduler {
@@ -56,12 +62,18 @@ impl Scheduler {
         }
     }
 
-    /// Stops scheduling, stops the run in progress and waits until it ended.
+    /// Stops scheduling, stops the run in progress and waits until it ended, at most 10 s: a run
+    /// still going then (a host call that ignores cancellation) is logged and left to end on its own.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
-            if let Err(e) = task.await {
-                tracing::error!(error = %e, "a workflow scheduler ended abnormally");
+            match tokio::time::timeout(STOP_GRACE, task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "a workflow scheduler ended abnormally"),
+                Err(_) => tracing::error!(
+                    grace_s = STOP_GRACE.as_secs(),
+                    "a stopped workflow run did not end within the grace period; left to end on its own"
+                ),
             }
         }
     }
@@ -110,10 +122,28 @@ struct Runner {
     router: Router,
     http: reqwest::Client,
     limits: Limits,
+    body_limit: usize,
+    skipped: Throttle,
 }
 
 impl Runner {
-    fn start(&self, trigger: Trigger, data: Option<serde_json::Value>) -> Run {
+    /// Starts a run, or skips it (with a rate-limited warning) when `workflows.max-concurrent-runs` runs are
+    /// going already.
+    fn start(&mut self, trigger: Trigger, data: Option<serde_json::Value>) -> Option<Run> {
+        let permit = match self.vamp.inner.workflow_runs.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if let Some(skipped) = self.skipped.hit(std::time::Instant::now()) {
+                    tracing::warn!(
+                        workflow = %self.workflow.name(),
+                        skipped,
+                        ?trigger,
+                        "workflows.max-concurrent-runs runs are going; runs skipped"
+                    );
+                }
+                return None;
+            }
+        };
         let vamp = &self.vamp;
         let log = vamp
             .inner
@@ -128,6 +158,8 @@ impl Runner {
             http: self.http.clone(),
             deadline: None,
             cancel,
+            body_limit: self.body_limit,
+            http_timeout: HTTP_TIMEOUT,
         };
         let run = RunContext {
             workflow: self.workflow.name().to_string(),
@@ -145,13 +177,15 @@ impl Runner {
         let run_log = log.clone();
         let run_flag = flag.clone();
         tracing::debug!(workflow = %run.workflow, execution = log.id(), ?trigger, "workflow run starts");
-        let task =
-            tokio::task::spawn_blocking(move || run_script(&script, limits, host, &run, &run_log, run_flag));
-        Run {
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            run_script(&script, limits, host, &run, &run_log, run_flag)
+        });
+        Some(Run {
             task,
             log,
             stop: RunStop { flag, channel },
-        }
+        })
     }
 
     /// Records how `run` ended, and publishes a failure.
@@ -214,7 +248,9 @@ impl Timer {
         let settings = &vamp.settings().workflows;
         Ok(match &workflow.workflow.schedule {
             Schedule::Daemon => Timer::Daemon {
-                period: workflow.period(namespace, settings),
+                period: workflow
+                    .period(namespace, settings)
+                    .map_err(|e| e.message().to_string())?,
                 next: Some(Instant::now()),
             },
             Schedule::Time {
@@ -344,8 +380,14 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
     let name = workflow.name().to_string();
     let namespace = vamp.namespace().to_string();
     let settings = vamp.settings().workflows;
-    let mut timer = match Timer::new(&workflow, &namespace, &vamp) {
-        Ok(t) => t,
+    let prepared = Timer::new(&workflow, &namespace, &vamp).and_then(|timer| {
+        let timeout = workflow
+            .timeout(&namespace, &settings)
+            .map_err(|e| e.message().to_string())?;
+        Ok((timer, timeout))
+    });
+    let (mut timer, timeout) = match prepared {
+        Ok(prepared) => prepared,
         Err(e) => {
             let log = vamp.inner.workflow_executions.begin(&name, Trigger::Daemon);
             log.line(Stream::Stderr, &e);
@@ -357,15 +399,19 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
         Schedule::Event { tags } => Some(tags.clone()),
         _ => None,
     };
-    let runner = Runner {
-        router: crate::api::router(vamp.clone(), ApiOptions::default()),
+    let api = ApiOptions::default();
+    let mut dropped = Throttle::new(WARN_EVERY);
+    let mut runner = Runner {
+        skipped: Throttle::new(WARN_EVERY),
+        body_limit: api.body_limit,
+        router: crate::api::router(vamp.clone(), api),
         http: reqwest::Client::builder()
             .connect_timeout(HTTP_CONNECT_TIMEOUT)
             .build()
             .unwrap_or_default(),
         limits: Limits {
             memory_bytes: workflow.memory_bytes(&settings),
-            timeout: workflow.timeout(&namespace, &settings),
+            timeout,
         },
         vamp: vamp.clone(),
         workflow: workflow.clone(),
@@ -389,12 +435,12 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
                     runner.finish(&run, result).await;
                 }
                 if let Some(event) = waiting.pop_front() {
-                    current = Some(runner.start(Trigger::Event, serde_json::to_value(&event).ok()));
+                    current = runner.start(Trigger::Event, serde_json::to_value(&event).ok());
                 }
             }
             _ = sleep_until(timer.next()) => {
                 if current.is_none() {
-                    current = Some(runner.start(timer.trigger(), None));
+                    current = runner.start(timer.trigger(), None);
                 } else {
                     tracing::debug!(workflow = %name, "the previous run still runs; tick skipped");
                 }
@@ -402,12 +448,14 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
             }
             event = next_event(&mut events) => match event {
                 Some(event) if current.is_none() => {
-                    current = Some(runner.start(Trigger::Event, serde_json::to_value(&event).ok()));
+                    current = runner.start(Trigger::Event, serde_json::to_value(&event).ok());
                 }
                 Some(event) => {
                     if waiting.len() >= settings.max_queued_events.max(1) {
                         waiting.pop_front();
-                        tracing::warn!(workflow = %name, "too many events wait for the workflow; the oldest was dropped");
+                        if let Some(dropped) = dropped.hit(std::time::Instant::now()) {
+                            tracing::warn!(workflow = %name, dropped, "too many events wait for the workflow; the oldest were dropped");
+                        }
                     }
                     waiting.push_back(event);
                 }
@@ -433,4 +481,46 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
         runner.finish(&run, result).await;
     }
     tracing::info!(workflow = %name, "workflow unscheduled");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflows::resolved::resolve;
+    use crate::ServerSettings;
+    use vamp_core::dsl;
+    use vamp_core::model::{Artifact, Kind};
+
+    async fn sleeper(vamp: &Vamp, name: &str) -> ResolvedWorkflow {
+        let text = format!(
+            "name: {name}\nbreed:\n  name: {name}\n  deployable: {{type: application/javascript, definition: 'vamp.sleep(5000)'}}\nschedule: daemon\n"
+        );
+        let Artifact::Workflow(w) = dsl::read(Kind::Workflow, &text).unwrap() else {
+            panic!("not a workflow")
+        };
+        resolve(vamp, &w).await.unwrap()
+    }
+
+    fn ran(vamp: &Vamp, name: &str) -> usize {
+        vamp.inner.workflow_executions.list(name).map_or(0, |e| e.len())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_beyond_the_concurrency_cap_are_skipped() {
+        let mut settings = ServerSettings::default();
+        settings.workflows.max_concurrent_runs = 1;
+        let vamp = Vamp::builder().config(settings).build().unwrap();
+        let first = Scheduler::start(vamp.clone(), sleeper(&vamp, "first").await);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ran(&vamp, "first") == 0 {
+            assert!(Instant::now() < deadline, "the first workflow never ran");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let second = Scheduler::start(vamp.clone(), sleeper(&vamp, "second").await);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(ran(&vamp, "second"), 0, "the second run got past the cap");
+        first.stop().await;
+        second.stop().await;
+        assert_eq!(vamp.inner.workflow_runs.available_permits(), 1);
+    }
 }

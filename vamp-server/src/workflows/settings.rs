@@ -26,6 +26,11 @@ pub struct WorkflowSettings {
     /// Events an event-scheduled workflow may have waiting while it runs (64); beyond that the oldest waiting
     /// event is dropped with a warning.
     pub max_queued_events: usize,
+    /// The largest memory limit a run may have, in MB (1024): a larger `scale.memory` is cut to it.
+    pub max_memory_mb: u64,
+    /// Script runs going at once across all workflows (64), so runaway daemons cannot exhaust the blocking
+    /// thread pool; a tick that finds none free is skipped.
+    pub max_concurrent_runs: usize,
 }
 
 impl Default for WorkflowSettings {
@@ -37,6 +42,8 @@ impl Default for WorkflowSettings {
             history: 16,
             max_log_lines: 1000,
             max_queued_events: 64,
+            max_memory_mb: 1024,
+            max_concurrent_runs: 64,
         }
     }
 }

@@ -50,16 +50,31 @@ async fn run_with(
     data: Option<serde_json::Value>,
     stop_after: Option<Duration>,
 ) -> Ran {
+    run_configured(vamp, script, limits, data, stop_after, |_| {}).await
+}
+
+/// As [`run_with`], with `configure` changing the host's bounds first.
+async fn run_configured(
+    vamp: &Vamp,
+    script: &str,
+    limits: Limits,
+    data: Option<serde_json::Value>,
+    stop_after: Option<Duration>,
+    configure: impl FnOnce(&mut Host),
+) -> Ran {
     let log = vamp.inner.workflow_executions.begin("w", Trigger::Daemon);
     let (cancel_tx, cancel) = watch::channel(false);
-    let host = Host {
+    let mut host = Host {
         vamp: vamp.clone(),
         handle: tokio::runtime::Handle::current(),
         router: crate::api::router(vamp.clone(), ApiOptions::default()),
         http: reqwest::Client::new(),
         deadline: None,
         cancel,
+        body_limit: ApiOptions::default().body_limit,
+        http_timeout: super::host::HTTP_TIMEOUT,
     };
+    configure(&mut host);
     let mut env = IndexMap::new();
     env.insert("GREETING".to_string(), "hello".to_string());
     let run = RunContext {
@@ -384,4 +399,126 @@ async fn bad_arguments_throw_type_errors() {
             "true"
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_waits_throw_range_errors_instead_of_panicking() {
+    let script = r#"
+        try { vamp.sleep(1e300); } catch (e) { console.log(e instanceof RangeError, e.message); }
+        try { vamp.metrics('g', 'r', 1e300); } catch (e) { console.log(e instanceof RangeError, e.message); }
+    "#;
+    let ran = run(&vamp(), script).await;
+    assert_eq!(
+        ran.result.outcome,
+        Outcome::Succeeded,
+        "{:?} {:?}",
+        ran.result,
+        ran.lines()
+    );
+    let lines = ran.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("true vamp.sleep: at most"), "{lines:?}");
+    assert!(
+        lines[1].starts_with("true vamp.metrics: the window must be at most"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_value_beyond_the_body_limit_throws() {
+    let vamp = vamp();
+    let script = r#"
+        try { vamp.event(['big'], 'x'.repeat(2000)); } catch (e) { console.log(e.message); }
+        vamp.event(['small'], 'x'.repeat(100));
+    "#;
+    let ran = run_configured(&vamp, script, limits(10_000, 64), None, None, |h| {
+        h.body_limit = 1000
+    })
+    .await;
+    assert_eq!(ran.result.outcome, Outcome::Succeeded, "{:?}", ran.result);
+    let lines = ran.lines();
+    assert!(lines[0].contains("at most 1000 bytes"), "{lines:?}");
+    let big = vamp
+        .query(&EventQuery::tags(["big".to_string()]), Page::first(10))
+        .await
+        .unwrap();
+    assert!(big.items.is_empty());
+}
+
+/// A server answering every connection with `head` then `body_len` bytes of `x` (no answer at all when
+/// `head` is empty); its address.
+async fn raw_server(head: &'static str, body_len: usize) -> String {
+    raw_server_counting(head, body_len, Arc::default()).await
+}
+
+/// As [`raw_server`], adding the body bytes it could write to `written`.
+async fn raw_server_counting(
+    head: &'static str,
+    body_len: usize,
+    written: Arc<std::sync::atomic::AtomicUsize>,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let written = written.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                if head.is_empty() {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    return;
+                }
+                let _ = socket.write_all(head.as_bytes()).await;
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut left = body_len;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if socket.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                    written.fetch_add(n, Ordering::Relaxed);
+                    left -= n;
+                }
+            });
+        }
+    });
+    format!("http://{address}/")
+}
+
+async fn http_error(url: &str, configure: impl FnOnce(&mut Host)) -> (String, Duration) {
+    let script = format!(
+        "try {{ vamp.http('{url}'); console.log('answered'); }} catch (e) {{ console.log(e.message); }}"
+    );
+    let ran = run_configured(&vamp(), &script, limits(20_000, 64), None, None, configure).await;
+    assert_eq!(ran.result.outcome, Outcome::Succeeded, "{:?}", ran.result);
+    (ran.lines().join("\n"), ran.took)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_answer_announcing_too_many_bytes_is_refused_early() {
+    let url = raw_server("HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n", 1024).await;
+    let (message, took) = http_error(&url, |_| {}).await;
+    assert!(message.contains("1000000000 bytes, larger than"), "{message}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_answer_growing_past_the_limit_is_abandoned() {
+    let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+    let url = raw_server_counting(head, 1 << 30, written.clone()).await;
+    let (message, _) = http_error(&url, |_| {}).await;
+    assert!(message.contains("the answer is larger than"), "{message}");
+    let read = written.load(Ordering::Relaxed);
+    assert!(read < 4 * super::host::MAX_BODY, "{read} bytes were read");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_request_without_an_answer_times_out() {
+    let url = raw_server("", 0).await;
+    let (message, took) = http_error(&url, |h| h.http_timeout = Duration::from_millis(300)).await;
+    assert!(message.contains("no complete answer within 0.3 s"), "{message}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
