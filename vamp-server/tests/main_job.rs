@@ -8,14 +8,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{demo_dir, free_port, free_range, get, ProcessCleanup, TempDir};
+use support::{demo_processes, free_port, get, haproxy_settings, ProcessCleanup, TempDir};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use vamp_core::dsl;
 use vamp_core::model::{Artifact, Kind, Percentage, Ref, Route};
-use vamp_core::ops::gateways::PortRange;
 use vamp_drivers::process::ProcessConfig;
-use vamp_server::agent::{embedded_with, process_config};
+use vamp_server::agent::embedded_with;
 use vamp_server::ops::converged;
 use vamp_server::{ServerSettings, Vamp, WriteOptions};
 
@@ -56,32 +55,11 @@ impl Running {
 }
 
 fn settings() -> ServerSettings {
-    assert!(
-        std::process::Command::new("haproxy")
-            .arg("-v")
-            .output()
-            .is_ok_and(|o| o.status.success()),
-        "haproxy is not on PATH: the main job needs a real HAProxy"
-    );
-    let base = free_range(20);
-    let mut s = ServerSettings::default();
-    s.synchronization.busy_period_ms = 100;
-    s.gateways.port_range = PortRange::new(base, base + 19).unwrap();
-    s.gateways.vhost_bind = format!("127.0.0.1:{}", free_port());
-    s.agent.stats_bind = format!("127.0.0.1:{}", free_port());
-    s.agent.http_bind = format!("127.0.0.1:{}", free_port());
-    s
+    haproxy_settings(20, "the main job")
 }
 
 fn processes(data: &std::path::Path, stop_on_drop: bool) -> ProcessConfig {
-    let mut config = process_config(data);
-    config.search_path = vec![demo_dir().to_path_buf()];
-    config.restart_backoff_min = Duration::from_millis(100);
-    config.restart_backoff_max = Duration::from_secs(2);
-    config.stop_grace = Duration::from_secs(5);
-    config.poll_interval = Duration::from_millis(100);
-    config.stop_on_drop = stop_on_drop;
-    config
+    demo_processes(data, stop_on_drop)
 }
 
 fn breed(version: &str) -> Artifact {

@@ -10,15 +10,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{demo_dir, free_port, free_range, get, ProcessCleanup, TempDir};
+use support::{demo_processes, free_port, get, haproxy_settings, ProcessCleanup, TempDir};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use vamp_core::dsl;
 use vamp_core::model::{Artifact, Event, EventQuery, Kind};
-use vamp_core::ops::gateways::PortRange;
 use vamp_core::store::Page;
 use vamp_drivers::process::ProcessConfig;
-use vamp_server::agent::{embedded_with, process_config};
+use vamp_server::agent::embedded_with;
 use vamp_server::api::ApiOptions;
 use vamp_server::ops::converged;
 use vamp_server::{ServerSettings, Vamp, WriteOptions};
@@ -32,20 +31,7 @@ const WINDOW_S: u64 = 3;
 const AGENT_BUCKET_S: u64 = 5;
 
 fn settings() -> ServerSettings {
-    assert!(
-        std::process::Command::new("haproxy")
-            .arg("-v")
-            .output()
-            .is_ok_and(|o| o.status.success()),
-        "haproxy is not on PATH: the pulse test needs a real HAProxy"
-    );
-    let base = free_range(10);
-    let mut s = ServerSettings::default();
-    s.synchronization.busy_period_ms = 100;
-    s.gateways.port_range = PortRange::new(base, base + 9).unwrap();
-    s.gateways.vhost_bind = format!("127.0.0.1:{}", free_port());
-    s.agent.stats_bind = format!("127.0.0.1:{}", free_port());
-    s.agent.http_bind = format!("127.0.0.1:{}", free_port());
+    let mut s = haproxy_settings(10, "the pulse test");
     s.pulse.period_ms = 500;
     s.pulse.health_window_s = WINDOW_S;
     s.pulse.metrics_window_s = WINDOW_S;
@@ -53,13 +39,7 @@ fn settings() -> ServerSettings {
 }
 
 fn processes(data: &std::path::Path) -> ProcessConfig {
-    let mut config = process_config(data);
-    config.search_path = vec![demo_dir().to_path_buf()];
-    config.restart_backoff_min = Duration::from_millis(100);
-    config.stop_grace = Duration::from_secs(5);
-    config.poll_interval = Duration::from_millis(100);
-    config.stop_on_drop = true;
-    config
+    demo_processes(data, true)
 }
 
 /// Vamp's loops and its API, running until stopped.

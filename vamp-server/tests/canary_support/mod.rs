@@ -18,11 +18,11 @@ use vamp_core::dsl;
 use vamp_core::model::{Artifact, CanaryStatus, Event, EventQuery, Gateway, Kind};
 use vamp_core::store::Page;
 use vamp_drivers::process::ProcessConfig;
-use vamp_server::agent::{embedded_with, process_config};
+use vamp_server::agent::embedded_with;
 use vamp_server::ops::converged;
 use vamp_server::{ServerSettings, Vamp, WriteOptions};
 
-use crate::support::{demo_dir, free_port, free_range, ProcessCleanup, TempDir};
+use crate::support::{demo_processes, free_port, haproxy_settings, ProcessCleanup, TempDir};
 
 /// How long deploying may take on a loaded machine.
 pub const CONVERGE: Duration = Duration::from_secs(60);
@@ -42,33 +42,13 @@ pub struct Harness {
 }
 
 fn settings(tick_ms: u64) -> ServerSettings {
-    assert!(
-        std::process::Command::new("haproxy")
-            .arg("-v")
-            .output()
-            .is_ok_and(|o| o.status.success()),
-        "haproxy is not on PATH: the canary tests need a real HAProxy"
-    );
-    let base = free_range(20);
-    let mut s = ServerSettings::default();
-    s.synchronization.busy_period_ms = 100;
-    s.gateways.port_range = vamp_core::ops::gateways::PortRange::new(base, base + 19).unwrap();
-    s.gateways.vhost_bind = format!("127.0.0.1:{}", free_port());
-    s.agent.stats_bind = format!("127.0.0.1:{}", free_port());
-    s.agent.http_bind = format!("127.0.0.1:{}", free_port());
+    let mut s = haproxy_settings(20, "the canary tests");
     s.canary.tick_ms = tick_ms;
     s
 }
 
 fn processes(data: &std::path::Path) -> ProcessConfig {
-    let mut config = process_config(data);
-    config.search_path = vec![demo_dir().to_path_buf()];
-    config.restart_backoff_min = Duration::from_millis(100);
-    config.restart_backoff_max = Duration::from_secs(2);
-    config.stop_grace = Duration::from_secs(5);
-    config.poll_interval = Duration::from_millis(100);
-    config.stop_on_drop = true;
-    config
+    demo_processes(data, true)
 }
 
 fn breed(version: &str) -> Artifact {

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use vamp_core::ops::gateways::PortRange;
 use vamp_drivers::process::{ProcessConfig, ProcessDriver};
+use vamp_server::agent::process_config;
+use vamp_server::ServerSettings;
 
 /// The demo service's source.
 const DEMO_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/src/demo_service.rs");
@@ -130,4 +133,38 @@ impl Drop for ProcessCleanup {
         })
         .join();
     }
+}
+
+/// Settings of an embedded Vamp driving the real `haproxy`: `ports` gateway ports from a free block, free binds
+/// for the virtual hosts and the agent's stats and HTTP, quick polling while converging. Fails the test loudly
+/// when `haproxy` is not on PATH (`what` says which test needs it).
+pub fn haproxy_settings(ports: u16, what: &str) -> ServerSettings {
+    assert!(
+        std::process::Command::new("haproxy")
+            .arg("-v")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "haproxy is not on PATH: {what} needs a real HAProxy"
+    );
+    let base = free_range(ports);
+    let mut s = ServerSettings::default();
+    s.synchronization.busy_period_ms = 100;
+    s.gateways.port_range = PortRange::new(base, base + ports - 1).unwrap();
+    s.gateways.vhost_bind = format!("127.0.0.1:{}", free_port());
+    s.agent.stats_bind = format!("127.0.0.1:{}", free_port());
+    s.agent.http_bind = format!("127.0.0.1:{}", free_port());
+    s
+}
+
+/// The process driver of the embedded default under `data`, running the freshly built `vamp-demo-service` with
+/// quick restarts and polling; `stop_on_drop` stops its processes when the driver is dropped.
+pub fn demo_processes(data: &Path, stop_on_drop: bool) -> ProcessConfig {
+    let mut config = process_config(data);
+    config.search_path = vec![demo_dir().to_path_buf()];
+    config.restart_backoff_min = Duration::from_millis(100);
+    config.restart_backoff_max = Duration::from_secs(2);
+    config.stop_grace = Duration::from_secs(5);
+    config.poll_interval = Duration::from_millis(100);
+    config.stop_on_drop = stop_on_drop;
+    config
 }
