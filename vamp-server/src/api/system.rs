@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::negotiation::{plain, render, Format};
 use super::query::Query;
 use super::state::ApiState;
+use crate::pulse::prometheus::escape_label;
 use crate::settings::ServerSettings;
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
@@ -134,12 +135,6 @@ pub async fn config(State(state): State<ApiState>, headers: HeaderMap) -> Result
         },
     });
     render(StatusCode::OK, format, &value)
-}
-
-fn escape_label(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// `GET /api/v1/metrics`: Prometheus text — the API's request counters, uptime, whether each component
