@@ -142,7 +142,8 @@ impl SlaLoop {
         }
         let now = Utc::now();
         let last_event = last_sla_event(vamp, &deployment.name, &cluster.name, &window, now).await?;
-        let ports = if last_event.is_some_and(|at| window.quiet_until(at, now).is_some()) {
+        let quiet = last_event.is_some_and(|at| window.quiet_until(at, now).is_some());
+        let ports = if quiet || window.interval.is_zero() {
             Vec::new()
         } else {
             measure(vamp, deployment, cluster, &window).await?
