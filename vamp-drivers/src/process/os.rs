@@ -181,6 +181,7 @@ mod tests {
         assert_eq!(signal_group(u32::MAX / 2, true).ok(), Some(false));
     }
 
+    /// Polls: until the child has called `exec`, `/proc/<pid>/environ` still shows the parent's environment.
     #[test]
     fn marked_group_leaders_are_found_by_their_environment() {
         let marker = format!("vamp-os-test-{}", std::process::id());
@@ -191,7 +192,12 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
-        let found = marked_leaders("VAMP_TEST_MARK", &marker);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut found = marked_leaders("VAMP_TEST_MARK", &marker);
+        while found.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            found = marked_leaders("VAMP_TEST_MARK", &marker);
+        }
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(found.len(), 1, "{found:?}");
