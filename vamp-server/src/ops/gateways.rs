@@ -68,17 +68,7 @@ impl Vamp {
     }
 
     pub(crate) async fn list_gateways(&self, page: Page) -> Result<Paged<Artifact>> {
-        let plan = self.current_plan().await?;
-        let mut all: Vec<Gateway> = plan.gateways.into_iter().map(|p| p.gateway).collect();
-        let planned: HashSet<String> = all.iter().map(|g| g.name.clone()).collect();
-        all.extend(
-            self.stored_gateways()
-                .await?
-                .into_iter()
-                .filter(|g| !planned.contains(&g.name)),
-        );
-        all.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Paged::slice(all, page).map(Artifact::Gateway))
+        Ok(Paged::slice(self.all_gateways().await?, page).map(Artifact::Gateway))
     }
 
     pub(crate) async fn get_gateway(&self, name: &str) -> Result<Option<Artifact>> {
