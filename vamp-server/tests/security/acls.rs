@@ -1,0 +1,1 @@
+//! Attacks: acls (see docs/security.md).

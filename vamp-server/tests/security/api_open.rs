@@ -1,0 +1,1 @@
+//! Attacks: api_open (see docs/security.md).

@@ -1,0 +1,1 @@
+//! Attacks: kv (see docs/security.md).

@@ -1,0 +1,1 @@
+//! Attacks: logs (see docs/security.md).

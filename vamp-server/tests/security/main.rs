@@ -1,0 +1,23 @@
+//! Every attack of docs/security.md as a test that must fail as an attack, run against the real entry points
+//! (a running `vamp serve`, the REST API, HAProxy, the key-value stores).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api_open;
+
+mod templates;
+
+mod acls;
+
+mod processes;
+
+mod kv;
+
+mod bounds;
+
+mod workflows;
+
+mod logs;
+
+mod secrets;

@@ -1,0 +1,1 @@
+//! Attacks: processes (see docs/security.md).

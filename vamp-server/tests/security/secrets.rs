@@ -1,0 +1,1 @@
+//! Attacks: secrets (see docs/security.md).

@@ -1,0 +1,1 @@
+//! Attacks: templates (see docs/security.md).

@@ -1,0 +1,1 @@
+//! Attacks: workflows (see docs/security.md).
