@@ -11,6 +11,7 @@ pub mod dsl;
 pub mod error;
 pub mod model;
 pub mod ops;
+pub mod redact;
 pub mod resolve;
 
 pub mod driver;

@@ -24,6 +24,7 @@ use crate::settings::{
     AgentSettings, DeploymentSettings, GatewaySettings, PulseSettings, ServerSettings, SyncSettings,
 };
 use crate::sla_settings::SlaSettings;
+use crate::tokens::{private_dir, read_token_file};
 use crate::vamp::Vamp;
 
 /// The address the API listens on unless configured otherwise.
@@ -145,8 +146,14 @@ impl HaConfig {
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ApiConfig {
-    /// Bearer tokens; with none, the API is open (as the original was).
+    /// Bearer tokens; with none, `vamp serve` creates an admin token in the data directory
+    /// ([`crate::tokens::TOKEN_FILE`]).
     pub tokens: TokenConfig,
+    /// Serve the API without any credential when no token is configured (the original's behaviour). Refused on a
+    /// non-loopback listen address.
+    pub insecure_open: bool,
+    /// Host names the API answers to besides IP addresses and `localhost` (DNS-rebinding protection).
+    pub allowed_hosts: Vec<String>,
     /// TLS; `None` = plain HTTP.
     pub tls: Option<TlsConfig>,
     /// Allowed CORS origins; empty = no cross-origin access (the original allowed any origin).
@@ -162,6 +169,10 @@ pub struct TokenConfig {
     pub admin: Vec<String>,
     /// Tokens that may only read.
     pub read_only: Vec<String>,
+    /// A file of admin tokens, one a line.
+    pub admin_file: Option<PathBuf>,
+    /// A file of read-only tokens, one a line.
+    pub read_only_file: Option<PathBuf>,
 }
 
 /// The API's TLS certificate and key (PEM files).
@@ -180,7 +191,7 @@ pub struct TlsConfig {
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CorsConfig {
-    /// Allowed origins (`https://ui.example.com`); empty = any.
+    /// Allowed origins (`https://ui.example.com`, or `*`); empty = no cross-origin access.
     pub origins: Vec<String>,
 }
 
@@ -250,14 +261,36 @@ pub const SETTINGS: &[Setting] = &[
     setting("ha.election", "VAMP_HA_ELECTION", "ha-election", SettingType::Text, "<namespace>", "The election's name"),
     setting("ha.id", "VAMP_HA_ID", "ha-id", SettingType::Text, "<listen>", "This server's candidate id"),
     setting("ha.lease-ttl-s", "VAMP_HA_LEASE_TTL", "ha-lease-ttl", SettingType::Number, "5", "The election lease's TTL in seconds"),
-    setting("api.tokens.admin", "VAMP_API_TOKENS", "api-token", SettingType::List, "(none: open API)", "Bearer tokens that may read and write"),
+    setting("api.tokens.admin", "VAMP_API_TOKENS", "api-token", SettingType::List, "(none: a token created in <data-dir>/api-token)", "Bearer tokens that may read and write (a flag is visible in ps: prefer the file or the variable)"),
     setting("api.tokens.read-only", "VAMP_API_READ_TOKENS", "api-read-token", SettingType::List, "(none)", "Bearer tokens that may only read"),
+    setting("api.tokens.admin-file", "VAMP_API_TOKEN_FILE", "api-token-file", SettingType::Text, "(none)", "A file of admin tokens, one a line"),
+    setting("api.tokens.read-only-file", "VAMP_API_READ_TOKEN_FILE", "api-read-token-file", SettingType::Text, "(none)", "A file of read-only tokens, one a line"),
+    setting("api.insecure-open", "VAMP_INSECURE_OPEN_API", "insecure-open-api", SettingType::Bool, "false", "Serve the API without credentials when no token is configured (loopback only)"),
+    setting("api.allowed-hosts", "VAMP_ALLOWED_HOSTS", "allowed-host", SettingType::List, "(IP addresses and localhost)", "Host names the API answers to (DNS-rebinding protection)"),
     setting("api.tls.cert", "VAMP_TLS_CERT", "tls-cert", SettingType::Text, "(none: plain HTTP)", "The API's TLS certificate chain (PEM)"),
     setting("api.tls.key", "VAMP_TLS_KEY", "tls-key", SettingType::Text, "(none)", "The API's TLS private key (PEM)"),
     setting("api.cors.origins", "VAMP_CORS_ORIGINS", "cors-origin", SettingType::List, "(none)", "Allowed CORS origins"),
     setting("demo", "VAMP_DEMO", "demo", SettingType::Bool, "false", "Deploy a demo service and run a live canary release through HAProxy"),
     setting("demo-port", "VAMP_DEMO_PORT", "demo-port", SettingType::Number, "9050", "The gateway port of the demo"),
 ];
+
+/// The documentation's table of [`SETTINGS`] (docs/server.md holds it verbatim; a test keeps the two equal).
+pub fn settings_table() -> String {
+    let mut out = String::from(
+        "| file key | environment | flag | default | what |\n|---|---|---|---|---|\n",
+    );
+    for s in SETTINGS {
+        let flag = match s.kind {
+            SettingType::List => format!("`--{}` (repeatable; env: comma-separated)", s.flag),
+            _ => format!("`--{}`", s.flag),
+        };
+        out.push_str(&format!(
+            "| `{}` | `{}` | {flag} | `{}` | {} |\n",
+            s.key, s.env, s.default, s.help
+        ));
+    }
+    out
+}
 
 /// The environment variable naming the configuration file when `--config` is not given.
 pub const CONFIG_ENV: &str = "VAMP_CONFIG";
@@ -456,6 +489,16 @@ impl ServeConfig {
                 .validate()
                 .map_err(|e| keyed("ha.lease-ttl-s", e))?;
         }
+        if self.api.insecure_open && !self.listen.ip().is_loopback() {
+            return Err(keyed(
+                "api.insecure-open",
+                Error::invalid(format!(
+                    "an API without credentials may only listen on a loopback address, not {}; configure a token \
+                     (api.tokens.admin-file) instead",
+                    self.listen
+                )),
+            ));
+        }
         if let Some(tls) = &self.api.tls {
             if tls.cert.as_os_str().is_empty() || tls.key.as_os_str().is_empty() {
                 return Err(keyed(
@@ -527,12 +570,14 @@ impl ServeConfig {
     /// access-log aggregator is the metrics source. Creates the data directory. Fails with the backends'
     /// errors (`Invalid` for a bad URL, `Unavailable` for an unreachable backend).
     pub async fn build(&self) -> Result<Vamp> {
-        create_dir(&self.data_dir)?;
+        private_dir(&self.data_dir)?;
         let url = self.persistence_url();
         if let Some(path) = url.strip_prefix("sqlite://") {
-            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            let path = Path::new(path.split('?').next().unwrap_or(path));
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_dir(parent)?;
             }
+            private_sqlite(path)?;
         }
         let artifacts = vamp_persistence::url::connect_artifacts(&url).await?;
         let events = vamp_persistence::url::connect_events(&url).await?;
@@ -555,12 +600,74 @@ impl ServeConfig {
                 .dir
                 .clone()
                 .unwrap_or_else(|| self.data_dir.join("agent"));
-            create_dir(&dir)?;
+            private_dir(&dir)?;
             let agent = EmbeddedAgent::new(&settings, dir)?;
             builder = builder.metrics(agent.aggregator()).agent(agent);
         }
         builder.config(settings).build()
     }
+}
+
+/// The API's tokens: those configured and those of the token files; with none and the API not opened
+/// explicitly, the admin token of the data directory ([`crate::tokens::data_dir_token`], created at first start).
+#[derive(Debug, Clone)]
+pub struct ApiCredentials {
+    /// What the API checks.
+    pub security: crate::api::ApiSecurity,
+    /// The data directory's token file, when that is where the admin token came from, and whether it was
+    /// created now.
+    pub token_file: Option<(PathBuf, bool)>,
+}
+
+impl ServeConfig {
+    /// The API's credentials (see [`ApiCredentials`]). Creates the data directory (0700) and the token file (0600)
+    /// when needed. Fails when a token file cannot be read or holds no token.
+    pub fn api_credentials(&self) -> Result<ApiCredentials> {
+        let tokens = &self.api.tokens;
+        let mut security = crate::api::ApiSecurity {
+            admin_tokens: tokens.admin.clone(),
+            read_tokens: tokens.read_only.clone(),
+            open: false,
+        };
+        if let Some(file) = &tokens.admin_file {
+            security.admin_tokens.extend(read_token_file(file)?);
+        }
+        if let Some(file) = &tokens.read_only_file {
+            security.read_tokens.extend(read_token_file(file)?);
+        }
+        let mut token_file = None;
+        if security.has_no_tokens() {
+            if self.api.insecure_open {
+                security.open = true;
+            } else {
+                private_dir(&self.data_dir)?;
+                let (token, path, created) = crate::tokens::data_dir_token(&self.data_dir)?;
+                security.admin_tokens.push(token);
+                token_file = Some((path, created));
+            }
+        }
+        Ok(ApiCredentials {
+            security,
+            token_file,
+        })
+    }
+}
+
+/// Makes the SQLite database at `path` and its journal files owner-only, creating the database file empty (0600)
+/// when it does not exist yet, so that SQLite creates its WAL and shared-memory files with the same mode.
+fn private_sqlite(path: &Path) -> Result<()> {
+    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+        return Ok(());
+    }
+    if !path.exists() {
+        crate::tokens::write_private(path, b"")?;
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        crate::tokens::private_file(Path::new(&file))?;
+    }
+    Ok(())
 }
 
 /// Whether `error` is a configuration (usage) error rather than a failure of something the configuration names.

@@ -12,6 +12,7 @@ pub mod ops;
 pub mod pulse;
 pub mod settings;
 pub mod sla_settings;
+pub mod tokens;
 pub mod vamp;
 pub mod workflows;
 

@@ -52,7 +52,7 @@ async fn a_deployment_is_created_merged_and_sliced() {
             })
             .await
     });
-    let api = TestApi::with(vamp, ApiOptions::default()).await;
+    let api = TestApi::with(vamp, ApiOptions::insecure_open()).await;
 
     let created = api.post_yaml("/api/v1/deployments", SHOP_V1).await;
     assert_eq!(created.status, StatusCode::ACCEPTED, "{}", created.text);

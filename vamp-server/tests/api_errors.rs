@@ -39,7 +39,7 @@ fn case(
 async fn malformed_requests_are_4xx_with_a_message() {
     let options = ApiOptions {
         body_limit: 4096,
-        ..ApiOptions::default()
+        ..ApiOptions::insecure_open()
     };
     let api = TestApi::with(Vamp::builder().build().unwrap(), options).await;
     api.post_yaml("/api/v1/deployments", SHOP_V1).await;

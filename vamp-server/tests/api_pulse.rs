@@ -226,7 +226,7 @@ async fn one_pass_publishes_the_originals_tags_and_types() {
 async fn the_health_and_metrics_api_reads_every_level() {
     let (vamp, metrics) = shop().await;
     traffic(&metrics);
-    let api = TestApi::with(vamp, ApiOptions::default()).await;
+    let api = TestApi::with(vamp, ApiOptions::insecure_open()).await;
     let number = |path: String| {
         let api = &api;
         async move {
@@ -467,7 +467,7 @@ async fn prometheus_shows_the_same_figures_with_escaped_labels() {
     .await
     .unwrap();
     metrics.record(ODD, Some("[127.0.0.1:9]"), 503, 1.0, chrono::Utc::now());
-    let api = TestApi::with(vamp, ApiOptions::default()).await;
+    let api = TestApi::with(vamp, ApiOptions::insecure_open()).await;
     let reply = api.get("/api/v1/metrics").await;
     assert_eq!(reply.status, StatusCode::OK);
     let samples = parse_exposition(&reply.text);

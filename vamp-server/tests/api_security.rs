@@ -15,6 +15,7 @@ fn secured() -> ApiOptions {
         security: ApiSecurity {
             admin_tokens: vec!["admin-secret".into()],
             read_tokens: vec!["read-secret".into()],
+            open: false,
         },
         ..ApiOptions::default()
     }
@@ -70,10 +71,17 @@ async fn tokens_decide_who_reads_and_who_writes() {
 }
 
 #[tokio::test]
-async fn without_tokens_the_api_is_open() {
+async fn without_tokens_the_api_is_open_only_when_opened_explicitly() {
     let api = TestApi::start().await;
     let reply = send(&api, reqwest::Method::POST, "/api/v1/breeds", None).await;
     assert_eq!(reply.status, StatusCode::CREATED);
+
+    let closed = TestApi::with(Vamp::builder().build().unwrap(), ApiOptions::default()).await;
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let reply = send(&closed, method.clone(), "/api/v1/breeds", None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method}");
+        assert!(reply.text.contains("no API token configured"), "{}", reply.text);
+    }
 }
 
 #[tokio::test]
@@ -165,7 +173,7 @@ async fn tls_serves_https_with_the_configured_certificate() {
             cert: support("test-cert.pem"),
             key: support("test-key.pem"),
         }),
-        ..ApiOptions::default()
+        ..ApiOptions::insecure_open()
     };
     let mut api = TestApi::with(Vamp::builder().build().unwrap(), options).await;
     let ca = reqwest::Certificate::from_pem(&std::fs::read(support("test-ca.pem")).unwrap()).unwrap();

@@ -84,7 +84,7 @@ fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> St
 
 #[tokio::test]
 async fn the_entry_page_is_served_at_the_root_and_always_revalidated() {
-    let server = Server::with_ui(built_ui(), ApiOptions::default()).await;
+    let server = Server::with_ui(built_ui(), ApiOptions::insecure_open()).await;
     for path in ["/", "/index.html"] {
         let response = server.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -97,7 +97,7 @@ async fn the_entry_page_is_served_at_the_root_and_always_revalidated() {
 
 #[tokio::test]
 async fn hashed_assets_are_served_with_their_type_and_cached_for_good() {
-    let server = Server::with_ui(built_ui(), ApiOptions::default()).await;
+    let server = Server::with_ui(built_ui(), ApiOptions::insecure_open()).await;
     let response = server.get("/assets/index-4f2a9c.js").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, CONTENT_TYPE), "text/javascript; charset=utf-8");
@@ -114,7 +114,7 @@ async fn hashed_assets_are_served_with_their_type_and_cached_for_good() {
 
 #[tokio::test]
 async fn client_side_routes_get_the_entry_page_but_missing_assets_are_404() {
-    let server = Server::with_ui(built_ui(), ApiOptions::default()).await;
+    let server = Server::with_ui(built_ui(), ApiOptions::insecure_open()).await;
     for path in [
         "/deployments",
         "/gateways/demo/frontend/web",
@@ -132,7 +132,7 @@ async fn client_side_routes_get_the_entry_page_but_missing_assets_are_404() {
 
 #[tokio::test]
 async fn the_api_keeps_its_paths_and_headers_beside_the_ui() {
-    let server = Server::with_ui(built_ui(), ApiOptions::default()).await;
+    let server = Server::with_ui(built_ui(), ApiOptions::insecure_open()).await;
     let info = server.get("/api/v1/info").await;
     assert_eq!(info.status(), StatusCode::OK);
     assert_eq!(header(&info, CACHE_CONTROL), "no-store");
@@ -148,7 +148,7 @@ async fn the_api_keeps_its_paths_and_headers_beside_the_ui() {
 
 #[tokio::test]
 async fn only_get_and_head_reach_the_ui() {
-    let server = Server::with_ui(built_ui(), ApiOptions::default()).await;
+    let server = Server::with_ui(built_ui(), ApiOptions::insecure_open()).await;
     let head = server
         .client
         .head(format!("{}/deployments", server.base))
@@ -173,7 +173,7 @@ async fn only_get_and_head_reach_the_ui() {
 
 #[tokio::test]
 async fn without_a_built_ui_every_ui_path_says_how_to_build_it() {
-    let server = Server::with_ui(UiAssets::not_built(), ApiOptions::default()).await;
+    let server = Server::with_ui(UiAssets::not_built(), ApiOptions::insecure_open()).await;
     for path in ["/", "/deployments", "/gateways/demo/9050"] {
         let response = server.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -191,6 +191,7 @@ async fn with_tokens_the_ui_loads_without_one_and_the_api_still_demands_it() {
         security: ApiSecurity {
             admin_tokens: vec!["s3cret".into()],
             read_tokens: vec![],
+            open: false,
         },
         ..ApiOptions::default()
     };
@@ -218,7 +219,7 @@ async fn with_tokens_the_ui_loads_without_one_and_the_api_still_demands_it() {
 #[tokio::test]
 async fn the_default_router_serves_the_ui_compiled_into_the_binary() {
     let vamp = Vamp::builder().build().unwrap();
-    let server = Server::start(router(vamp, ApiOptions::default())).await;
+    let server = Server::start(router(vamp, ApiOptions::insecure_open())).await;
     let response = server.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, CONTENT_TYPE), "text/html; charset=utf-8");

@@ -206,6 +206,16 @@ fn the_binary_exits_2_on_bad_configuration() {
 }
 
 #[test]
+fn the_documented_settings_table_is_the_settings_list() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/server.md")).unwrap();
+    let table = vamp_server::config::settings_table();
+    assert!(
+        doc.contains(&table),
+        "docs/server.md must hold the settings table exactly as generated:\n{table}"
+    );
+}
+
+#[test]
 fn the_documented_example_configuration_is_accepted() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/server.md")).unwrap();
     let section = doc.find("### Configuration layers").unwrap();

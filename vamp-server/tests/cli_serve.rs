@@ -13,6 +13,9 @@ use std::time::Duration;
 use cli_support::{code, run_vamp, stderr, TempDir};
 use vamp_core::testkit::servers::{free_port, wait_until, TestServer};
 
+/// The admin token every server of these tests is started with.
+const TOKEN: &str = "cli-serve-token";
+
 /// A `vamp serve` child, killed on drop if still running.
 struct Server {
     child: Child,
@@ -30,6 +33,7 @@ impl Server {
                 cmd.env_remove(k);
             }
         }
+        cmd.env("VAMP_API_TOKENS", TOKEN);
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         Server {
             child: cmd.spawn().unwrap(),
@@ -44,8 +48,10 @@ impl Server {
             return false;
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-        if s.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            .is_err()
+        let request = format!(
+            "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        );
+        if s.write_all(request.as_bytes()).is_err()
         {
             return false;
         }
@@ -177,7 +183,7 @@ fn serve_starts_answers_health_runs_haproxy_and_stops_on_sigterm() {
             "json",
         ],
         None,
-        &[],
+        &[("VAMP_TOKEN", TOKEN)],
     );
     assert_eq!(code(&info), 0, "{}", stderr(&info));
 

@@ -67,7 +67,7 @@ impl Running {
         let (api_tx, api_rx) = oneshot::channel::<()>();
         let v = vamp.clone();
         let server = tokio::spawn(async move {
-            vamp_server::api::serve_on(v, ApiOptions::default(), listener, async move {
+            vamp_server::api::serve_on(v, ApiOptions::insecure_open(), listener, async move {
                 let _ = api_rx.await;
             })
             .await

@@ -452,7 +452,7 @@ async fn a_third_party_sla_event_posted_to_the_api_triggers_the_escalation() {
     let (stop_api, api_stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(serve_on(
         vamp.clone(),
-        ApiOptions::default(),
+        ApiOptions::insecure_open(),
         listener,
         async move {
             let _ = api_stopped.await;

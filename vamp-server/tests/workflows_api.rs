@@ -32,7 +32,7 @@ async fn start() -> (TestApi, oneshot::Sender<()>) {
         })
         .await
     });
-    (TestApi::with(vamp, ApiOptions::default()).await, tx)
+    (TestApi::with(vamp, ApiOptions::insecure_open()).await, tx)
 }
 
 fn workflow(name: &str, schedule: serde_json::Value, script: &str) -> serde_json::Value {

@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod documents;
 pub mod error;
 pub mod events;
+pub mod guard;
 pub mod negotiation;
 pub mod openapi;
 pub mod options;
@@ -50,7 +51,8 @@ async fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// The API's router over `vamp`, with `options`' tokens, CORS and body limit (TLS and the listen address are
+/// The API's router over `vamp`, with `options`' tokens, Host/Origin/Content-Type checks ([`guard`]), CORS and
+/// body limit (TLS and the listen address are
 /// [`serve()`]'s), and the web UI compiled into this binary at every path outside `/api`. Every API error
 /// response is `{"message": …}`; unknown API routes are 404.
 pub fn router(vamp: Vamp, options: ApiOptions) -> Router {
@@ -69,6 +71,7 @@ pub fn router_with_ui(vamp: Vamp, options: ApiOptions, assets: ui::UiAssets) -> 
 fn api_router(vamp: Vamp, options: ApiOptions) -> Router {
     let stats = Arc::new(Stats::default());
     let security = Arc::new(options.security.clone());
+    let guard = Arc::new(guard::RequestGuard::new(&options));
     let cors = cors::layer(&options.cors);
     let body_limit = options.body_limit;
     let state = ApiState {
@@ -81,10 +84,12 @@ fn api_router(vamp: Vamp, options: ApiOptions) -> Router {
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(guard::content_type))
         .layer(axum::middleware::from_fn_with_state(
             security,
             security::authorize,
         ))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .layer(axum::middleware::map_response(no_store))
         .layer(axum::middleware::map_response(error::normalize_errors));
     let router = match cors {

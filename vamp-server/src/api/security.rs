@@ -1,6 +1,6 @@
 //! Bearer tokens: admin tokens may do everything, read tokens only `GET` and `HEAD`. Without configured tokens
-//! every request passes. A missing or unknown token is 401 (with `WWW-Authenticate: Bearer`), a read token on a
-//! write 403. Tokens are compared in constant time.
+//! every request is refused (401) unless the API was opened explicitly. A missing or unknown token is 401 (with
+//! `WWW-Authenticate: Bearer`), a read token on a write 403. Tokens are compared in constant time.
 
 use std::sync::Arc;
 
@@ -39,6 +39,12 @@ fn unauthorized(message: &str) -> Response {
 pub async fn authorize(State(security): State<Arc<ApiSecurity>>, request: Request, next: Next) -> Response {
     if security.is_open() || request.method() == Method::OPTIONS {
         return next.run(request).await;
+    }
+    if security.has_no_tokens() {
+        return unauthorized(
+            "This server has no API token configured, so it refuses every request: configure a token \
+             (--api-token-file, VAMP_API_TOKENS) or open the API knowingly (--insecure-open-api).",
+        );
     }
     let token = request
         .headers()

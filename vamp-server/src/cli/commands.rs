@@ -128,7 +128,14 @@ pub fn command() -> Command {
                 .long("token")
                 .global(true)
                 .value_name("TOKEN")
-                .help("Bearer token for the API [env: VAMP_TOKEN]"),
+                .help("Bearer token for the API [env: VAMP_TOKEN] (visible in ps: prefer --token-file)"),
+        )
+        .arg(
+            Arg::new("token-file")
+                .long("token-file")
+                .global(true)
+                .value_name("FILE")
+                .help("A file holding the API token [env: VAMP_TOKEN_FILE] [default for a server on this machine: $VAMP_DATA_DIR/api-token, ./vamp-data/api-token]"),
         )
         .arg(
             Arg::new("output")

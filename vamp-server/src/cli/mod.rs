@@ -34,7 +34,7 @@ use exit::{CliError, CliResult, EXIT_OK};
 use output::{Console, Format};
 
 /// Runs `vamp` with `args` (the program name first) and returns its exit code. `env` looks up environment
-/// variables (`VAMP_URL`, `VAMP_TOKEN`, `VAMP_CONFIG`, the `VAMP_*` settings of `vamp serve`); `shutdown` ends
+/// variables (`VAMP_URL`, `VAMP_TOKEN`, `VAMP_TOKEN_FILE`, `VAMP_DATA_DIR`, `VAMP_CONFIG`, the `VAMP_*` settings of `vamp serve`); `shutdown` ends
 /// `vamp serve`.
 pub async fn run(
     args: Vec<OsString>,
@@ -60,7 +60,7 @@ pub async fn run(
     match dispatch(&matches, &env, console, shutdown).await {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            console.note(&format!("error: {e}"));
+            console.note(&vamp_core::redact::url(&format!("error: {e}")));
             e.exit_code()
         }
     }
@@ -139,8 +139,40 @@ fn client_from(sub: &ArgMatches, env: &impl Fn(&str) -> Option<String>) -> CliRe
         .cloned()
         .or_else(|| env("VAMP_URL").filter(|u| !u.is_empty()))
         .unwrap_or_else(|| DEFAULT_URL.to_string());
-    let token = opt(sub, "token").cloned().or_else(|| env("VAMP_TOKEN"));
-    Client::new(&url, token)
+    Client::new(&url, client_token(sub, env, &url)?)
+}
+
+/// The token the CLI sends: `--token`, `VAMP_TOKEN`, the first token of `--token-file` / `VAMP_TOKEN_FILE`, or,
+/// for a server on this machine (a loopback URL), the admin token `vamp serve` created in its data directory
+/// (`VAMP_DATA_DIR`, default `./vamp-data`) when that file exists and is readable.
+fn client_token(
+    sub: &ArgMatches,
+    env: &impl Fn(&str) -> Option<String>,
+    url: &str,
+) -> CliResult<Option<String>> {
+    let nonempty = |v: Option<String>| v.filter(|t| !t.trim().is_empty());
+    if let Some(token) = nonempty(opt(sub, "token").cloned()).or_else(|| nonempty(env("VAMP_TOKEN"))) {
+        return Ok(Some(token));
+    }
+    if let Some(file) = nonempty(opt(sub, "token-file").cloned()).or_else(|| nonempty(env("VAMP_TOKEN_FILE"))) {
+        let tokens = crate::tokens::read_token_file(std::path::Path::new(&file))
+            .map_err(|e| CliError::usage(e.message().to_string()))?;
+        return Ok(tokens.into_iter().next());
+    }
+    let local = reqwest::Url::parse(url).ok().is_some_and(|u| match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    });
+    if !local {
+        return Ok(None);
+    }
+    let data_dir = nonempty(env("VAMP_DATA_DIR")).unwrap_or_else(|| crate::config::DEFAULT_DATA_DIR.to_string());
+    let file = PathBuf::from(data_dir).join(crate::tokens::TOKEN_FILE);
+    Ok(crate::tokens::read_token_file(&file)
+        .ok()
+        .and_then(|t| t.into_iter().next()))
 }
 
 /// The `vamp serve` configuration of `args` (the arguments after `vamp serve`) and `env`: defaults < the file of

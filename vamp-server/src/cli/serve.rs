@@ -8,13 +8,11 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
-use vamp_core::Result;
 
-use crate::api::{ApiOptions, TlsOptions};
+use crate::api::{ApiOptions, ApiSecurity, TlsOptions};
 
-use crate::config::{ApiConfig, ServeConfig};
+use crate::config::{ApiCredentials, ServeConfig};
 use crate::ha::{while_leader, LeaderElection};
-use crate::vamp::Vamp;
 
 use super::exit::{CliError, CliResult};
 
@@ -25,6 +23,8 @@ const GRACE_WITHOUT_HA: Duration = Duration::from_secs(10);
 /// backends refuse, "unreachable" for backends that do not answer, and a failure when the API's address cannot
 /// be bound or the loops stop with an error (the process should then exit and be restarted).
 pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()> + Send) -> CliResult<()> {
+    let credentials = config.api_credentials().map_err(CliError::from)?;
+    announce_credentials(&config, &credentials);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| CliError::Failed(format!("The API cannot listen on {}: {e}", config.listen)))?;
@@ -49,9 +49,9 @@ pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()> + Sen
     tracing::info!(
         listen = %config.listen,
         data_dir = %config.data_dir.display(),
-        persistence = %config.persistence_url(),
-        kv = %config.kv,
-        driver = %config.driver_url(),
+        persistence = %vamp_core::redact::url(&config.persistence_url()),
+        kv = %vamp_core::redact::url(&config.kv),
+        driver = %vamp_core::redact::url(&config.driver_url()),
         namespace = %config.namespace,
         ha = config.ha.enabled(),
         "vamp serve starting"
@@ -84,9 +84,9 @@ pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()> + Sen
             }
         },
     ));
-    let mut api = tokio::spawn(serve_api(
+    let mut api = tokio::spawn(crate::api::serve_on(
         vamp.clone(),
-        config.api.clone(),
+        api_options(&config, credentials.security),
         listener,
         stopped(stop_rx),
     ));
@@ -135,25 +135,62 @@ pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()> + Sen
     result
 }
 
-/// Serves the REST API for `vamp` on `listener` until `shutdown`, with the tokens, TLS and CORS of `api`.
-pub async fn serve_api(
-    vamp: Vamp,
-    api: ApiConfig,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    crate::api::serve_on(vamp, api_options(&api), listener, shutdown).await
-}
-
-/// The API's options for the `api` section of the configuration.
-fn api_options(api: &ApiConfig) -> ApiOptions {
-    let mut options = ApiOptions::default();
-    options.security.admin_tokens = api.tokens.admin.clone();
-    options.security.read_tokens = api.tokens.read_only.clone();
+/// The API's options for the `api` section of `config` with `security`.
+pub fn api_options(config: &ServeConfig, security: ApiSecurity) -> ApiOptions {
+    let api = &config.api;
+    let mut options = ApiOptions {
+        listen: config.listen,
+        security,
+        allowed_hosts: api.allowed_hosts.clone(),
+        ..ApiOptions::default()
+    };
     options.tls = api.tls.as_ref().map(|tls| TlsOptions {
         cert: tls.cert.clone(),
         key: tls.key.clone(),
     });
     options.cors.origins = api.cors.origins.clone();
     options
+}
+
+/// Tells the operator where the API's admin token is and warns of what weakens the API: an open API, tokens on
+/// the command line (visible to every user in `ps`), plain HTTP on a non-loopback address.
+fn announce_credentials(config: &ServeConfig, credentials: &ApiCredentials) {
+    let scheme = if config.api.tls.is_some() { "https" } else { "http" };
+    if let Some((path, created)) = &credentials.token_file {
+        let verb = if *created { "created" } else { "kept" };
+        println!(
+            "vamp: the API's admin token is {verb} in {} (the CLI on this machine reads it from there; sign in to \
+             the web UI at {scheme}://{} with it)",
+            path.display(),
+            config.listen
+        );
+        tracing::info!(file = %path.display(), created, "API admin token");
+        if config.demo {
+            if let Some(token) = credentials.security.admin_tokens.first() {
+                println!("vamp: demo: signed-in web UI link: {scheme}://{}/#token={token}", config.listen);
+            }
+        }
+    }
+    if credentials.security.is_open() {
+        tracing::warn!(
+            listen = %config.listen,
+            "the API is open: every local user and every web page open on this machine can change what runs \
+             (--insecure-open-api)"
+        );
+    } else if config.api.insecure_open {
+        tracing::warn!("api.insecure-open is ignored: tokens are configured");
+    }
+    if std::env::args().any(|a| a == "--api-token" || a.starts_with("--api-token=") || a == "--api-read-token" || a.starts_with("--api-read-token=")) {
+        tracing::warn!(
+            "API tokens given as flags are visible to every user of this machine (ps); use --api-token-file or \
+             VAMP_API_TOKENS"
+        );
+    }
+    if !config.listen.ip().is_loopback() && config.api.tls.is_none() {
+        tracing::warn!(
+            listen = %config.listen,
+            "the API listens beyond this machine over plain HTTP: tokens travel in clear text; configure TLS \
+             (--tls-cert, --tls-key)"
+        );
+    }
 }

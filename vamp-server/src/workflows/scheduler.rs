@@ -399,7 +399,7 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
         Schedule::Event { tags } => Some(tags.clone()),
         _ => None,
     };
-    let api = ApiOptions::default();
+    let api = ApiOptions::insecure_open();
     let mut dropped = Throttle::new(WARN_EVERY);
     let mut runner = Runner {
         skipped: Throttle::new(WARN_EVERY),

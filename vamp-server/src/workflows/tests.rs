@@ -67,7 +67,7 @@ async fn run_configured(
     let mut host = Host {
         vamp: vamp.clone(),
         handle: tokio::runtime::Handle::current(),
-        router: crate::api::router(vamp.clone(), ApiOptions::default()),
+        router: crate::api::router(vamp.clone(), ApiOptions::insecure_open()),
         http: reqwest::Client::new(),
         deadline: None,
         cancel,

@@ -28,7 +28,7 @@ pub struct TestApi {
 impl TestApi {
     /// The API over a fresh memory-backed `Vamp`, default options.
     pub async fn start() -> TestApi {
-        Self::with(Vamp::builder().build().unwrap(), ApiOptions::default()).await
+        Self::with(Vamp::builder().build().unwrap(), ApiOptions::insecure_open()).await
     }
 
     /// The API over `vamp` with `options` (plain HTTP unless `options.tls` is set).

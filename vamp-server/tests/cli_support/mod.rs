@@ -90,7 +90,7 @@ impl TestApi {
                         })
                         .await;
                 });
-                let mut api = ApiOptions::default();
+                let mut api = ApiOptions::insecure_open();
                 api.security.admin_tokens = tokens.to_vec();
                 let app = vamp_server::api::router(v.clone(), api).layer(axum::middleware::from_fn(
                     move |request: Request, next: Next| {

@@ -4,6 +4,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod serve;
+
 mod api_open;
 
 mod templates;

@@ -28,6 +28,17 @@ export function storeToken(token: string, remember: boolean) {
   if (remember) localStorage.setItem(TOKEN_KEY, token);
 }
 
+/**
+ * Signs in from a link `…#token=<token>` (what `vamp serve` and an operator can hand out): the token is stored
+ * for this tab and removed from the address bar and history, so it is neither bookmarked nor sent anywhere.
+ */
+export function adoptTokenFromUrl() {
+  const match = /^#token=([^&]+)/.exec(window.location.hash);
+  if (!match) return;
+  storeToken(decodeURIComponent(match[1]), false);
+  window.history.replaceState(null, '', window.location.pathname + window.location.search);
+}
+
 export function clearToken() {
   sessionStorage.removeItem(TOKEN_KEY);
   localStorage.removeItem(TOKEN_KEY);

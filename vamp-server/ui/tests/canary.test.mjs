@@ -43,7 +43,7 @@ async function slide(locator, value) {
 describe('the web UI on a live server', () => {
   before(async () => {
     vamp = await startVamp({ demo: true });
-    browser = await startBrowser();
+    browser = await startBrowser({ token: vamp.token });
     page = await browser.page();
     shopPort = vamp.sparePort;
   });

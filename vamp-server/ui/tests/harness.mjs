@@ -174,7 +174,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () =>
 
 /**
  * Starts `vamp serve` in a new temporary data directory, on free ports. `demo` adds `--demo` on a free port;
- * `tokens` sets admin API tokens. Resolves once `/api/v1/health` answers and the UI is served.
+ * `tokens` sets admin API tokens; without them the server creates its admin token in the data directory, which
+ * becomes `token`. Resolves once `/api/v1/health` answers and the UI is served.
  */
 export async function startVamp({ demo = false, tokens = [] } = {}) {
   const bin = vampBinary();
@@ -216,8 +217,10 @@ export async function startVamp({ demo = false, tokens = [] } = {}) {
   child.on('exit', (code, signal) => (exited = { code, signal }));
 
   const base = `http://127.0.0.1:${listenPort}`;
-  const auth = tokens.length ? { Authorization: `Bearer ${tokens[0]}` } : {};
+  const auth = {};
   const server = {
+    /** The admin token: the first of `tokens`, or the one the server created in its data directory. */
+    token: tokens[0],
     base,
     dir,
     demoPort,
@@ -285,6 +288,19 @@ export async function startVamp({ demo = false, tokens = [] } = {}) {
   };
   running.add(server);
   try {
+    if (!server.token) {
+      const file = path.join(dir, 'data', 'api-token');
+      server.token = await waitFor(
+        `the admin token in ${file}`,
+        () => {
+          if (exited) throw new Error(`vamp serve exited (${JSON.stringify(exited)}): ${output.slice(-20).join('\n')}`);
+          return existsSync(file) && readFileSync(file, 'utf8').trim();
+        },
+        60000,
+        100,
+      );
+    }
+    auth.Authorization = `Bearer ${server.token}`;
     await waitFor(
       'vamp serve to answer /api/v1/health',
       async () => {
@@ -304,8 +320,11 @@ export async function startVamp({ demo = false, tokens = [] } = {}) {
   return server;
 }
 
-/** A headless Chromium with a fresh profile; `close()` ends it and removes the profile. */
-export async function startBrowser() {
+/**
+ * A headless Chromium with a fresh profile; `close()` ends it and removes the profile. With `token`, every page
+ * starts signed in with it (as after the sign-in page); without, pages ask for one.
+ */
+export async function startBrowser({ token } = {}) {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM)`);
   const profile = mkdtempSync(path.join(os.tmpdir(), 'vamp-ui-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -314,6 +333,7 @@ export async function startBrowser() {
     args: CHROMIUM_FLAGS.filter((f) => f !== '--headless'),
     viewport: { width: 1360, height: 860 },
   });
+  if (token) await context.addInitScript((t) => sessionStorage.setItem('vamp.token', t), token);
   const errors = [];
   context.on('weberror', (e) => errors.push(e.error().message));
   return {

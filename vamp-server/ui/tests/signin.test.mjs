@@ -54,3 +54,54 @@ describe('signing in with an API token', () => {
     assert.deepEqual(browser.errors, []);
   });
 });
+
+// Without a configured token the server is not open: it creates an admin token in its data directory, the API
+// refuses requests without it (a page of another origin cannot write either), and the UI signs in with it —
+// typed into the sign-in page, or from a `#token=` link, which leaves no token in the address bar.
+describe('the token the server created at first start', () => {
+  before(async () => {
+    vamp = await startVamp();
+    browser = await startBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    const left = vamp ? await vamp.stop() : [];
+    assert.deepEqual(left, [], 'no process outlives the test');
+  });
+
+  test('the API refuses requests without it, and cross-origin writes even with it', async () => {
+    assert.equal((await request(`${vamp.base}/api/v1/info`)).status, 401);
+    const write = await request(`${vamp.base}/api/v1/breeds`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'name: evil\ndeployable: {type: command, definition: "id > /tmp/pwned"}\n',
+    });
+    assert.equal(write.status, 401);
+    const forged = await request(`${vamp.base}/api/v1/breeds`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-yaml', Origin: 'https://evil.example', ...vamp.auth },
+      body: 'name: evil\ndeployable: {type: command, definition: "id"}\n',
+    });
+    assert.equal(forged.status, 403);
+    assert.equal((await request(`${vamp.base}/api/v1/info`, { headers: vamp.auth })).status, 200);
+  });
+
+  test('signing in with the created token, typed or from a link', async () => {
+    const page = await browser.page();
+    await page.goto(`${vamp.base}/deployments`);
+    const field = page.getByLabel('API token');
+    await field.waitFor();
+    await field.fill(vamp.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Deployments' }).waitFor();
+
+    const other = await browser.page();
+    await other.evaluate(() => sessionStorage.clear()).catch(() => {});
+    await other.goto(`${vamp.base}/events#token=${vamp.token}`);
+    await other.getByRole('heading', { name: 'Events' }).waitFor();
+    assert.equal(new URL(other.url()).hash, '', 'the token leaves the address bar');
+    assert.equal(await other.evaluate(() => sessionStorage.getItem('vamp.token')), vamp.token);
+    assert.deepEqual(browser.errors, []);
+  });
+});

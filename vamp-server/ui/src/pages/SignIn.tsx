@@ -58,6 +58,10 @@ export function SignIn({ message, onSignedIn }: { message?: string; onSignedIn: 
           Sign in
         </button>
         <p class="muted small">Admin tokens may change everything; read tokens only look.</p>
+        <p class="muted small">
+          Without configured tokens, <code>vamp serve</code> creates an admin token at first start in{' '}
+          <code>&lt;data-dir&gt;/api-token</code> (<code>./vamp-data/api-token</code> by default).
+        </p>
       </form>
     </div>
   );
