@@ -333,7 +333,14 @@ export async function startBrowser({ token } = {}) {
     args: CHROMIUM_FLAGS.filter((f) => f !== '--headless'),
     viewport: { width: 1360, height: 860 },
   });
-  if (token) await context.addInitScript((t) => sessionStorage.setItem('vamp.token', t), token);
+  if (token) {
+    await context.addInitScript((t) => {
+      // documents without storage (about:blank, error pages) have nothing to sign in
+      try {
+        sessionStorage.setItem('vamp.token', t);
+      } catch {}
+    }, token);
+  }
   const errors = [];
   context.on('weberror', (e) => errors.push(e.error().message));
   return {
