@@ -155,5 +155,6 @@ fn api_options(api: &ApiConfig) -> ApiOptions {
         key: tls.key.clone(),
     });
     options.cors.origins = api.cors.origins.clone();
+    options.limits = api.limits.clone();
     options
 }
