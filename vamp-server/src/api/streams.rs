@@ -55,7 +55,8 @@ impl StreamSlots {
     /// 503 when `streams_total` are open.
     pub fn take(self: &Arc<Self>, headers: &HeaderMap) -> Result<StreamSlot, ApiError> {
         let token = token_of(headers);
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let open = &mut *guard;
         if open.total >= self.total {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -92,7 +93,8 @@ impl StreamSlots {
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let mut open = self.slots.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.slots.open.lock().unwrap_or_else(|p| p.into_inner());
+        let open = &mut *guard;
         open.total = open.total.saturating_sub(1);
         if let Some(n) = open.by_token.get_mut(&self.token) {
             *n = n.saturating_sub(1);
