@@ -140,6 +140,9 @@ mod tests {
             ..Default::default()
         };
         let text = "hosts: [\n  \"a\"\n]\n";
-        assert_eq!(crate::dsl::limits::with_limits(limits, || relax_flow_indentation(text)), None);
+        assert_eq!(
+            crate::dsl::limits::with_limits(limits, || relax_flow_indentation(text)),
+            None
+        );
     }
 }

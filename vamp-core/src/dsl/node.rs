@@ -301,7 +301,9 @@ impl Builder {
         } else if self.alias_bytes > self.limits.max_alias_bytes {
             let max = self.limits.max_alias_bytes;
             self.fail(
-                format!("the document's aliases repeat more than {max} bytes of text in all (an anchor bomb?)"),
+                format!(
+                    "the document's aliases repeat more than {max} bytes of text in all (an anchor bomb?)"
+                ),
                 mark,
             );
         }

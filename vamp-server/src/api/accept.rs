@@ -109,7 +109,9 @@ mod tests {
     fn exhaustion_pauses_doubling_to_the_maximum_and_resets_on_accept() {
         let mut b = AcceptBackoff::new(Duration::from_millis(100));
         let now = Instant::now();
-        let pauses: Vec<u128> = (0..6).map(|_| b.failed(&emfile(), now).pause.as_millis()).collect();
+        let pauses: Vec<u128> = (0..6)
+            .map(|_| b.failed(&emfile(), now).pause.as_millis())
+            .collect();
         assert_eq!(pauses, [10, 20, 40, 80, 100, 100]);
         b.accepted();
         assert_eq!(b.failed(&emfile(), now).pause, Duration::from_millis(10));
@@ -121,7 +123,11 @@ mod tests {
         let start = Instant::now();
         assert!(b.failed(&emfile(), start).log.is_some());
         let quiet = (0..1000)
-            .filter(|i| b.failed(&emfile(), start + Duration::from_millis(*i)).log.is_some())
+            .filter(|i| {
+                b.failed(&emfile(), start + Duration::from_millis(*i))
+                    .log
+                    .is_some()
+            })
             .count();
         assert_eq!(quiet, 0);
         let later = b.failed(&emfile(), start + LOG_EVERY).log.unwrap();

@@ -44,7 +44,8 @@ impl BodyReaders {
         let timeout = self.limits.parse_timeout();
         let deadline = Instant::now() + timeout;
         let tokio_deadline = tokio::time::Instant::from_std(deadline);
-        let permit = match tokio::time::timeout_at(tokio_deadline, self.permits.clone().acquire_owned()).await {
+        let permit = match tokio::time::timeout_at(tokio_deadline, self.permits.clone().acquire_owned()).await
+        {
             Ok(Ok(permit)) => permit,
             _ => {
                 return Err(ApiError::new(

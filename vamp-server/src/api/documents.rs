@@ -36,10 +36,7 @@ pub async fn apply(
         .readers
         .read(move || Ok(crate::ops::read_documents(&text)?))
         .await?;
-    let results = state
-        .vamp
-        .apply_read_documents(documents, verb, &options)
-        .await?;
+    let results = state.vamp.apply_read_documents(documents, verb, &options).await?;
     let items = results
         .iter()
         .map(|r| artifacts_json(r))

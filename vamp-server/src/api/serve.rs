@@ -156,12 +156,18 @@ async fn serve_connections(
             http.timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout());
             let served = match tls {
-                None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
                 Some(acceptor) => {
                     let Some(tls) = handshake(&acceptor, stream, &limits, peer).await else {
                         return;
                     };
-                    watcher.watch(http.serve_connection(TokioIo::new(tls), service)).await
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(tls), service))
+                        .await
                 }
             };
             if let Err(e) = served {

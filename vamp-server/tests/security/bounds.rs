@@ -28,6 +28,13 @@ struct Serve {
 impl Serve {
     /// Starts `vamp serve` with `args` (after `ulimit -n <fds>` when given) and waits for `/health`.
     fn start(args: &[&str], fds: Option<u32>) -> Serve {
+        Serve::launch(args, fds, |server| {
+            server.health(Duration::from_secs(5)).is_some()
+        })
+    }
+
+    /// Starts `vamp serve` and waits until `ready` says it is.
+    fn launch(args: &[&str], fds: Option<u32>, ready: impl Fn(&Serve) -> bool) -> Serve {
         let dir = TempDir::new("sec-bounds");
         let port = free_port();
         let log = dir.path().join("serve.log");
@@ -86,11 +93,17 @@ impl Serve {
             _dir: dir,
         };
         let up = wait_until(Duration::from_secs(60), || {
-            server.child.try_wait().ok().flatten().is_none()
-                && server.health(Duration::from_secs(5)).is_some()
+            server.child.try_wait().ok().flatten().is_none() && ready(&server)
         });
         assert!(up, "vamp serve did not answer /health: {}", server.log_text());
         server
+    }
+
+    /// Starts `vamp serve` with TLS (`args` name the files) and waits until its port accepts connections.
+    fn start_tls(args: &[&str]) -> Serve {
+        Serve::launch(args, None, |server| {
+            TcpStream::connect(("127.0.0.1", server.port)).is_ok()
+        })
     }
 
     fn log_text(&self) -> String {
@@ -167,7 +180,10 @@ impl Serve {
         }
         let _ = s.read_to_end(&mut got);
         let full = String::from_utf8_lossy(&got).into_owned();
-        let body = full.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        let body = full
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
         Err((status, body))
     }
 
@@ -213,7 +229,10 @@ fn parse_response(raw: &[u8]) -> Option<(u16, String)> {
 /// A breed-shaped YAML body of about `bytes` whose one flow collection spans a single line with continuation
 /// lines at the key's indentation: the text the lenient re-indent reads.
 fn long_line_body(bytes: usize) -> String {
-    format!("name: long\ndeployable: x\nports: [\n{}\n]\n", "ab, ".repeat(bytes / 4))
+    format!(
+        "name: long\ndeployable: x\nports: [\n{}\n]\n",
+        "ab, ".repeat(bytes / 4)
+    )
 }
 
 /// A body with `n` distinct top-level keys.
@@ -291,7 +310,10 @@ fn an_80k_key_body_is_answered_quickly() {
 fn an_anchor_bomb_is_refused_without_memory_blow_up() {
     let server = Serve::start(&[], None);
     let before = server.rss_kib();
-    let mut text = format!("name: bomb\ndeployable: x\nlabels: &a '{}'\nenvironment_variables: [", "x".repeat(100_000));
+    let mut text = format!(
+        "name: bomb\ndeployable: x\nlabels: &a '{}'\nenvironment_variables: [",
+        "x".repeat(100_000)
+    );
     text.push_str(&["*a"; 75_000].join(", "));
     text.push_str("]\n");
     assert!((350_000..450_000).contains(&text.len()));
@@ -376,14 +398,21 @@ fn half_sent_headers_are_closed_after_the_header_timeout() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut open = 0;
     for s in &mut held {
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(10));
         s.set_read_timeout(Some(left)).unwrap();
         let mut buf = [0u8; 512];
         let closed = loop {
             match s.read(&mut buf) {
                 Ok(0) => break true,
                 Ok(_) => continue,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
                     break false
                 }
                 Err(_) => break true,
@@ -393,7 +422,10 @@ fn half_sent_headers_are_closed_after_the_header_timeout() {
             open += 1;
         }
     }
-    assert_eq!(open, 0, "{open} of 500 half-sent connections were still open 20 s later");
+    assert_eq!(
+        open, 0,
+        "{open} of 500 half-sent connections were still open 20 s later"
+    );
     assert!(server.health(Duration::from_secs(5)).is_some());
 }
 
@@ -417,7 +449,11 @@ fn event_streams_over_the_per_token_cap_are_refused_with_429() {
         .expect_err("a workflow log stream over the cap was opened");
     assert_eq!(status, 429);
     let other = server.open_stream("/api/v1/events/stream", ADMIN);
-    assert!(other.is_ok(), "another token's stream was refused: {:?}", other.err());
+    assert!(
+        other.is_ok(),
+        "another token's stream was refused: {:?}",
+        other.err()
+    );
     drop(streams.pop());
     let reopened = wait_until(Duration::from_secs(30), || {
         let _ = server.request(
@@ -445,11 +481,19 @@ fn running_out_of_file_descriptors_does_not_spin_the_accept_loop() {
     let clients: Vec<TcpStream> = (0..120)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", server.port)).ok())
         .collect();
-    assert!(clients.len() > 64, "only {} connections could be made", clients.len());
+    assert!(
+        clients.len() > 64,
+        "only {} connections could be made",
+        clients.len()
+    );
     let exhausted = wait_until(Duration::from_secs(20), || {
         server.log_text().contains("accepting connections failed")
     });
-    assert!(exhausted, "the server never ran out of file descriptors: {}", server.log_text());
+    assert!(
+        exhausted,
+        "the server never ran out of file descriptors: {}",
+        server.log_text()
+    );
     let log_before = server.log_text().matches("accepting connections failed").count();
     let (cpu_before, start) = (server.cpu_ticks(), Instant::now());
     wait_until(Duration::from_secs(3), || false);
@@ -465,5 +509,39 @@ fn running_out_of_file_descriptors_does_not_spin_the_accept_loop() {
     let back = wait_until(Duration::from_secs(20), || {
         server.health(Duration::from_secs(2)).is_some()
     });
-    assert!(back, "the server did not answer again once connections were closed");
+    assert!(
+        back,
+        "the server did not answer again once connections were closed"
+    );
+}
+
+#[test]
+fn silent_tls_clients_are_closed_after_the_handshake_timeout() {
+    let pem = |name: &str| format!("{}/tests/api_support/{name}", env!("CARGO_MANIFEST_DIR"));
+    let (cert, key) = (pem("test-cert.pem"), pem("test-key.pem"));
+    let server = Serve::start_tls(&[
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--api-tls-handshake-timeout-ms",
+        "1000",
+    ]);
+    let mut silent: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .collect();
+    let start = Instant::now();
+    for s in &mut silent {
+        let left = Duration::from_secs(20)
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_millis(10));
+        s.set_read_timeout(Some(left)).unwrap();
+        let mut buf = [0u8; 64];
+        let closed = matches!(s.read(&mut buf), Ok(0) | Err(_)) && start.elapsed() < Duration::from_secs(20);
+        assert!(
+            closed,
+            "a silent TLS client was still connected after {:?}",
+            start.elapsed()
+        );
+    }
 }
