@@ -2,6 +2,7 @@
 //! its next read or write fail with `TimedOut`, which ends the connection. Bounds what a client that stalls in
 //! the middle of a request (a body sent one byte a minute, a response it stops reading) can hold.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
