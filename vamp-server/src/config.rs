@@ -158,6 +158,8 @@ pub struct ApiConfig {
     pub tls: Option<TlsConfig>,
     /// Allowed CORS origins; empty = no cross-origin access (the original allowed any origin).
     pub cors: CorsConfig,
+    /// How much work one request and one connection may cost (timeouts, body reads, event streams).
+    pub limits: crate::api::ApiLimits,
 }
 
 /// Bearer tokens of the API.
@@ -270,6 +272,18 @@ pub const SETTINGS: &[Setting] = &[
     setting("api.tls.cert", "VAMP_TLS_CERT", "tls-cert", SettingType::Text, "(none: plain HTTP)", "The API's TLS certificate chain (PEM)"),
     setting("api.tls.key", "VAMP_TLS_KEY", "tls-key", SettingType::Text, "(none)", "The API's TLS private key (PEM)"),
     setting("api.cors.origins", "VAMP_CORS_ORIGINS", "cors-origin", SettingType::List, "(none)", "Allowed CORS origins"),
+    setting("api.limits.parse-timeout-ms", "VAMP_API_PARSE_TIMEOUT_MS", "api-parse-timeout-ms", SettingType::Number, "10000", "How long reading one request body may take (ms; 413 beyond)"),
+    setting("api.limits.parse-concurrency", "VAMP_API_PARSE_CONCURRENCY", "api-parse-concurrency", SettingType::Number, "<CPUs, at least 2>", "How many request bodies are read at once, off the async workers"),
+    setting("api.limits.max-nodes", "VAMP_API_MAX_NODES", "api-max-nodes", SettingType::Number, "1000000", "Most YAML/JSON nodes in one request body (aliases counted with what they clone)"),
+    setting("api.limits.max-alias-nodes", "VAMP_API_MAX_ALIAS_NODES", "api-max-alias-nodes", SettingType::Number, "100000", "Most nodes the aliases of one request body may clone"),
+    setting("api.limits.max-alias-bytes", "VAMP_API_MAX_ALIAS_BYTES", "api-max-alias-bytes", SettingType::Number, "4194304", "Most bytes of text the aliases of one request body may clone"),
+    setting("api.limits.read-body-limit", "VAMP_API_READ_BODY_LIMIT", "api-read-body-limit", SettingType::Number, "65536", "The largest body of a GET or HEAD request (bytes; 413 beyond)"),
+    setting("api.limits.header-read-timeout-ms", "VAMP_API_HEADER_READ_TIMEOUT_MS", "api-header-read-timeout-ms", SettingType::Number, "10000", "How long a client may take to send request headers, and to keep an idle connection open (ms)"),
+    setting("api.limits.idle-timeout-s", "VAMP_API_IDLE_TIMEOUT_S", "api-idle-timeout-s", SettingType::Number, "120", "How long a connection may stay silent during a request (s)"),
+    setting("api.limits.tls-handshake-timeout-ms", "VAMP_API_TLS_HANDSHAKE_TIMEOUT_MS", "api-tls-handshake-timeout-ms", SettingType::Number, "10000", "How long a TLS handshake may take (ms)"),
+    setting("api.limits.accept-backoff-max-ms", "VAMP_API_ACCEPT_BACKOFF_MAX_MS", "api-accept-backoff-max-ms", SettingType::Number, "1000", "The longest pause of the accept loop when file descriptors run out (ms)"),
+    setting("api.limits.streams-per-token", "VAMP_API_STREAMS_PER_TOKEN", "api-streams-per-token", SettingType::Number, "32", "Most open event streams per token (429 beyond)"),
+    setting("api.limits.streams-total", "VAMP_API_STREAMS_TOTAL", "api-streams-total", SettingType::Number, "512", "Most open event streams in all (503 beyond)"),
     setting("demo", "VAMP_DEMO", "demo", SettingType::Bool, "false", "Deploy a demo service and run a live canary release through HAProxy"),
     setting("demo-port", "VAMP_DEMO_PORT", "demo-port", SettingType::Number, "9050", "The gateway port of the demo"),
 ];

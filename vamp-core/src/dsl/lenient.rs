@@ -4,7 +4,11 @@
 /// Re-indents the continuation lines of flow collections that are not indented deeper than their opening line.
 /// `None` when nothing needs changing. Quoted text, comments and block scalars are skipped; a `[` or `{` outside
 /// a flow collection opens one only where a value starts (after `: `, `- `, `? ` or at the start of a line).
+///
+/// Linear in the length of the text (each character is looked at a bounded number of times); gives up (`None`)
+/// once the deadline of this thread's [`super::limits`] has passed.
 pub(crate) fn relax_flow_indentation(text: &str) -> Option<String> {
+    let limits = super::limits::current();
     let mut out = String::with_capacity(text.len() + 64);
     let mut depth = 0usize;
     let mut base_indent = 0usize;
@@ -12,6 +16,9 @@ pub(crate) fn relax_flow_indentation(text: &str) -> Option<String> {
     let mut block_scalar_indent: Option<usize> = None;
     let mut changed = false;
     for line in text.split_inclusive('\n') {
+        if limits.expired() {
+            return None;
+        }
         let indent = line.len() - line.trim_start_matches(' ').len();
         let blank = line.trim().is_empty();
         if let Some(bi) = block_scalar_indent {
@@ -26,9 +33,11 @@ pub(crate) fn relax_flow_indentation(text: &str) -> Option<String> {
             changed = true;
         }
         let chars: Vec<char> = line.chars().collect();
+        let mut last_visible: Option<char> = None;
         let mut i = 0;
         while i < chars.len() {
             let ch = chars[i];
+            let value_start = matches!(last_visible, None | Some(':' | '-' | '?'));
             match quote {
                 Some('\'') => {
                     if ch == '\'' {
@@ -48,11 +57,6 @@ pub(crate) fn relax_flow_indentation(text: &str) -> Option<String> {
                 }
                 None => {
                     let prev = if i == 0 { ' ' } else { chars[i - 1] };
-                    let before: String = chars[..i].iter().collect();
-                    let value_start = {
-                        let t = before.trim_end();
-                        t.is_empty() || t.ends_with(':') || t.ends_with('-') || t.ends_with('?')
-                    };
                     match ch {
                         '#' if prev.is_whitespace() => break,
                         '\'' | '"' if depth > 0 || value_start => quote = Some(ch),
@@ -63,26 +67,35 @@ pub(crate) fn relax_flow_indentation(text: &str) -> Option<String> {
                             depth += 1;
                         }
                         ']' | '}' if depth > 0 => depth -= 1,
-                        '|' | '>' if depth == 0 && value_start => {
-                            let rest: String = chars[i + 1..].iter().collect();
-                            let rest = rest.trim();
-                            if rest.is_empty()
-                                || rest.starts_with('#')
-                                || rest.chars().all(|c| matches!(c, '+' | '-') || c.is_ascii_digit())
-                            {
-                                block_scalar_indent = Some(indent);
-                                break;
-                            }
+                        '|' | '>' if depth == 0 && value_start && is_block_header(&chars[i + 1..]) => {
+                            block_scalar_indent = Some(indent);
+                            break;
                         }
                         _ => {}
                     }
                 }
+            }
+            if !ch.is_whitespace() {
+                last_visible = Some(ch);
             }
             i += 1;
         }
         out.push_str(line);
     }
     changed.then_some(out)
+}
+
+/// Whether `rest`, what follows a `|` or `>`, makes it a block scalar header: nothing, a comment, or
+/// indentation and chomping indicators. Stops at the first character that decides, so it looks only at
+/// whitespace, digits, `+` and `-` before deciding: never at another `|` or `>`.
+fn is_block_header(rest: &[char]) -> bool {
+    let mut at = rest.iter().skip_while(|c| c.is_whitespace()).peekable();
+    match at.peek() {
+        None | Some('#') => return true,
+        _ => {}
+    }
+    let mut at = at.skip_while(|c| matches!(c, '+' | '-') || c.is_ascii_digit());
+    at.all(|c| c.is_whitespace())
 }
 
 #[cfg(test)]
@@ -109,5 +122,27 @@ mod tests {
     #[test]
     fn block_scalars_are_left_alone() {
         assert_eq!(relax_flow_indentation("a: |\n  x: [\nb: 1\n"), None);
+        assert_eq!(relax_flow_indentation("a: >-2\n  x: [\nb: 1\n"), None);
+    }
+
+    #[test]
+    fn a_bar_followed_by_text_is_not_a_block_scalar() {
+        let text = "a: |x [\n1\n]\n";
+        assert_eq!(relax_flow_indentation(text), None);
+        let text = "a: [ |x,\n1\n]\n";
+        assert_eq!(relax_flow_indentation(text).unwrap(), "a: [ |x,\n 1\n ]\n");
+    }
+
+    #[test]
+    fn an_expired_deadline_gives_up() {
+        let limits = crate::dsl::limits::ReadLimits {
+            deadline: Some(std::time::Instant::now()),
+            ..Default::default()
+        };
+        let text = "hosts: [\n  \"a\"\n]\n";
+        assert_eq!(
+            crate::dsl::limits::with_limits(limits, || relax_flow_indentation(text)),
+            None
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod import;
 mod lenient;
+pub mod limits;
 pub mod node;
 pub mod read;
 pub mod reading;

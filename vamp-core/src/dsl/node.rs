@@ -1,16 +1,32 @@
 //! A YAML/JSON document as a tree of nodes that remember their source position.
 //!
 //! Built from yaml-rust2's event parser rather than its loader so that positions survive, duplicate keys keep
-//! the last value (as the original did), and hostile documents are bounded: nesting depth and the number of nodes
-//! (aliases included) are capped, so reading never overflows the stack or expands a billion laughs.
+//! the last value (as the original did), and hostile documents are bounded: nesting depth, the number of nodes
+//! (each alias counted with every node it clones) and what aliases may clone (nodes and bytes) are capped, so
+//! reading never overflows the stack, expands a billion laughs or an anchor bomb, and the time it takes grows
+//! linearly with the text (repeated keys are found through an index). The caps and a deadline come from
+//! [`super::limits`].
+
+use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use super::limits::{self, ReadLimits};
+
 /// Deepest nesting of maps and lists accepted.
 pub const MAX_DEPTH: usize = 64;
-/// Most nodes accepted in one read, aliases counted at every use.
+/// Most nodes accepted in one read, aliases counted at every use (the default of
+/// [`ReadLimits::max_nodes`]).
 pub const MAX_NODES: usize = 1_000_000;
+/// Most nodes alias expansions may clone in one read (the default of [`ReadLimits::max_alias_nodes`]).
+pub const MAX_ALIAS_NODES: usize = 100_000;
+/// Most bytes of text alias expansions may clone in one read (the default of [`ReadLimits::max_alias_bytes`]).
+pub const MAX_ALIAS_BYTES: usize = 4 * 1024 * 1024;
+/// Maps with more entries than this find repeated keys through an index instead of a scan.
+const INDEXED_MAP: usize = 16;
+/// Events between two looks at the clock.
+const CLOCK_EVERY: usize = 1024;
 
 /// A node's value.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,18 +193,62 @@ fn resolve_plain(text: &str) -> Value {
     Value::Str(text.to_string())
 }
 
-enum Frame {
-    List(Node, Vec<Node>),
-    Map(Node, Vec<(String, Node)>, Option<(String, usize, usize)>),
+/// The entries of a map being built; past [`INDEXED_MAP`] entries, an index of their keys.
+#[derive(Default)]
+struct MapEntries {
+    entries: Vec<(String, Node)>,
+    index: Option<HashMap<String, usize>>,
 }
 
-#[derive(Default)]
+impl MapEntries {
+    /// Adds `key`, or replaces its value when it is already there (keeping its place).
+    fn insert(&mut self, key: String, node: Node) {
+        let at = match &self.index {
+            Some(index) => index.get(&key).copied(),
+            None => self.entries.iter().position(|(k, _)| *k == key),
+        };
+        if let Some(at) = at {
+            self.entries[at].1 = node;
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key.clone(), self.entries.len());
+        }
+        self.entries.push((key, node));
+        if self.index.is_none() && self.entries.len() > INDEXED_MAP {
+            let index = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect();
+            self.index = Some(index);
+        }
+    }
+}
+
+enum Frame {
+    List(Node, Vec<Node>),
+    Map(Node, MapEntries, Option<(String, usize, usize)>),
+}
+
+/// An anchored node with what cloning it costs: its nodes and its bytes of text.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    bytes: usize,
+}
+
 struct Builder {
+    limits: ReadLimits,
     stack: Vec<Frame>,
-    anchors: std::collections::HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
     anchor_of_frame: Vec<usize>,
     docs: Vec<Node>,
     nodes: usize,
+    alias_nodes: usize,
+    alias_bytes: usize,
+    events: usize,
     error: Option<ParseError>,
 }
 
@@ -202,14 +262,75 @@ impl Builder {
         }
     }
 
+    fn new(limits: ReadLimits) -> Self {
+        Builder {
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            anchor_of_frame: Vec::new(),
+            docs: Vec::new(),
+            nodes: 0,
+            alias_nodes: 0,
+            alias_bytes: 0,
+            events: 0,
+            error: None,
+        }
+    }
+
     fn count(&mut self, n: usize, mark: &Marker) {
         self.nodes = self.nodes.saturating_add(n);
-        if self.nodes > MAX_NODES {
+        if self.nodes > self.limits.max_nodes {
+            let max = self.limits.max_nodes;
             self.fail(
-                format!("the document has more than {MAX_NODES} nodes (aliases counted at each use)"),
+                format!("the document has more than {max} nodes (aliases counted at each use)"),
                 mark,
             );
         }
+    }
+
+    /// Counts an alias that clones `nodes` nodes holding `bytes` bytes of text.
+    fn count_alias(&mut self, nodes: usize, bytes: usize, mark: &Marker) {
+        self.alias_nodes = self.alias_nodes.saturating_add(nodes);
+        self.alias_bytes = self.alias_bytes.saturating_add(bytes);
+        if self.alias_nodes > self.limits.max_alias_nodes {
+            let max = self.limits.max_alias_nodes;
+            self.fail(
+                format!("the document's aliases repeat more than {max} nodes in all (an anchor bomb?)"),
+                mark,
+            );
+        } else if self.alias_bytes > self.limits.max_alias_bytes {
+            let max = self.limits.max_alias_bytes;
+            self.fail(
+                format!(
+                    "the document's aliases repeat more than {max} bytes of text in all (an anchor bomb?)"
+                ),
+                mark,
+            );
+        }
+        self.count(nodes, mark);
+    }
+
+    /// Fails once the deadline has passed, looking at the clock every [`CLOCK_EVERY`] events.
+    fn tick(&mut self, mark: &Marker) {
+        self.events += 1;
+        if self.events.is_multiple_of(CLOCK_EVERY) && self.limits.expired() {
+            self.fail(
+                "reading the document took longer than its time limit; send a smaller or simpler document",
+                mark,
+            );
+        }
+    }
+
+    fn anchor(&mut self, id: usize, node: &Node) {
+        let (nodes, bytes) = weight(node);
+        self.anchors.insert(
+            id,
+            Anchored {
+                node: node.clone(),
+                nodes,
+                bytes,
+            },
+        );
     }
 
     fn push_value(&mut self, node: Node, mark: &Marker) {
@@ -236,13 +357,7 @@ impl Builder {
                     };
                     *pending = Some((key, node.line, node.col));
                 }
-                Some((key, _, _)) => {
-                    if let Some(slot) = entries.iter_mut().find(|(k, _)| *k == key) {
-                        slot.1 = node;
-                    } else {
-                        entries.push((key, node));
-                    }
-                }
+                Some((key, _, _)) => entries.insert(key, node),
             },
         }
         let _ = mark;
@@ -275,8 +390,7 @@ impl Builder {
                 n.value = Value::List(items);
                 n
             }
-            Frame::Map(mut n, entries, pending) => {
-                let mut entries = entries;
+            Frame::Map(mut n, mut entries, pending) => {
                 if let Some((key, line, col)) = pending {
                     let null = Node {
                         value: Value::Null,
@@ -284,25 +398,42 @@ impl Builder {
                         line,
                         col,
                     };
-                    entries.push((key, null));
+                    entries.insert(key, null);
                 }
-                n.value = Value::Map(entries);
+                n.value = Value::Map(entries.entries);
                 n
             }
         };
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchor(anchor, &node);
         }
         self.push_value(node, mark);
     }
 }
 
-fn size_of(node: &Node) -> usize {
-    match &node.value {
-        Value::List(items) => 1 + items.iter().map(size_of).sum::<usize>(),
-        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| size_of(v)).sum::<usize>(),
-        _ => 1,
-    }
+/// The nodes of `node` and the bytes of text they hold (scalars as written and as read, map keys).
+fn weight(node: &Node) -> (usize, usize) {
+    let own = node.raw.len()
+        + match &node.value {
+            Value::Str(s) => s.len(),
+            _ => 0,
+        };
+    let children = match &node.value {
+        Value::List(items) => items.iter().map(weight).fold((0, 0), add),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| {
+                let (n, b) = weight(v);
+                (n, b + k.len())
+            })
+            .fold((0, 0), add),
+        _ => (0, 0),
+    };
+    add((1, own), children)
+}
+
+fn add(a: (usize, usize), b: (usize, usize)) -> (usize, usize) {
+    (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
 }
 
 impl MarkedEventReceiver for Builder {
@@ -310,7 +441,12 @@ impl MarkedEventReceiver for Builder {
         if self.error.is_some() {
             return;
         }
+        self.tick(&mark);
+        if self.error.is_some() {
+            return;
+        }
         match ev {
+            Event::DocumentStart => self.anchors.clear(),
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(1, &mark);
                 if let Some(t) = &tag {
@@ -333,7 +469,7 @@ impl MarkedEventReceiver for Builder {
                 };
                 let node = Builder::node_at(value, text, &mark);
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchor(anchor, &node);
                 }
                 self.push_value(node, &mark);
             }
@@ -346,14 +482,17 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(anchor, _) => {
                 let n = Builder::node_at(Value::Null, String::new(), &mark);
-                self.open(Frame::Map(n, Vec::new(), None), anchor, &mark);
+                self.open(Frame::Map(n, MapEntries::default(), None), anchor, &mark);
             }
             Event::SequenceEnd | Event::MappingEnd => self.close(&mark),
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => {
-                    self.count(size_of(&node), &mark);
+            Event::Alias(id) => match self.anchors.get(&id).map(|a| (a.nodes, a.bytes)) {
+                Some((nodes, bytes)) => {
+                    self.count_alias(nodes, bytes, &mark);
                     if self.error.is_none() {
-                        self.push_value(node, &mark);
+                        if let Some(anchored) = self.anchors.get(&id) {
+                            let node = anchored.node.clone();
+                            self.push_value(node, &mark);
+                        }
                     }
                 }
                 None => self.fail("an alias refers to an unknown anchor", &mark),
@@ -376,6 +515,8 @@ fn known_tag(t: &yaml_rust2::parser::Tag) -> bool {
 /// Like libyaml (and so the original Vamp), a flow collection whose continuation lines are indented no deeper
 /// than the line that opened it (`hosts: [` … `]` at column 1) is accepted: when strict YAML 1.2 parsing fails
 /// on indentation, the text is read again with those lines indented.
+///
+/// Reads within the [`limits::current`] limits of this thread; a text over one is an error naming it.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, ParseError> {
     match parse_strict(text) {
         Err(e) if e.message.contains("indentation") => match super::lenient::relax_flow_indentation(text) {
@@ -386,18 +527,26 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, ParseError> {
     }
 }
 
+/// Feeds the parser's events to a builder until the stream ends or the builder fails, so a refused text is not
+/// read to its end.
 fn parse_strict(text: &str) -> Result<Vec<Node>, ParseError> {
-    let mut builder = Builder::default();
+    let mut builder = Builder::new(limits::current());
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        let m = e.marker();
-        return Err(ParseError {
-            message: e.info().to_string(),
-            position: Some((m.line(), m.col() + 1)),
-        });
-    }
-    if let Some(e) = builder.error {
-        return Err(e);
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| {
+            let m = e.marker();
+            ParseError {
+                message: e.info().to_string(),
+                position: Some((m.line(), m.col() + 1)),
+            }
+        })?;
+        if event == Event::StreamEnd {
+            break;
+        }
+        builder.on_event(event, mark);
+        if let Some(e) = builder.error.take() {
+            return Err(e);
+        }
     }
     Ok(builder.docs.into_iter().filter(|d| !d.is_null()).collect())
 }
@@ -467,6 +616,97 @@ mod tests {
         }
         let err = parse_documents(&text).unwrap_err();
         assert!(err.message.contains("nodes"), "{err:?}");
+    }
+
+    #[test]
+    fn an_anchor_bomb_of_long_text_is_refused() {
+        let mut text = format!("a: &a '{}'\nb: [", "x".repeat(100_000));
+        text.push_str(&["*a"; 100].join(", "));
+        text.push_str("]\n");
+        let err = parse_documents(&text).unwrap_err();
+        assert!(err.message.contains("bytes"), "{err:?}");
+    }
+
+    #[test]
+    fn aliases_of_many_nodes_are_refused_before_the_node_limit() {
+        let mut text = format!("a: &a [{}]\nb: [", ["x"; 1000].join(", "));
+        text.push_str(&["*a"; 200].join(", "));
+        text.push_str("]\n");
+        let err = parse_documents(&text).unwrap_err();
+        assert!(err.message.contains("aliases repeat more than"), "{err:?}");
+    }
+
+    #[test]
+    fn a_few_aliases_are_read() {
+        let n = one("base: &b {image: x, ports: {web: 80}}\none: *b\ntwo: *b\n");
+        assert_eq!(n.get("two").unwrap().get("image").unwrap().as_text(), Some("x"));
+    }
+
+    #[test]
+    fn the_limits_of_the_thread_apply() {
+        let tight = limits::ReadLimits {
+            max_nodes: 5,
+            ..limits::ReadLimits::default()
+        };
+        let err = limits::with_limits(tight, || parse_documents("[1, 2, 3, 4, 5, 6]")).unwrap_err();
+        assert!(err.message.contains("more than 5 nodes"), "{err:?}");
+        let late = limits::ReadLimits {
+            deadline: Some(std::time::Instant::now()),
+            ..limits::ReadLimits::default()
+        };
+        let text: String = (0..5000).map(|i| format!("k{i}: {i}\n")).collect();
+        let err = limits::with_limits(late, || parse_documents(&text)).unwrap_err();
+        assert!(err.message.contains("time limit"), "{err:?}");
+    }
+
+    #[test]
+    fn repeated_keys_of_a_big_map_keep_their_place_and_last_value() {
+        let mut text: String = (0..100).map(|i| format!("k{i}: {i}\n")).collect();
+        text.push_str("k3: last\n");
+        let n = one(&text);
+        let Value::Map(entries) = &n.value else { panic!() };
+        assert_eq!(entries.len(), 100);
+        assert_eq!(entries[3].0, "k3");
+        assert_eq!(entries[3].1.as_text(), Some("last"));
+    }
+
+    /// The fastest of three runs of `f`.
+    fn fastest(f: impl Fn()) -> std::time::Duration {
+        (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                f();
+                start.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn reading_time_grows_linearly_with_the_number_of_keys() {
+        let text = |n: usize| -> String { (0..n).map(|i| format!("key{i}: {i}\n")).collect() };
+        let (small, large) = (text(8_000), text(80_000));
+        let t_small = fastest(|| assert!(parse_documents(&small).is_ok()));
+        let t_large = fastest(|| assert!(parse_documents(&large).is_ok()));
+        let ratio = t_large.as_secs_f64() / t_small.as_secs_f64().max(1e-6);
+        assert!(
+            ratio < 40.0,
+            "10x the keys took {ratio:.1}x the time ({t_small:?} → {t_large:?}); quadratic would be ~100x"
+        );
+    }
+
+    #[test]
+    fn relaxing_a_long_line_takes_linear_time() {
+        let text = |n: usize| -> String { format!("hosts: [\n{}\n]\nname: x\n", "ab, ".repeat(n)) };
+        let (small, large) = (text(1_600), text(16_000));
+        assert!(crate::dsl::lenient::relax_flow_indentation(&large).is_some());
+        let t_small = fastest(|| assert!(parse_documents(&small).is_ok()));
+        let t_large = fastest(|| assert!(parse_documents(&large).is_ok()));
+        let ratio = t_large.as_secs_f64() / t_small.as_secs_f64().max(1e-6);
+        assert!(
+            ratio < 40.0,
+            "a 10x longer line took {ratio:.1}x the time ({t_small:?} → {t_large:?}); quadratic would be ~100x"
+        );
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub async fn create_kind(
     let query = Query::of(&uri);
     let text = document_body(&headers, &body)?;
     let options = write_options(&query, text.clone())?;
-    let artifact = parse(kind, &text)?;
+    let artifact = state.readers.read(move || parse(kind, &text)).await?;
     let written = state.vamp.create(artifact, &options).await?;
     let status = if is_asynchronous(kind) {
         StatusCode::ACCEPTED
@@ -195,7 +195,7 @@ pub async fn update_named(
     let query = Query::of(&uri);
     let text = document_body(&headers, &body)?;
     let options = write_options(&query, text.clone())?;
-    let artifact = parse(kind, &text)?;
+    let artifact = state.readers.read(move || parse(kind, &text)).await?;
     dsl::validate::name_matches(&artifact, &name)?;
     let written = state.vamp.update(artifact, &options).await?;
     let status = if is_asynchronous(kind) {
@@ -277,7 +277,12 @@ pub fn named(kind: Kind) -> MethodRouter<ApiState> {
 
 /// `POST /api/v1/docker-compose?name={blueprint}`: a docker-compose file converted to a blueprint (201, not
 /// stored); the notes on what was not converted are logged.
-pub async fn docker_compose(uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn docker_compose(
+    State(state): State<ApiState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let format = Format::from_accept(&headers)?;
     let query = Query::of(&uri);
     let name = query
@@ -286,7 +291,11 @@ pub async fn docker_compose(uri: Uri, headers: HeaderMap, body: Bytes) -> Result
         .ok_or_else(|| ApiError::bad_request("Give the blueprint's name as the query parameter 'name'."))?
         .to_string();
     let text = document_body(&headers, &body)?;
-    let (blueprint, notes) = dsl::read_compose(&text, &name)?;
+    let compose_name = name.clone();
+    let (blueprint, notes) = state
+        .readers
+        .read(move || Ok(dsl::read_compose(&text, &compose_name)?))
+        .await?;
     for note in notes {
         tracing::info!(blueprint = %name, "docker-compose: {note}");
     }

@@ -53,7 +53,7 @@ pub async fn create(
     let format = Format::from_accept(&headers)?;
     let text = document_body(&headers, &body)?;
     let options = write_options(&Query::of(&uri), text.clone())?;
-    let request = parse_request(&text)?;
+    let request = state.readers.read(move || parse_request(&text)).await?;
     let name = request.name().to_string();
     let written = state.vamp.deploy(&name, request, &options).await?;
     render(StatusCode::ACCEPTED, format, &artifacts_json(&written)?)
@@ -70,7 +70,7 @@ pub async fn update(
     let format = Format::from_accept(&headers)?;
     let text = document_body(&headers, &body)?;
     let options = write_options(&Query::of(&uri), text.clone())?;
-    let request = parse_request(&text)?;
+    let request = state.readers.read(move || parse_request(&text)).await?;
     let written = state.vamp.deploy(&name, request, &options).await?;
     render(StatusCode::ACCEPTED, format, &artifacts_json(&written)?)
 }
@@ -97,7 +97,7 @@ pub async fn delete(
             &serde_json::json!({ "name": name }).to_string(),
         )?)
     } else {
-        parse_request(&text)?
+        state.readers.read(move || parse_request(&text)).await?
     };
     match state.vamp.undeploy(&name, request, &options).await? {
         Some(after) => render(StatusCode::ACCEPTED, format, &artifact_json(&after)?),
@@ -174,7 +174,7 @@ pub async fn set_sla(
     let format = Format::from_accept(&headers)?;
     let text = document_body(&headers, &body)?;
     let options = write_options(&Query::of(&uri), text.clone())?;
-    let sla = match parse_ref(Kind::Sla, &text)? {
+    let sla = match state.readers.read(move || parse_ref(Kind::Sla, &text)).await? {
         Ref::Named(n) => Ref::Named(n),
         Ref::Inline(Artifact::Sla(s)) => Ref::Inline(s),
         Ref::Inline(_) => return Err(ApiError::bad_request("The body is not an SLA.")),
@@ -222,7 +222,7 @@ pub async fn set_scale(
     let format = Format::from_accept(&headers)?;
     let text = document_body(&headers, &body)?;
     let options = write_options(&Query::of(&uri), text.clone())?;
-    let scale = match parse_ref(Kind::Scale, &text)? {
+    let scale = match state.readers.read(move || parse_ref(Kind::Scale, &text)).await? {
         Ref::Named(n) => Ref::Named(n),
         Ref::Inline(Artifact::Scale(s)) => Ref::Inline(s),
         Ref::Inline(_) => return Err(ApiError::bad_request("The body is not a scale.")),

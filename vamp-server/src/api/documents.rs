@@ -32,7 +32,11 @@ pub async fn apply(
         validate_only: Query::of(&uri).flag("validate_only")?,
         source: None,
     };
-    let results = state.vamp.apply_documents(&text, verb, &options).await?;
+    let documents = state
+        .readers
+        .read(move || Ok(crate::ops::read_documents(&text)?))
+        .await?;
+    let results = state.vamp.apply_read_documents(documents, verb, &options).await?;
     let items = results
         .iter()
         .map(|r| artifacts_json(r))

@@ -23,11 +23,20 @@ fn event_json(event: &Event) -> Result<serde_json::Value, ApiError> {
         .map_err(|e| ApiError::from(vamp_core::Error::backend(format!("cannot write an event: {e}"))))
 }
 
-/// The query of a request: an event-query body when there is one, else `tag` (repeatable) and `type`.
-fn event_query(uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<EventQuery, ApiError> {
+/// The query of a request: an event-query body when there is one (read off the async workers, within the
+/// body limits), else `tag` (repeatable) and `type`.
+async fn event_query(
+    state: &ApiState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<EventQuery, ApiError> {
     if !body.iter().all(u8::is_ascii_whitespace) {
         let text = document_body(headers, body)?;
-        return Ok(dsl::read_event_query(&text)?);
+        return state
+            .readers
+            .read(move || Ok(dsl::read_event_query(&text)?))
+            .await;
     }
     let query = Query::of(uri);
     let mut out = EventQuery::tags(query.all("tag"));
@@ -44,7 +53,7 @@ pub async fn query(
 ) -> Result<Response, ApiError> {
     let format = Format::from_accept(&headers)?;
     let page = Query::of(&uri).page(state.options.max_per_page)?;
-    let query = event_query(&uri, &headers, &body)?;
+    let query = event_query(&state, &uri, &headers, &body).await?;
     let paged = state.vamp.query(&query, page).await?;
     let items = paged
         .items
@@ -64,22 +73,25 @@ pub async fn publish(
 ) -> Result<Response, ApiError> {
     let format = Format::from_accept(&headers)?;
     let text = document_body(&headers, &body)?;
-    let event = dsl::read_event(&text)?;
+    let event = state.readers.read(move || Ok(dsl::read_event(&text)?)).await?;
     let stored = state.vamp.publish(event).await?;
     render(StatusCode::CREATED, format, &event_json(&stored)?)
 }
 
 /// `GET /api/v1/events/stream`: the events matching the query published from now on, as server-sent events,
-/// with a keep-alive comment every `sse_keep_alive_s` seconds.
+/// with a keep-alive comment every `sse_keep_alive_s` seconds. Each stream takes one of the token's
+/// [`super::streams`] slots while it is open (429 or 503 when none is free).
 pub async fn stream(
     State(state): State<ApiState>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let query = event_query(&uri, &headers, &body)?;
+    let slot = state.streams.take(&headers)?;
+    let query = event_query(&state, &uri, &headers, &body).await?;
     let events = state.vamp.subscribe(&query).await?;
-    let sse = events.map(|event| {
+    let sse = events.map(move |event| {
+        let _open = &slot;
         let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".to_string());
         let name: String = event.kind.chars().filter(|c| !c.is_control()).collect();
         Ok::<_, Infallible>(SseEvent::default().event(name).data(data))

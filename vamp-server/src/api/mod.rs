@@ -5,13 +5,17 @@
 //!
 //! [`router`] builds the axum router (for embedding or tests); [`serve()`] and [`serve_on`] run it.
 
+pub mod accept;
 pub mod artifacts;
+pub mod bodies;
 pub mod cors;
 pub mod deployments;
 pub mod documents;
 pub mod error;
 pub mod events;
 pub mod guard;
+pub mod idle;
+pub mod limits;
 pub mod negotiation;
 pub mod openapi;
 pub mod options;
@@ -23,6 +27,7 @@ pub mod security;
 pub mod serve;
 pub mod state;
 pub mod stats;
+pub mod streams;
 pub mod system;
 pub mod ui;
 pub mod vga;
@@ -36,6 +41,7 @@ use axum::response::Response;
 use axum::Router;
 
 pub use error::ApiError;
+pub use limits::ApiLimits;
 pub use options::{ApiOptions, ApiSecurity, CorsOptions, TlsOptions};
 pub use routes::route_table;
 pub use serve::{serve, serve_on};
@@ -74,7 +80,10 @@ fn api_router(vamp: Vamp, options: ApiOptions) -> Router {
     let guard = Arc::new(guard::RequestGuard::new(&options));
     let cors = cors::layer(&options.cors);
     let body_limit = options.body_limit;
+    let read_body_limit = options.limits.read_body_limit();
     let state = ApiState {
+        readers: bodies::BodyReaders::new(&options.limits),
+        streams: streams::StreamSlots::new(&options.limits),
         vamp,
         options: Arc::new(options),
         stats: stats.clone(),
@@ -85,6 +94,10 @@ fn api_router(vamp: Vamp, options: ApiOptions) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(guard::content_type))
+        .layer(axum::middleware::from_fn_with_state(
+            read_body_limit,
+            bodies::limit_read_bodies,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             security,
             security::authorize,

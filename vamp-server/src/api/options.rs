@@ -1,5 +1,5 @@
-//! `ApiOptions`: how the REST API listens and whom it serves — address, bearer tokens, TLS, CORS, body limit and
-//! page size. Deserialized from the `vamp serve` configuration (kebab-case keys, every field optional).
+//! `ApiOptions`: how the REST API listens and whom it serves — address, bearer tokens, TLS, CORS, body limit,
+//! page size and the limits of work per request and connection. Deserialized from the `vamp serve` configuration (kebab-case keys, every field optional).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +30,8 @@ pub struct ApiOptions {
     pub max_per_page: u32,
     /// Seconds between keep-alive comments on `/events/stream`. Default 15, the original's.
     pub sse_keep_alive_s: u64,
+    /// How much work one request and one connection may cost.
+    pub limits: super::limits::ApiLimits,
 }
 
 impl ApiOptions {
@@ -53,6 +55,7 @@ impl Default for ApiOptions {
             body_limit: 8 * 1024 * 1024,
             max_per_page: 30,
             sse_keep_alive_s: 15,
+            limits: super::limits::ApiLimits::default(),
         }
     }
 }

@@ -1,21 +1,26 @@
-//! Serving the router: plain HTTP through `axum::serve`, or TLS (rustls, from PEM files) through tokio-rustls
-//! and hyper, both with graceful shutdown.
+//! Serving the router over plain HTTP or TLS (rustls, from PEM files) through hyper, with graceful shutdown and
+//! the connection limits of [`ApiLimits`]: a header-read timeout (also how long a kept-alive connection may wait
+//! idle for its next request), an idle timeout while a request is under way, a TLS-handshake timeout, and an
+//! accept loop that backs off when file descriptors run out instead of spinning ([`super::accept`]).
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use std::time::Duration;
-
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 use vamp_core::{Error, Result};
 
+use super::accept::AcceptBackoff;
+use super::idle::IdleTimeout;
+use super::limits::ApiLimits;
 use super::options::{ApiOptions, TlsOptions};
 use super::router;
 use crate::vamp::Vamp;
@@ -37,7 +42,8 @@ pub async fn serve(
 }
 
 /// Serves the API on `listener` (its address wins over `options.listen`) until `shutdown` completes: TLS when
-/// `options.tls` is set, plain HTTP otherwise. Connections in progress finish their current request.
+/// `options.tls` is set, plain HTTP otherwise, each connection within `options.limits`. Connections in progress
+/// get [`DRAIN`] to finish their current request.
 pub async fn serve_on(
     vamp: Vamp,
     options: ApiOptions,
@@ -45,38 +51,19 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let tls = match &options.tls {
-        Some(t) => Some(tls_config(t).await?),
+        Some(t) => Some(TlsAcceptor::from(tls_config(t).await?)),
         None => None,
     };
+    let limits = options.limits.clone();
     let app = router(vamp, options);
     let address = listener.local_addr().ok();
-    match tls {
-        None => {
-            tracing::info!(?address, "REST API listening (HTTP)");
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let signal = async move {
-                shutdown.await;
-                let _ = stop.send(true);
-            };
-            let mut drained = stopped.clone();
-            let server = axum::serve(listener, app).with_graceful_shutdown(signal);
-            let deadline = async move {
-                let _ = drained.wait_for(|s| *s).await;
-                tokio::time::sleep(DRAIN).await;
-            };
-            tokio::select! {
-                served = server => served.map_err(|e| Error::backend(format!("The API server stopped: {e}"))),
-                () = deadline => {
-                    tracing::info!("connections still open after the drain period (event streams) were closed");
-                    Ok(())
-                }
-            }
-        }
-        Some(config) => {
-            tracing::info!(?address, "REST API listening (HTTPS)");
-            serve_tls(listener, app, config, shutdown).await
-        }
+    if tls.is_some() {
+        tracing::info!(?address, "REST API listening (HTTPS)");
+    } else {
+        tracing::info!(?address, "REST API listening (HTTP)");
     }
+    serve_connections(listener, app, tls, limits, shutdown).await;
+    Ok(())
 }
 
 /// The rustls configuration of `tls`: the certificate chain and key from their PEM files.
@@ -119,46 +106,97 @@ pub async fn tls_config(tls: &TlsOptions) -> Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-async fn serve_tls(
+/// Accepts connections on `listener` until `shutdown`, serving each with `app` on a task of its own.
+async fn serve_connections(
     listener: TcpListener,
     app: Router,
-    config: Arc<ServerConfig>,
+    tls: Option<TlsAcceptor>,
+    limits: ApiLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    let acceptor = TlsAcceptor::from(config);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+) {
+    let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut backoff = AcceptBackoff::new(limits.accept_backoff_max());
+    let limits = Arc::new(limits);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok(a) => {
+                    backoff.accepted();
+                    a
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "accepting a connection failed");
+                    let failure = backoff.failed(&e, Instant::now());
+                    match failure.log {
+                        Some(text) => tracing::warn!("{text}"),
+                        None if failure.pause.is_zero() => {
+                            tracing::debug!(error = %e, "accepting a connection failed");
+                        }
+                        None => {}
+                    }
+                    if !failure.pause.is_zero() {
+                        tokio::select! {
+                            () = tokio::time::sleep(failure.pause) => {}
+                            () = &mut shutdown => break,
+                        }
+                    }
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
-        let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(app.clone());
         let watcher = graceful.watcher();
+        let tls = tls.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
-            let tls = match acceptor.accept(stream).await {
-                Ok(tls) => tls,
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
+            let _ = stream.set_nodelay(true);
+            let stream = IdleTimeout::new(stream, limits.idle_timeout());
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout());
+            let served = match tls {
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                Some(acceptor) => {
+                    let Some(tls) = handshake(&acceptor, stream, &limits, peer).await else {
+                        return;
+                    };
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(tls), service))
+                        .await
                 }
             };
-            let connection =
-                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(connection).await {
+            if let Err(e) = served {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
     }
+    drop(listener);
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
         tracing::info!("connections still open after the drain period (event streams) were closed");
     }
-    Ok(())
+}
+
+/// The TLS side of `stream`, or `None` when the handshake fails or takes longer than the limit.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: IdleTimeout<TcpStream>,
+    limits: &ApiLimits,
+    peer: std::net::SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<IdleTimeout<TcpStream>>> {
+    match tokio::time::timeout(limits.tls_handshake_timeout(), acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake took longer than its limit; connection closed");
+            None
+        }
+    }
 }

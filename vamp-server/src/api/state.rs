@@ -6,9 +6,11 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use vamp_core::store::Paged;
 
+use super::bodies::BodyReaders;
 use super::options::ApiOptions;
 use super::paging::add_paging_headers;
 use super::stats::Stats;
+use super::streams::StreamSlots;
 use crate::vamp::Vamp;
 
 /// The state of the router.
@@ -20,6 +22,10 @@ pub struct ApiState {
     pub options: Arc<ApiOptions>,
     /// Request counters for `/metrics`.
     pub stats: Arc<Stats>,
+    /// Where request bodies are read, off the async workers.
+    pub readers: BodyReaders,
+    /// The open event streams.
+    pub streams: Arc<StreamSlots>,
 }
 
 impl ApiState {

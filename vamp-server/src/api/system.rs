@@ -132,6 +132,7 @@ pub async fn config(State(state): State<ApiState>, headers: HeaderMap) -> Result
             "body-limit": o.body_limit,
             "max-per-page": o.max_per_page,
             "sse-keep-alive-s": o.sse_keep_alive_s,
+            "limits": limits_json(&o.limits),
         },
     });
     render(StatusCode::OK, format, &value)
@@ -203,4 +204,22 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(response)
+}
+
+/// The API's limits as `/config` shows them (kebab-case keys, as configured).
+fn limits_json(l: &super::limits::ApiLimits) -> serde_json::Value {
+    serde_json::json!({
+        "parse-timeout-ms": l.parse_timeout_ms,
+        "parse-concurrency": l.parse_concurrency,
+        "max-nodes": l.max_nodes,
+        "max-alias-nodes": l.max_alias_nodes,
+        "max-alias-bytes": l.max_alias_bytes,
+        "read-body-limit": l.read_body_limit,
+        "header-read-timeout-ms": l.header_read_timeout_ms,
+        "idle-timeout-s": l.idle_timeout_s,
+        "tls-handshake-timeout-ms": l.tls_handshake_timeout_ms,
+        "accept-backoff-max-ms": l.accept_backoff_max_ms,
+        "streams-per-token": l.streams_per_token,
+        "streams-total": l.streams_total,
+    })
 }

@@ -127,11 +127,14 @@ impl Sent {
 /// `execution-finish` (data: JSON with `workflow`, `execution` and the line or outcome), first the recent ones
 /// (`?lines=` log lines, default 100), then live, with a keep-alive comment every `sse_keep_alive_s` seconds. 404
 /// when there is no such workflow. A client that falls far behind misses lines rather than slowing the runs.
+/// Each stream takes one of the token's [`super::streams`] slots while it is open (429 or 503 when none is free).
 pub async fn logs(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let slot = state.streams.take(&headers)?;
     let lines = match Query::of(&uri).first("lines") {
         None => RECENT_LINES,
         Some(text) => text
@@ -154,7 +157,10 @@ pub async fn logs(
         };
         std::future::ready(keep)
     });
-    let stream = recent.chain(live).map(Ok::<_, Infallible>);
+    let stream = recent.chain(live).map(move |m| {
+        let _open = &slot;
+        Ok::<_, Infallible>(m)
+    });
     let keep_alive = KeepAlive::new().interval(Duration::from_secs(state.options.sse_keep_alive_s.max(1)));
     Ok(Sse::new(stream).keep_alive(keep_alive).into_response())
 }

@@ -149,6 +149,7 @@ pub fn api_options(config: &ServeConfig, security: ApiSecurity) -> ApiOptions {
         key: tls.key.clone(),
     });
     options.cors.origins = api.cors.origins.clone();
+    options.limits = api.limits.clone();
     options
 }
 

@@ -19,57 +19,94 @@ pub enum Verb {
     Delete,
 }
 
+/// One document of a multi-document text, read and validated: its kind, the artifact, and its JSON (the
+/// archived source of its write).
+#[derive(Debug, Clone)]
+pub struct ReadDocument {
+    /// The kind the document says.
+    pub kind: Kind,
+    /// The artifact (for a deployment, the blueprint of the request).
+    pub artifact: Artifact,
+    /// The document as JSON.
+    pub source: String,
+}
+
+/// Reads every document of `text` (YAML or JSON; `---`-separated, or a list). Each document needs a `kind`
+/// (singular or plural); deployments are read as deployment requests (a blueprint, tolerating
+/// `kind: deployment`). Synchronous and CPU-bound: the API runs it off the async workers.
+pub fn read_documents(text: &str) -> Result<Vec<ReadDocument>> {
+    let docs = dsl::reading::documents(Kind::Blueprint, text)?;
+    let mut items = Vec::new();
+    for doc in docs {
+        match doc.value {
+            Value::List(list) => items.extend(list),
+            _ => items.push(doc),
+        }
+    }
+    let mut parsed = Vec::with_capacity(items.len());
+    for item in &items {
+        let name = item.get("name").and_then(|n| n.as_text()).unwrap_or_default();
+        let kind_text = item.get("kind").and_then(|k| k.as_text()).ok_or_else(|| {
+            DslError::about(
+                ErrorCode::MissingPathValueError,
+                Kind::Blueprint,
+                name,
+                "kind",
+                "each document sent to the root endpoint needs a 'kind'",
+            )
+        })?;
+        let kind: Kind = kind_text.parse().map_err(|_| {
+            DslError::about(
+                ErrorCode::UnexpectedArtifact,
+                Kind::Blueprint,
+                name,
+                "kind",
+                format!("'{kind_text}' is not an artifact kind"),
+            )
+        })?;
+        let source = serde_json::to_string(&item.to_json()).unwrap_or_default();
+        let artifact = if kind == Kind::Deployment {
+            Artifact::Blueprint(dsl::read_deployment_request(&source)?)
+        } else {
+            dsl::read_node(kind, item)?
+        };
+        parsed.push(ReadDocument {
+            kind,
+            artifact,
+            source,
+        });
+    }
+    Ok(parsed)
+}
+
 impl Vamp {
-    /// Reads every document of `text` (YAML or JSON; `---`-separated, or a list) and applies `verb` to each in
-    /// order, stopping at the first failure (earlier documents stay applied, as in the original). Each
-    /// document needs a `kind` (singular or plural); deployments are read as deployment requests (a blueprint,
-    /// tolerating `kind: deployment`). The archive event of each write carries that document's JSON.
-    ///
-    /// Returns one result list per document: what [`Vamp::create`] / [`Vamp::update`] return, and for a
-    /// delete the document itself (for a deployment, the deployment after the slice).
+    /// Reads every document of `text` ([`read_documents`]) and applies `verb` to each in order
+    /// ([`Vamp::apply_read_documents`]).
     pub async fn apply_documents(
         &self,
         text: &str,
         verb: Verb,
         options: &WriteOptions,
     ) -> Result<Vec<Vec<Artifact>>> {
-        let docs = dsl::reading::documents(Kind::Blueprint, text)?;
-        let mut items = Vec::new();
-        for doc in docs {
-            match doc.value {
-                Value::List(list) => items.extend(list),
-                _ => items.push(doc),
-            }
-        }
-        let mut parsed = Vec::with_capacity(items.len());
-        for item in &items {
-            let name = item.get("name").and_then(|n| n.as_text()).unwrap_or_default();
-            let kind_text = item.get("kind").and_then(|k| k.as_text()).ok_or_else(|| {
-                DslError::about(
-                    ErrorCode::MissingPathValueError,
-                    Kind::Blueprint,
-                    name,
-                    "kind",
-                    "each document sent to the root endpoint needs a 'kind'",
-                )
-            })?;
-            let kind: Kind = kind_text.parse().map_err(|_| {
-                DslError::about(
-                    ErrorCode::UnexpectedArtifact,
-                    Kind::Blueprint,
-                    name,
-                    "kind",
-                    format!("'{kind_text}' is not an artifact kind"),
-                )
-            })?;
-            let source = serde_json::to_string(&item.to_json()).unwrap_or_default();
-            let artifact = if kind == Kind::Deployment {
-                Artifact::Blueprint(dsl::read_deployment_request(&source)?)
-            } else {
-                dsl::read_node(kind, item)?
-            };
-            parsed.push((kind, artifact, source));
-        }
+        self.apply_read_documents(read_documents(text)?, verb, options)
+            .await
+    }
+
+    /// Applies `verb` to each of `documents` in order, stopping at the first failure (earlier documents stay
+    /// applied, as in the original). The archive event of each write carries that document's JSON.
+    ///
+    /// Returns one result list per document: what [`Vamp::create`] / [`Vamp::update`] return, and for a
+    /// delete the document itself (for a deployment, the deployment after the slice).
+    pub async fn apply_read_documents(
+        &self,
+        documents: Vec<ReadDocument>,
+        verb: Verb,
+        options: &WriteOptions,
+    ) -> Result<Vec<Vec<Artifact>>> {
+        let parsed: Vec<_> = documents
+            .into_iter()
+            .map(|d| (d.kind, d.artifact, d.source))
+            .collect();
         let mut out = Vec::with_capacity(parsed.len());
         for (kind, artifact, source) in parsed {
             let opts = WriteOptions {

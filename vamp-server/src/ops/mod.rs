@@ -22,7 +22,7 @@ pub mod wait;
 mod workflows;
 
 pub use canary::{CanarySettings, CANARY_EVENT_TYPE};
-pub use documents::Verb;
+pub use documents::{read_documents, ReadDocument, Verb};
 pub use info::{ComponentInfo, Health, Info};
 pub use options::{ReadOptions, WriteOptions};
 pub use wait::{converged, failures};
