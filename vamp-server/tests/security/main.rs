@@ -12,6 +12,8 @@ mod acls;
 
 mod processes;
 
+mod dataplane;
+
 mod kv;
 
 mod bounds;
