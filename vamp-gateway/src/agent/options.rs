@@ -311,9 +311,20 @@ mod tests {
 
     #[test]
     fn log_sources_default_to_loopback_and_are_checked() {
-        assert_eq!(options(&[], &[]).unwrap().log_sources, DEFAULT_UDP_SOURCES.to_vec());
-        assert_eq!(options(&[], &[]).unwrap().process.log_target, "", "the default is the directory's socket");
-        let o = options(&["--log-sources", "10.0.0.5"], &[("VAMP_LOG_SOURCES", "10.0.0.6")]).unwrap();
+        assert_eq!(
+            options(&[], &[]).unwrap().log_sources,
+            DEFAULT_UDP_SOURCES.to_vec()
+        );
+        assert_eq!(
+            options(&[], &[]).unwrap().process.log_target,
+            "",
+            "the default is the directory's socket"
+        );
+        let o = options(
+            &["--log-sources", "10.0.0.5"],
+            &[("VAMP_LOG_SOURCES", "10.0.0.6")],
+        )
+        .unwrap();
         assert_eq!(o.log_sources, vec![IpAddr::from([10, 0, 0, 5])]);
         let e = options(&[], &[("VAMP_LOG_SOURCES", "10.0.0.6,evil")]).unwrap_err();
         assert!(e.message().contains("'evil'"), "{e}");

@@ -45,8 +45,9 @@ pub fn resolve_binary(binary: &Path) -> PathBuf {
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join(binary))
         .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+            std::fs::metadata(candidate).is_ok_and(|m| {
+                m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
         })
         .unwrap_or_else(|| binary.to_path_buf())
 }
@@ -530,13 +531,19 @@ mod tests {
         assert!(env.contains(&("VAMP_RUNTIME_SOCKET", "/w/haproxy.sock".into())));
         assert!(env.contains(&("VAMP_MAPS_DIR", "/w/maps".into())));
         assert_eq!(env.len(), 6);
-        assert!(env.contains(&("VAMP_LOG_TARGET", "/w/log.sock".into())), "the default log target is the socket");
+        assert!(
+            env.contains(&("VAMP_LOG_TARGET", "/w/log.sock".into())),
+            "the default log target is the socket"
+        );
     }
 
     #[test]
     fn a_bare_binary_name_is_resolved_in_path() {
         assert!(resolve_binary(Path::new("sh")).is_absolute());
         assert_eq!(resolve_binary(Path::new("./x")), PathBuf::from("./x"));
-        assert_eq!(resolve_binary(Path::new("no-such-binary-here")), PathBuf::from("no-such-binary-here"));
+        assert_eq!(
+            resolve_binary(Path::new("no-such-binary-here")),
+            PathBuf::from("no-such-binary-here")
+        );
     }
 }

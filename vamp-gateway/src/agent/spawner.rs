@@ -51,7 +51,9 @@ pub fn die_with_parent(command: &mut Command) {
             rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
             let current = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
             if u32::try_from(current).ok() != Some(parent) {
-                return Err(std::io::Error::other("the agent exited while HAProxy was starting"));
+                return Err(std::io::Error::other(
+                    "the agent exited while HAProxy was starting",
+                ));
             }
             Ok(())
         });

@@ -49,12 +49,12 @@ impl ProcessView {
     /// with symbolic links resolved).
     pub fn runs_config(&self, binary: &Path, config: &Path) -> bool {
         let named = |path: &Path| {
-            path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.starts_with("haproxy") || binary.file_name().is_some_and(|b| b == n)
-            })
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("haproxy") || binary.file_name().is_some_and(|b| b == n))
         };
-        let is_haproxy = self.exe.as_deref().is_some_and(named)
-            || self.args.first().is_some_and(|a| named(Path::new(a)));
+        let is_haproxy =
+            self.exe.as_deref().is_some_and(named) || self.args.first().is_some_and(|a| named(Path::new(a)));
         is_haproxy && self.config_files().iter().any(|file| same_file(file, config))
     }
 
@@ -124,7 +124,9 @@ fn is_running(pid: u32) -> bool {
         .ok()
         .and_then(|text| {
             let (_, rest) = text.rsplit_once(')')?;
-            rest.split_whitespace().next().map(|state| !matches!(state, "Z" | "X" | "x"))
+            rest.split_whitespace()
+                .next()
+                .map(|state| !matches!(state, "Z" | "X" | "x"))
         })
         .unwrap_or(false)
 }
@@ -181,7 +183,14 @@ mod tests {
     #[test]
     fn haproxy_on_the_directory_configuration_is_found() {
         let v = view(
-            &["/usr/sbin/haproxy", "-W", "-f", CONFIG, "-p", "/w/agent/haproxy.pid"],
+            &[
+                "/usr/sbin/haproxy",
+                "-W",
+                "-f",
+                CONFIG,
+                "-p",
+                "/w/agent/haproxy.pid",
+            ],
             Some("/usr/sbin/haproxy"),
             None,
         );
@@ -217,7 +226,10 @@ mod tests {
             dir: dir.clone(),
             ..ProcessOptions::default()
         };
-        assert!(stop_previous(&options).is_empty(), "the own pid in the pid file is never signalled");
+        assert!(
+            stop_previous(&options).is_empty(),
+            "the own pid in the pid file is never signalled"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

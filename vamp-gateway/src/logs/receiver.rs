@@ -260,9 +260,15 @@ mod tests {
     fn sources_are_ip_addresses() {
         assert_eq!(
             parse_sources("127.0.0.1, ::1").unwrap(),
-            vec![IpAddr::from([127, 0, 0, 1]), IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)]
+            vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+            ]
         );
-        assert!(parse_sources("localhost").unwrap_err().message().contains("'localhost'"));
+        assert!(parse_sources("localhost")
+            .unwrap_err()
+            .message()
+            .contains("'localhost'"));
         assert!(parse_sources(" ,").is_err());
     }
 

@@ -76,7 +76,9 @@ impl Serve {
             agent_http,
         };
         if !wait_until(Duration::from_secs(60), || {
-            serve.request("GET", "/api/v1/health", None).is_some_and(|(code, _)| code == 200)
+            serve
+                .request("GET", "/api/v1/health", None)
+                .is_some_and(|(code, _)| code == 200)
         }) {
             let err = serve.stop_and_stderr();
             panic!("vamp serve did not answer /api/v1/health:\n{err}");
@@ -109,9 +111,14 @@ impl Serve {
 
     /// Creates the gateway `name` on `port` routing everything to `127.0.0.1:<backend>`; panics unless accepted.
     pub fn create_gateway(&self, name: &str, port: u16, backend: u16) {
-        let yaml = format!("name: {name}\nport: {port}/http\nroutes:\n  '[127.0.0.1:{backend}]': {{weight: 100%}}\n");
+        let yaml = format!(
+            "name: {name}\nport: {port}/http\nroutes:\n  '[127.0.0.1:{backend}]': {{weight: 100%}}\n"
+        );
         let (code, body) = self.request("POST", "/api/v1/gateways", Some(&yaml)).unwrap();
-        assert!((200..300).contains(&code), "creating gateway {name}: {code} {body}");
+        assert!(
+            (200..300).contains(&code),
+            "creating gateway {name}: {code} {body}"
+        );
     }
 
     /// SIGKILL, as a crash or the OOM killer would.
@@ -123,8 +130,12 @@ impl Serve {
     /// SIGTERM, waits up to 30 s, then SIGKILL; the server's stderr.
     pub fn stop_and_stderr(&mut self) -> String {
         if self.child.try_wait().ok().flatten().is_none() {
-            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-            wait_until(Duration::from_secs(30), || self.child.try_wait().ok().flatten().is_some());
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            wait_until(Duration::from_secs(30), || {
+                self.child.try_wait().ok().flatten().is_some()
+            });
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

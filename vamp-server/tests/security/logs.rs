@@ -69,8 +69,26 @@ fn real_traffic_counts(serve: &Serve, gateway: &str, port: u16, before: f64, cou
     let want = before + count as f64;
     let counted = wait_until(Duration::from_secs(20), || figures(serve, gateway).0 >= want);
     let now = figures(serve, gateway).0;
-    assert!(counted, "real requests through HAProxy are not counted: {now} of {want}");
+    assert!(
+        counted,
+        "real requests through HAProxy are not counted: {now} of {want}"
+    );
     now
+}
+
+/// Sends requests through the gateway until the server counts them (the agent names a gateway's log lines once
+/// it applied the configuration that has it, a moment after HAProxy serves it); the count then.
+fn warm_up(serve: &Serve, gateway: &str, port: u16) -> f64 {
+    assert!(
+        wait_for_traffic(port, "real"),
+        "the gateway never served through HAProxy"
+    );
+    let counting = wait_until(Duration::from_secs(30), || {
+        let _ = get(port);
+        figures(serve, gateway).0 > 0.0
+    });
+    assert!(counting, "requests through HAProxy are never counted");
+    figures(serve, gateway).0
 }
 
 /// The value of a Prometheus counter on the agent's `/metrics`.
@@ -92,8 +110,8 @@ fn forged_access_logs_do_not_reach_the_default_unix_socket() {
     let port = free_port();
     let serve = Serve::start(&dir.data(), ServeOptions::default());
     serve.create_gateway("logged", port, backend.port);
-    assert!(wait_for_traffic(port, "real"));
-    let counted = real_traffic_counts(&serve, "logged", port, 0.0, 20);
+    let warm = warm_up(&serve, "logged", port);
+    let counted = real_traffic_counts(&serve, "logged", port, warm, 20);
     let (_, errors_before, health_before) = figures(&serve, "logged");
 
     let agent_dir = serve.agent_dir();
@@ -140,7 +158,8 @@ fn forged_access_logs_do_not_reach_the_default_unix_socket() {
         control.send_to(line.as_bytes(), &socket).unwrap();
     }
     assert!(
-        wait_until(Duration::from_secs(10), || figures(&serve, "logged").1 >= errors_before + 5.0),
+        wait_until(Duration::from_secs(10), || figures(&serve, "logged").1
+            >= errors_before + 5.0),
         "the socket is live: the agent's own user (HAProxy's) is heard"
     );
 }
@@ -164,8 +183,8 @@ fn forged_access_logs_over_udp_are_dropped_unless_from_a_configured_source() {
         },
     );
     serve.create_gateway("udp", port, backend.port);
-    assert!(wait_for_traffic(port, "real"));
-    let counted = real_traffic_counts(&serve, "udp", port, 0.0, 20);
+    let warm = warm_up(&serve, "udp", port);
+    let counted = real_traffic_counts(&serve, "udp", port, warm, 20);
     let (_, errors_before, health_before) = figures(&serve, "udp");
 
     let lines = forged_lines(&serve.agent_dir());

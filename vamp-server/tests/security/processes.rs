@@ -7,6 +7,7 @@
 //! - HAProxy inherited the server's whole environment, so `"${SECRET}"` in a configuration read it: HAProxy must
 //!   get a minimal environment.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -24,7 +25,10 @@ fn a_server_killed_with_sigkill_leaves_no_haproxy_holding_the_gateway_ports() {
     let gateway = free_port();
     let mut serve = Serve::start(&dir.data(), ServeOptions::default());
     serve.create_gateway("orphan", gateway, backend.port);
-    assert!(wait_for_traffic(gateway, "real"), "the gateway never served through HAProxy");
+    assert!(
+        wait_for_traffic(gateway, "real"),
+        "the gateway never served through HAProxy"
+    );
     let agent_dir = serve.agent_dir();
     let running = haproxy_of(&agent_dir);
     assert!(!running.is_empty(), "no HAProxy of {} found", agent_dir.display());
@@ -62,7 +66,7 @@ fn a_stale_haproxy_of_the_directory_is_stopped_before_the_new_one_serves() {
     let gateway = free_port();
     let config = agent_dir.join("haproxy.cfg");
     std::fs::write(&config, stale_config(gateway)).unwrap();
-    let mut stale = Command::new("haproxy")
+    let mut stale = Command::new(vamp_gateway::agent::process::resolve_binary(Path::new("haproxy")))
         .arg("-W")
         .arg("-f")
         .arg(&config)
@@ -84,16 +88,31 @@ fn a_stale_haproxy_of_the_directory_is_stopped_before_the_new_one_serves() {
     let serve = Serve::start(&data, ServeOptions::default());
     serve.create_gateway("stale", gateway, backend.port);
     assert!(
-        wait_until(Duration::from_secs(30), || stale.try_wait().ok().flatten().is_some()),
+        wait_until(Duration::from_secs(30), || stale
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some()),
         "the stale HAProxy {} was not stopped by the starting agent",
         stale.id()
     );
-    assert!(stale_pids.iter().all(|pid| !is_running(*pid)), "stale workers left: {stale_pids:?}");
-    assert!(wait_for_traffic(gateway, "fresh"), "the new data plane never served");
-    let answers: Vec<String> = (0..60).filter_map(|_| get(gateway).map(|(_, body)| body)).collect();
+    assert!(
+        stale_pids.iter().all(|pid| !is_running(*pid)),
+        "stale workers left: {stale_pids:?}"
+    );
+    assert!(
+        wait_for_traffic(gateway, "fresh"),
+        "the new data plane never served"
+    );
+    let answers: Vec<String> = (0..60)
+        .filter_map(|_| get(gateway).map(|(_, body)| body))
+        .collect();
     let stale_answers = answers.iter().filter(|b| *b == "stale").count();
     assert_eq!(answers.len(), 60, "every request is answered");
-    assert_eq!(stale_answers, 0, "{stale_answers} of 60 requests reached the stale data plane");
+    assert_eq!(
+        stale_answers, 0,
+        "{stale_answers} of 60 requests reached the stale data plane"
+    );
     let _ = stale.kill();
     let _ = stale.wait();
     drop(serve);
@@ -121,7 +140,13 @@ fn haproxy_gets_none_of_the_servers_environment() {
         let names: Vec<String> = environ
             .split(|b| *b == 0)
             .filter(|e| !e.is_empty())
-            .map(|e| String::from_utf8_lossy(e).split('=').next().unwrap_or_default().to_string())
+            .map(|e| {
+                String::from_utf8_lossy(e)
+                    .split('=')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
             .collect();
         assert!(
             !String::from_utf8_lossy(&environ).contains(SECRET),
