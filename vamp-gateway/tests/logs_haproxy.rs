@@ -188,7 +188,7 @@ async fn haproxy_logs_over_a_unix_socket_are_counted_per_gateway_and_route() {
 }
 
 #[tokio::test]
-async fn the_unix_socket_replaces_a_stale_one_is_group_writable_and_goes_away() {
+async fn the_unix_socket_replaces_a_stale_one_is_owner_only_and_goes_away() {
     let dir = TempDir::new("logs-sock");
     let path = dir.path().join("log.sock");
     drop(std::os::unix::net::UnixDatagram::bind(&path).unwrap());

@@ -39,6 +39,19 @@ impl EmbeddedAgent {
         process.binary = settings.agent.haproxy.clone();
         process.dir = dir;
         process.log_target = settings.agent.log_target.clone();
+        options.log_sources = settings
+            .agent
+            .log_sources
+            .iter()
+            .map(|source| {
+                source.trim().parse().map_err(|_| {
+                    Error::invalid(format!(
+                        "The setting agent.log-sources holds '{source}', which is not an IP address; list the \
+                         addresses HAProxy sends its access logs from, as in '127.0.0.1'."
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
         process.stats_bind = settings.agent.stats_bind.clone();
         process.gateway_bind = settings.gateways.bind.clone();
         process.vhost_bind = settings.gateways.vhost_bind.clone();

@@ -256,6 +256,8 @@ pub const SETTINGS: &[Setting] = &[
     setting("log-level", "VAMP_LOG_LEVEL", "log-level", SettingType::Text, "info", "Log filter (error, warn, info, debug, trace or a tracing directive)"),
     setting("agent.enabled", "VAMP_EMBEDDED_AGENT", "embedded-agent", SettingType::Bool, "true", "Run the embedded gateway agent (true/false)"),
     setting("agent.haproxy", "VAMP_HAPROXY", "haproxy", SettingType::Text, "haproxy", "The HAProxy binary the embedded agent runs"),
+    setting("agent.log-target", "VAMP_AGENT_LOG_TARGET", "agent-log-target", SettingType::Text, "<agent dir>/log.sock", "Where HAProxy sends access logs: a unix socket path, or UDP ADDR:PORT"),
+    setting("agent.log-sources", "VAMP_AGENT_LOG_SOURCES", "agent-log-source", SettingType::List, "127.0.0.1,::1", "The source IPs a UDP agent.log-target accepts access logs from"),
     setting("gateways.bind", "VAMP_GATEWAY_BIND", "gateway-bind", SettingType::Text, "127.0.0.1", "The address gateway ports bind to"),
     setting("gateways.host", "VAMP_GATEWAY_HOST", "gateway-host", SettingType::Text, "127.0.0.1", "The host services reach gateways on"),
     setting("gateways.port-range", "VAMP_GATEWAY_PORTS", "gateway-ports", SettingType::Text, "40000-45000", "Ports for gateways that give none (LOWER-UPPER)"),

@@ -166,8 +166,12 @@ pub struct AgentSettings {
     pub dir: Option<PathBuf>,
     /// HAProxy's stats and `/health` listener. Default `127.0.0.1:1988`.
     pub stats_bind: String,
-    /// Where HAProxy sends access logs (UDP `host:port`; port 0 picks a free one). Default `127.0.0.1:0`.
+    /// Where HAProxy sends access logs: a unix datagram socket path, or a UDP `host:port` (port 0 picks a free
+    /// one). Default empty: the owner-only socket `<agent dir>/log.sock`.
     pub log_target: String,
+    /// The source IP addresses a UDP `log_target` reads access logs from; datagrams from others are dropped and
+    /// counted. Default `127.0.0.1`, `::1`. Not used with a unix socket.
+    pub log_sources: Vec<String>,
     /// The agent's HTTP endpoint (health, Prometheus, metrics windows). Default `127.0.0.1:1989`.
     pub http_bind: String,
 }
@@ -179,7 +183,8 @@ impl Default for AgentSettings {
             haproxy: PathBuf::from("haproxy"),
             dir: None,
             stats_bind: "127.0.0.1:1988".into(),
-            log_target: "127.0.0.1:0".into(),
+            log_target: String::new(),
+            log_sources: vec!["127.0.0.1".into(), "::1".into()],
             http_bind: "127.0.0.1:1989".into(),
         }
     }

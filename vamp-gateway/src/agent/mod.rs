@@ -5,6 +5,9 @@
 //! - [`apply`]: applying one configuration: nothing, runtime API, or reload ([`apply::Applier`]).
 //! - [`config_diff`]: which of these a change needs.
 //! - [`process`]: the HAProxy master-worker process.
+//! - [`spawner`]: starting HAProxy so it dies with the agent's process.
+//! - [`stale`]: finding and stopping a previous HAProxy of the agent's directory.
+//! - [`work_dir`]: keeping the agent's work directory private.
 //! - [`runtime_api`]: the HAProxy admin socket client.
 //! - [`run`]: the whole agent (logs, HTTP endpoint, apply loop) as one future; the binary calls it.
 //! - [`http`]: the agent's health, Prometheus and metrics-window endpoints.
@@ -18,4 +21,7 @@ pub mod options;
 pub mod process;
 pub mod run;
 pub mod runtime_api;
+pub mod spawner;
+pub mod stale;
 pub mod watch;
+pub mod work_dir;

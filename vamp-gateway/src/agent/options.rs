@@ -7,7 +7,8 @@
 //! | `--key <key>` | `VAMP_KEY_VALUE_STORE_PATH` | `/vamp/default/gateways/haproxy/2.6/configuration` |
 //! | `--dir <dir>` | `VAMP_GATEWAY_AGENT_DIR` | `/var/lib/vamp-gateway-agent` |
 //! | `--haproxy <path>` | `VAMP_HAPROXY` | `haproxy` |
-//! | `--log-target <addr>` | `VAMP_LOG_TARGET` | `127.0.0.1:5140` |
+//! | `--log-target <addr>` | `VAMP_LOG_TARGET` | `<dir>/log.sock` (a unix socket; `host:port` for UDP) |
+//! | `--log-sources <ips>` | `VAMP_LOG_SOURCES` | `127.0.0.1,::1` (the only sources a UDP log target reads) |
 //! | `--stats-bind <addr>` | `VAMP_STATS_BIND` | `0.0.0.0:1988` |
 //! | `--gateway-bind <addr>` | `VAMP_GATEWAY_BIND` | `0.0.0.0` |
 //! | `--vhost-bind <addr>` | `VAMP_VHOST_BIND` | `0.0.0.0:80` |
@@ -22,11 +23,14 @@
 //! `VAMP_KEY_VALUE_STORE_PATH` (or `--key`) ending in the original etcd leaf `/value` names the key without it:
 //! the original server wrote etcd values one level below the configuration key, this one writes them on it.
 
+use std::net::IpAddr;
+
 use serde::Deserialize;
 use vamp_core::kv::{haproxy_configuration_key, Key};
 use vamp_core::{Error, Result};
 
 use crate::agent::process::ProcessOptions;
+use crate::logs::receiver::{parse_sources, DEFAULT_UDP_SOURCES};
 
 /// Everything the agent's apply loop needs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -41,6 +45,9 @@ pub struct AgentOptions {
     pub process: ProcessOptions,
     /// Where the agent's own HTTP endpoint listens (`/health`, `/metrics`, `/v1/metrics/window`).
     pub http_bind: String,
+    /// The source addresses a UDP log target reads datagrams from; others are dropped and counted. Default
+    /// the loopback addresses. Not used with a unix log socket (the default).
+    pub log_sources: Vec<IpAddr>,
     /// A Logstash UDP input (`host:port`) the raw access-log lines are forwarded to.
     pub logstash: Option<String>,
     /// An Elasticsearch URL the access logs are bulk-indexed into, in daily `vamp-vga-…` indices.
@@ -58,6 +65,7 @@ impl Default for AgentOptions {
                 .unwrap_or_default(),
             process: ProcessOptions::default(),
             http_bind: "0.0.0.0:1989".into(),
+            log_sources: DEFAULT_UDP_SOURCES.to_vec(),
             logstash: None,
             elasticsearch: None,
             namespace: None,
@@ -91,6 +99,9 @@ impl AgentOptions {
         }
         if let Some(bind) = env("VAMP_GATEWAY_AGENT_HTTP") {
             options.http_bind = bind;
+        }
+        if let Some(sources) = env("VAMP_LOG_SOURCES") {
+            options.log_sources = parse_sources(&sources)?;
         }
         options.logstash = env("VAMP_LOGSTASH");
         options.elasticsearch = env("VAMP_ELASTICSEARCH_URL");
@@ -136,13 +147,14 @@ impl AgentOptions {
                 "--gateway-bind" => process.gateway_bind = value()?,
                 "--vhost-bind" => process.vhost_bind = value()?,
                 "--http" => options.http_bind = value()?,
+                "--log-sources" => options.log_sources = parse_sources(&value()?)?,
                 "--logstash" => options.logstash = Some(value()?),
                 "--elasticsearch" => options.elasticsearch = Some(value()?),
                 "--namespace" => options.namespace = Some(value()?),
                 other => {
                     return Err(Error::invalid(format!(
                     "Unknown flag '{other}'; the agent takes --kv, --key, --dir, --haproxy, --log-target, \
-                         --stats-bind, --gateway-bind, --vhost-bind, --http, --logstash, --elasticsearch and \
+                         --log-sources, --stats-bind, --gateway-bind, --vhost-bind, --http, --logstash, --elasticsearch and \
                          --namespace."
                 )))
                 }
@@ -295,6 +307,27 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("needs a value"));
+    }
+
+    #[test]
+    fn log_sources_default_to_loopback_and_are_checked() {
+        assert_eq!(
+            options(&[], &[]).unwrap().log_sources,
+            DEFAULT_UDP_SOURCES.to_vec()
+        );
+        assert_eq!(
+            options(&[], &[]).unwrap().process.log_target,
+            "",
+            "the default is the directory's socket"
+        );
+        let o = options(
+            &["--log-sources", "10.0.0.5"],
+            &[("VAMP_LOG_SOURCES", "10.0.0.6")],
+        )
+        .unwrap();
+        assert_eq!(o.log_sources, vec![IpAddr::from([10, 0, 0, 5])]);
+        let e = options(&[], &[("VAMP_LOG_SOURCES", "10.0.0.6,evil")]).unwrap_err();
+        assert!(e.message().contains("'evil'"), "{e}");
     }
 
     #[test]

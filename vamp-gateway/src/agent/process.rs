@@ -1,8 +1,15 @@
 //! The HAProxy process the agent runs: master-worker mode (`-W`) as a child of the agent in its own process
 //! group, with the master CLI on `<dir>/master.sock`; hitless reloads through that CLI, confirmed with
-//! `show proc`; and the whole group killed when the handle is dropped, so no HAProxy outlives its agent.
+//! `show proc`; and the whole group killed when the handle is dropped, so no HAProxy outlives its agent. The
+//! master also dies when the agent's process dies without cleaning up (SIGKILL, a crash: see
+//! [`crate::agent::spawner`]), and a previous HAProxy of the same directory is stopped before a new one starts
+//! ([`crate::agent::stale`]).
+//!
+//! HAProxy gets a minimal environment: the contract's `VAMP_*` variables and a fixed `PATH`, nothing of the
+//! agent's own, so a `"${NAME}"` in a configuration can read no secret of the process that runs it.
 //!
 //! Files in the work directory: `haproxy.cfg` (the configuration), `haproxy.pid`, `master.sock` (master CLI),
+//! `log.sock` (the default access-log socket),
 //! `haproxy.sock` (the runtime API, where the configuration's `stats socket "${VAMP_RUNTIME_SOCKET-…}"` puts
 //! it), and `maps/` (`$VAMP_MAPS_DIR`). HAProxy's own messages (stderr) are logged through `tracing` and the
 //! latest are kept for error reports.
@@ -19,8 +26,31 @@ use tokio::net::UnixStream;
 use tokio::process::{Child, ChildStderr, Command};
 use vamp_core::{Error, Result};
 
+use crate::agent::{spawner, stale};
+
 /// How many of HAProxy's latest stderr lines are kept for error messages.
 const KEPT_LINES: usize = 200;
+
+/// The `PATH` HAProxy runs with (the master re-executes itself on reload).
+pub const HAPROXY_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `binary` as an absolute path when it is a bare name found in the agent's `PATH` (HAProxy's own `PATH` is
+/// [`HAPROXY_PATH`]); otherwise unchanged.
+pub fn resolve_binary(binary: &Path) -> PathBuf {
+    if binary.components().count() != 1 || binary.is_absolute() {
+        return binary.to_path_buf();
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(binary))
+        .find(|candidate| {
+            std::fs::metadata(candidate).is_ok_and(|m| {
+                m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
+        })
+        .unwrap_or_else(|| binary.to_path_buf())
+}
 
 /// How HAProxy is started: binary, work directory and the values of the variables the configuration reads.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -31,7 +61,9 @@ pub struct ProcessOptions {
     pub binary: PathBuf,
     /// The work directory: configuration, pid file, sockets, maps.
     pub dir: PathBuf,
-    /// `VAMP_LOG_TARGET`: where HAProxy sends access logs (`127.0.0.1:5140`, or a unix datagram socket path).
+    /// `VAMP_LOG_TARGET`: where HAProxy sends access logs: a unix datagram socket path, or a UDP `host:port`
+    /// (then see the agent's `log_sources`). Empty (the default): `<dir>/log.sock`, see
+    /// [`ProcessOptions::effective_log_target`].
     pub log_target: String,
     /// `VAMP_STATS_BIND`: the stats and `/health` listener.
     pub stats_bind: String,
@@ -48,7 +80,7 @@ impl Default for ProcessOptions {
         ProcessOptions {
             binary: PathBuf::from("haproxy"),
             dir: PathBuf::from("/var/lib/vamp-gateway-agent"),
-            log_target: "127.0.0.1:5140".into(),
+            log_target: String::new(),
             stats_bind: "0.0.0.0:1988".into(),
             gateway_bind: "0.0.0.0".into(),
             vhost_bind: "0.0.0.0:80".into(),
@@ -78,6 +110,20 @@ impl ProcessOptions {
         self.dir.join("haproxy.sock")
     }
 
+    /// `<dir>/log.sock`: the default access-log socket.
+    pub fn log_socket(&self) -> PathBuf {
+        self.dir.join("log.sock")
+    }
+
+    /// The log target HAProxy is given: `log_target`, or [`ProcessOptions::log_socket`] when it is empty.
+    pub fn effective_log_target(&self) -> String {
+        if self.log_target.trim().is_empty() {
+            self.log_socket().display().to_string()
+        } else {
+            self.log_target.clone()
+        }
+    }
+
     /// `<dir>/maps`: the map files (`VAMP_MAPS_DIR`).
     pub fn maps_dir(&self) -> PathBuf {
         self.dir.join("maps")
@@ -88,12 +134,13 @@ impl ProcessOptions {
         Duration::from_millis(self.ready_timeout_ms)
     }
 
-    /// The environment HAProxy gets (contract §3).
+    /// The contract's variables HAProxy gets (contract §3); with [`HAPROXY_PATH`] as `PATH`, its whole
+    /// environment.
     pub fn environment(&self) -> Vec<(&'static str, String)> {
         vec![
             ("VAMP_RUNTIME_SOCKET", self.runtime_socket().display().to_string()),
             ("VAMP_MAPS_DIR", self.maps_dir().display().to_string()),
-            ("VAMP_LOG_TARGET", self.log_target.clone()),
+            ("VAMP_LOG_TARGET", self.effective_log_target()),
             ("VAMP_STATS_BIND", self.stats_bind.clone()),
             ("VAMP_GATEWAY_BIND", self.gateway_bind.clone()),
             ("VAMP_VHOST_BIND", self.vhost_bind.clone()),
@@ -188,11 +235,15 @@ pub struct Haproxy {
 
 impl Haproxy {
     /// Starts HAProxy on `<dir>/haproxy.cfg` (which must exist) and waits until its first worker is listed.
-    /// Fails with `Invalid` quoting HAProxy's alerts when it exits (a bad configuration), with `Unavailable`
-    /// when the binary cannot be run or no worker appears in time.
+    /// A previous HAProxy of the directory is stopped first ([`stale::stop_previous`]); the new one gets the
+    /// minimal environment and dies with this process. Fails with `Invalid` quoting HAProxy's alerts when it
+    /// exits (a bad configuration), with `Unavailable` when the binary cannot be run or no worker appears in
+    /// time.
     pub async fn start(options: ProcessOptions) -> Result<Haproxy> {
+        let previous = options.clone();
+        let _ = tokio::task::spawn_blocking(move || stale::stop_previous(&previous)).await;
         let _ = tokio::fs::remove_file(options.master_socket()).await;
-        let mut command = Command::new(&options.binary);
+        let mut command = Command::new(resolve_binary(&options.binary));
         command
             .arg("-W")
             .arg("-f")
@@ -201,6 +252,8 @@ impl Haproxy {
             .arg(options.pid_path())
             .arg("-S")
             .arg(format!("{},mode,600", options.master_socket().display()))
+            .env_clear()
+            .env("PATH", HAPROXY_PATH)
             .envs(options.environment())
             .current_dir(&options.dir)
             .stdin(Stdio::null())
@@ -208,7 +261,8 @@ impl Haproxy {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = command.spawn().map_err(|e| {
+        spawner::die_with_parent(&mut command);
+        let mut child = spawner::spawn(command).await.map_err(|e| {
             Error::unavailable(format!(
                 "Cannot run HAProxy '{}': {e}. Install HAProxy 2.6 or point the agent at it (--haproxy).",
                 options.binary.display()
@@ -477,5 +531,19 @@ mod tests {
         assert!(env.contains(&("VAMP_RUNTIME_SOCKET", "/w/haproxy.sock".into())));
         assert!(env.contains(&("VAMP_MAPS_DIR", "/w/maps".into())));
         assert_eq!(env.len(), 6);
+        assert!(
+            env.contains(&("VAMP_LOG_TARGET", "/w/log.sock".into())),
+            "the default log target is the socket"
+        );
+    }
+
+    #[test]
+    fn a_bare_binary_name_is_resolved_in_path() {
+        assert!(resolve_binary(Path::new("sh")).is_absolute());
+        assert_eq!(resolve_binary(Path::new("./x")), PathBuf::from("./x"));
+        assert_eq!(
+            resolve_binary(Path::new("no-such-binary-here")),
+            PathBuf::from("no-such-binary-here")
+        );
     }
 }

@@ -15,6 +15,7 @@ use crate::agent::apply::Applier;
 use crate::agent::http::{self, AgentHealth, HttpState};
 use crate::agent::options::AgentOptions;
 use crate::agent::watch::{run_apply_loop_with, status_channel, watch_and_apply, AgentStatus};
+use crate::agent::{stale, work_dir};
 use crate::logs::aggregator::{Aggregator, AggregatorOptions};
 use crate::logs::forward::elasticsearch::ElasticsearchOptions;
 use crate::logs::forward::logstash::LogstashOptions;
@@ -51,9 +52,11 @@ fn health_of(status: &AgentStatus) -> AgentHealth {
     }
 }
 
-/// Runs the agent until `shutdown` completes, then stops HAProxy. Binds the log target (a port 0 UDP target is
-/// replaced by the port it got, so HAProxy logs where the agent listens) and the HTTP endpoint first: fails with
-/// `Invalid` for options that can never work and `Unavailable` when an address is taken.
+/// Runs the agent until `shutdown` completes, then stops HAProxy. Makes the work directory private
+/// ([`work_dir::prepare`]) and stops a previous HAProxy of it ([`stale::stop_previous`]) first, then binds the
+/// log target (by default the owner-only socket `<dir>/log.sock`; a UDP target reads only `log_sources`, and a
+/// port 0 one is replaced by the port it got, so HAProxy logs where the agent listens) and the HTTP endpoint:
+/// fails with `Invalid` for options that can never work and `Unavailable` when an address is taken.
 pub async fn run(options: AgentOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
     let aggregator = Arc::new(Aggregator::new(AggregatorOptions::default()));
     run_agent(options, None, aggregator, shutdown).await
@@ -79,10 +82,28 @@ async fn run_agent(
 ) -> Result<()> {
     let names = Names::new();
     let key = options.key()?;
+    options.process.dir = std::path::absolute(&options.process.dir).map_err(|e| {
+        Error::invalid(format!(
+            "The work directory '{}' cannot be made absolute: {e}.",
+            options.process.dir.display()
+        ))
+    })?;
+    work_dir::prepare(&options.process.dir)?;
+    let process = options.process.clone();
+    let _ = tokio::task::spawn_blocking(move || stale::stop_previous(&process)).await;
     let forwarder = Forwarder::start(sinks(&options))?;
     let pipeline = LogPipeline::new(names.clone(), aggregator, forwarder);
-    let target = LogTarget::parse(&options.process.log_target)?;
-    let receiver = LogReceiver::bind(&target, pipeline.counters().clone())?;
+    let target = LogTarget::parse(&options.process.effective_log_target())?;
+    let receiver =
+        LogReceiver::bind(&target, pipeline.counters().clone())?.accept_from(options.log_sources.clone());
+    if let LogTarget::Udp(addr) = receiver.target() {
+        tracing::warn!(
+            %addr,
+            sources = ?receiver.sources(),
+            "access logs are read over UDP, from these source addresses only; the default unix socket admits \
+             HAProxy alone"
+        );
+    }
     options.process.log_target = receiver.target().haproxy_address();
     let listener = TcpListener::bind(&options.http_bind).await.map_err(|e| {
         Error::unavailable(format!(

@@ -1,5 +1,5 @@
 //! Counters of the log pipeline itself, exposed as Prometheus metrics: what arrived, what could not be parsed,
-//! what belonged to no gateway.
+//! what belonged to no gateway, what came from a source that may not send logs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,6 +10,7 @@ pub struct LogCounters {
     receive_errors: AtomicU64,
     parse_errors: AtomicU64,
     unknown_frontend: AtomicU64,
+    refused_sources: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -23,6 +24,8 @@ pub struct CountersSnapshot {
     pub parse_errors: u64,
     /// Access logs of frontends that serve no known gateway (stats, virtual hosts; still forwarded).
     pub unknown_frontend: u64,
+    /// UDP datagrams from a source address that is not an accepted log source (dropped unread).
+    pub refused_sources: u64,
 }
 
 impl LogCounters {
@@ -51,6 +54,11 @@ impl LogCounters {
         self.unknown_frontend.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one datagram dropped for its source address.
+    pub fn refused_source(&self) {
+        self.refused_sources.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The current values.
     pub fn snapshot(&self) -> CountersSnapshot {
         CountersSnapshot {
@@ -58,6 +66,7 @@ impl LogCounters {
             receive_errors: self.receive_errors.load(Ordering::Relaxed),
             parse_errors: self.parse_errors.load(Ordering::Relaxed),
             unknown_frontend: self.unknown_frontend.load(Ordering::Relaxed),
+            refused_sources: self.refused_sources.load(Ordering::Relaxed),
         }
     }
 }

@@ -122,6 +122,11 @@ pub fn render(snapshot: &Snapshot) -> String {
             c.unknown_frontend,
         ),
         (
+            "vamp_gateway_log_refused_sources_total",
+            "UDP log datagrams dropped because their source address is not an accepted log source.",
+            c.refused_sources,
+        ),
+        (
             "vamp_gateway_metrics_refused_total",
             "Requests not aggregated because the most series were kept.",
             snapshot.refused,

@@ -91,6 +91,7 @@ fn settings_json(s: &ServerSettings) -> serde_json::Value {
             "dir": agent.dir.as_ref().map(|d| d.display().to_string()),
             "stats-bind": agent.stats_bind,
             "log-target": agent.log_target,
+            "log-sources": agent.log_sources,
             "http-bind": agent.http_bind,
         },
         "deployment": {

@@ -14,6 +14,8 @@ mod acls;
 
 mod processes;
 
+mod dataplane;
+
 mod kv;
 
 mod bounds;
