@@ -106,7 +106,9 @@ pub async fn embedded_with(
         .persistence(artifacts, events)
         .kv(kv)
         .driver(driver)
-        .marshaller(Arc::new(HaproxyMarshaller::new()));
+        .marshaller(Arc::new(
+            HaproxyMarshaller::new().with_options(settings.gateways.haproxy_options()),
+        ));
     if settings.agent.enabled {
         let dir = settings
             .agent

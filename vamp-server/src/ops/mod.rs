@@ -17,6 +17,7 @@ mod events;
 mod gateway_output;
 mod gateways;
 mod info;
+mod raw_acls;
 mod subresources;
 pub mod wait;
 mod workflows;
