@@ -441,7 +441,11 @@ fn environment(expansion: &str) -> std::result::Result<(), String> {
         Some(n) if ENVIRONMENT.contains(&n) && expansion.contains('}') => Ok(()),
         _ => Err(format!(
             "'${}' expands an environment variable; only {} may be expanded, as \"${{NAME}}\"",
-            expansion.chars().take(40).collect::<String>().trim_end_matches('"'),
+            expansion
+                .chars()
+                .take(40)
+                .collect::<String>()
+                .trim_end_matches('"'),
             ENVIRONMENT.join(", ")
         )),
     }
@@ -470,24 +474,51 @@ mod tests {
         let (config, maps) = bundled_config();
         for (added, why) in [
             ("global\n    master-worker", "'master-worker' is not allowed"),
-            ("program x\n    command /bin/sh -c id", "'program' is not one of the sections"),
+            (
+                "program x\n    command /bin/sh -c id",
+                "'program' is not one of the sections",
+            ),
             ("global\n    lua-load /tmp/x.lua", "'lua-load'"),
             ("global\n    setenv A B", "'setenv'"),
             ("global\n    presetenv A B", "'presetenv'"),
             ("global\n    external-check", "'external-check'"),
             ("backend b\n    option external-check", "'option external-check'"),
-            ("backend b\n    external-check command /bin/sh", "'external-check'"),
-            ("global\n    stats socket /tmp/admin.sock level admin", "runtime socket"),
-            ("frontend f\n    bind :8443 ssl crt /etc/ssl/private/key.pem", "'crt'"),
-            ("backend b\n    server s 10.0.0.1:443 ssl ca-file /etc/ssl/ca.pem", "'ca-file'"),
+            (
+                "backend b\n    external-check command /bin/sh",
+                "'external-check'",
+            ),
+            (
+                "global\n    stats socket /tmp/admin.sock level admin",
+                "runtime socket",
+            ),
+            (
+                "frontend f\n    bind :8443 ssl crt /etc/ssl/private/key.pem",
+                "'crt'",
+            ),
+            (
+                "backend b\n    server s 10.0.0.1:443 ssl ca-file /etc/ssl/ca.pem",
+                "'ca-file'",
+            ),
             ("backend b\n    server s /var/run/docker.sock", "unix socket"),
             ("frontend f\n    acl a path -f /etc/hostname", "'-f'"),
-            ("frontend f\n    http-request return status 200 file /etc/passwd", "'file'"),
+            (
+                "frontend f\n    http-request return status 200 file /etc/passwd",
+                "'file'",
+            ),
             ("frontend f\n    errorfile 503 /etc/passwd", "'errorfile'"),
-            ("frontend f\n    http-request set-header X \"${SECRET}\"", "'${SECRET}'"),
+            (
+                "frontend f\n    http-request set-header X \"${SECRET}\"",
+                "'${SECRET}'",
+            ),
             ("frontend f\n    http-request set-header X \"$HOME\"", "'$HOME'"),
-            ("frontend f\n    http-request set-header X %[env(SECRET)]", "env()"),
-            ("frontend f\n    http-request set-header X %[path,map_str(/etc/passwd)]", "map_str"),
+            (
+                "frontend f\n    http-request set-header X %[env(SECRET)]",
+                "env()",
+            ),
+            (
+                "frontend f\n    http-request set-header X %[path,map_str(/etc/passwd)]",
+                "map_str",
+            ),
             ("frontend f\n    http-request lua.x", "'lua.x'"),
             ("frontend f\n    http-request set-map(/tmp/m) a b", "'set-map'"),
             (".if defined(SECRET)\n.endif", "'.if'"),
@@ -503,14 +534,21 @@ mod tests {
         let (config, maps) = bundled_config();
         let text = format!("{config}program x\n    command /bin/sh\n");
         let e = check(&text, &maps).unwrap_err();
-        let expected = format!("line {} of the configuration it renders, `program x`", config.lines().count() + 1);
+        let expected = format!(
+            "line {} of the configuration it renders, `program x`",
+            config.lines().count() + 1
+        );
         assert!(e.message().contains(&expected), "{}", e.message());
     }
 
     #[test]
     fn comments_are_not_read() {
         let (config, maps) = bundled_config();
-        check(&format!("{config}# gateway env(x) -f /etc/passwd ${{HOME}}\n"), &maps).unwrap();
+        check(
+            &format!("{config}# gateway env(x) -f /etc/passwd ${{HOME}}\n"),
+            &maps,
+        )
+        .unwrap();
     }
 
     #[test]

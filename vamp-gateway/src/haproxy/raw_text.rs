@@ -101,7 +101,8 @@ mod tests {
         let g = with_condition("< path_beg /v2 >");
         let e = check_gateway(&g, false).unwrap_err();
         assert!(
-            e.message().starts_with("Gateway 'shop', route 'a/web', field 'condition'")
+            e.message()
+                .starts_with("Gateway 'shop', route 'a/web', field 'condition'")
                 && e.message().contains("path_beg /v2")
                 && e.message().contains("allow_raw_acls"),
             "{}",
@@ -113,7 +114,10 @@ mod tests {
 
     #[test]
     fn files_and_the_environment_are_refused_even_when_allowed() {
-        for text in [r#"< hdr(x-guess) -m str "${SECRET}" >"#, "< path -f /etc/hostname >"] {
+        for text in [
+            r#"< hdr(x-guess) -m str "${SECRET}" >"#,
+            "< path -f /etc/hostname >",
+        ] {
             let e = check_gateway(&with_condition(text), true).unwrap_err();
             assert!(e.message().contains("Gateway 'shop'"), "{}", e.message());
         }

@@ -72,15 +72,19 @@ pub fn render(
     let registry = registry.clone();
     let model = model.clone();
     let max = limits.max_output_bytes;
-    let rendered = isolated("rendering the HAProxy template", limits.render_timeout, move || {
-        let mut out = Capped {
-            bytes: Vec::new(),
-            max,
-            exceeded: false,
-        };
-        let result = registry.render_to_write(name, &model, &mut out);
-        (result, out)
-    })?;
+    let rendered = isolated(
+        "rendering the HAProxy template",
+        limits.render_timeout,
+        move || {
+            let mut out = Capped {
+                bytes: Vec::new(),
+                max,
+                exceeded: false,
+            };
+            let result = registry.render_to_write(name, &model, &mut out);
+            (result, out)
+        },
+    )?;
     match rendered {
         (Ok(()), out) => String::from_utf8(out.bytes)
             .map_err(|_| Error::invalid("The HAProxy template rendered text that is not UTF-8.")),
@@ -213,7 +217,11 @@ fn check_elements(template: &Template, depth: usize) -> Result<()> {
                 }
             }
             TemplateElement::DecoratorExpression(_) | TemplateElement::DecoratorBlock(_) => {
-                return Err(refuse(template, index, "decorators and inline partials are not allowed"));
+                return Err(refuse(
+                    template,
+                    index,
+                    "decorators and inline partials are not allowed",
+                ));
             }
             TemplateElement::PartialExpression(_) | TemplateElement::PartialBlock(_) => {
                 return Err(refuse(template, index, "partials are not allowed"));
@@ -236,7 +244,11 @@ fn check_block(template: &Template, index: usize, h: &HelperTemplate) -> Result<
         }
     };
     if !BLOCK_HELPERS.contains(&name) {
-        return Err(refuse(template, index, format!("the block helper '{name}' is not allowed")));
+        return Err(refuse(
+            template,
+            index,
+            format!("the block helper '{name}' is not allowed"),
+        ));
     }
     if !h.hash.is_empty() || h.block_param.is_some() {
         return Err(refuse(
@@ -246,7 +258,11 @@ fn check_block(template: &Template, index: usize, h: &HelperTemplate) -> Result<
         ));
     }
     let [param] = h.params.as_slice() else {
-        return Err(refuse(template, index, format!("'{name}' needs exactly one argument")));
+        return Err(refuse(
+            template,
+            index,
+            format!("'{name}' needs exactly one argument"),
+        ));
     };
     if !matches!(param, Parameter::Name(_) | Parameter::Path(_)) {
         return Err(refuse(
@@ -301,7 +317,10 @@ mod tests {
             ("x\n{{> a}}", "line 2"),
             ("{{#with gateways}}{{/with}}", "'with'"),
             ("{{#each @root.gateways}}{{/each}}", "@root.gateways"),
-            ("{{#each gateways}}{{#each ../gateways}}{{/each}}{{/each}}", "../gateways"),
+            (
+                "{{#each gateways}}{{#each ../gateways}}{{/each}}{{/each}}",
+                "../gateways",
+            ),
             ("{{#each gateways as |g|}}{{/each}}", "block parameters"),
             ("{{lookup gateways 0}}", "arguments"),
             ("{{#if (eq a b)}}{{/if}}", "argument of 'if'"),
@@ -328,7 +347,9 @@ mod tests {
     fn rendering_is_capped_in_size() {
         let mut registry = Handlebars::new();
         registry.register_template("t", compile(&"x".repeat(1000), &limits()).unwrap());
-        let model = super::super::model::build(&[], &Default::default()).unwrap().model;
+        let model = super::super::model::build(&[], &Default::default())
+            .unwrap()
+            .model;
         let small = TemplateLimits {
             max_output_bytes: 100,
             ..limits()

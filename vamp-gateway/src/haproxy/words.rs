@@ -168,7 +168,10 @@ mod tests {
 
     #[test]
     fn words_follow_haproxy_quoting() {
-        assert_eq!(values("  acl a  hdr(x) -m str \"a b\" # c"), ["acl", "a", "hdr(x)", "-m", "str", "a b"]);
+        assert_eq!(
+            values("  acl a  hdr(x) -m str \"a b\" # c"),
+            ["acl", "a", "hdr(x)", "-m", "str", "a b"]
+        );
         assert_eq!(values(r#"x 'a"b' "c\"d" e\ f"#), ["x", "a\"b", "c\"d", "e f"]);
         assert!(split("a \"b").unclosed_quote);
     }
