@@ -10,9 +10,11 @@ use std::sync::Arc;
 use vamp_core::kv::{haproxy_configuration_key, KeyValueStore};
 use vamp_core::memory::MemoryKeyValueStore;
 use vamp_core::{Error, Result};
+use tokio::sync::watch;
 use vamp_drivers::process::{ProcessConfig, ProcessDriver};
 use vamp_gateway::agent::options::AgentOptions;
 use vamp_gateway::agent::process::ProcessOptions;
+use vamp_gateway::agent::watch::{status_channel, AgentStatus};
 use vamp_gateway::haproxy::{HaproxyMarshaller, HAPROXY_VERSION};
 use vamp_gateway::logs::aggregator::{Aggregator, AggregatorOptions};
 
@@ -24,6 +26,7 @@ use crate::vamp::Vamp;
 pub(crate) struct EmbeddedAgent {
     options: AgentOptions,
     aggregator: Arc<Aggregator>,
+    status: watch::Sender<AgentStatus>,
 }
 
 impl EmbeddedAgent {
@@ -46,7 +49,13 @@ impl EmbeddedAgent {
         Ok(EmbeddedAgent {
             options,
             aggregator: Arc::new(Aggregator::new(AggregatorOptions::default())),
+            status: status_channel().0,
         })
+    }
+
+    /// The agent's apply status: what it applied last, and the last configuration HAProxy refused.
+    pub(crate) fn status(&self) -> watch::Receiver<AgentStatus> {
+        self.status.subscribe()
     }
 
     /// The aggregator the agent records access logs into; the server's metrics source.
@@ -60,8 +69,14 @@ impl EmbeddedAgent {
         kv: Arc<dyn KeyValueStore>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
-        vamp_gateway::agent::run::run_with_store(self.options.clone(), kv, self.aggregator.clone(), shutdown)
-            .await
+        vamp_gateway::agent::run::run_with_store_reporting(
+            self.options.clone(),
+            kv,
+            self.aggregator.clone(),
+            self.status.clone(),
+            shutdown,
+        )
+        .await
     }
 }
 

@@ -8,6 +8,7 @@
 //! stored.
 
 pub mod acl;
+pub mod blame;
 mod bundled;
 pub mod check;
 pub mod config_policy;

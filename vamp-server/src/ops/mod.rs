@@ -10,6 +10,7 @@ pub(crate) mod canary;
 pub(crate) mod codec;
 pub(crate) mod source;
 
+mod agent_health;
 mod artifacts;
 mod deployments;
 mod documents;

@@ -8,6 +8,8 @@ mod api_open;
 
 mod templates;
 
+mod served;
+
 mod acls;
 
 mod processes;
