@@ -7,10 +7,10 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tokio::sync::watch;
 use vamp_core::kv::{haproxy_configuration_key, KeyValueStore};
 use vamp_core::memory::MemoryKeyValueStore;
 use vamp_core::{Error, Result};
-use tokio::sync::watch;
 use vamp_drivers::process::{ProcessConfig, ProcessDriver};
 use vamp_gateway::agent::options::AgentOptions;
 use vamp_gateway::agent::process::ProcessOptions;

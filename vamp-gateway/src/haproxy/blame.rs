@@ -85,7 +85,9 @@ mod tests {
             .position(|l| l.contains("path_beg /v3/"))
             .unwrap()
             + 1;
-        let message = format!("[ALERT] config : parsing [/tmp/x/haproxy.cfg:{line}] : error detected while parsing ACL");
+        let message = format!(
+            "[ALERT] config : parsing [/tmp/x/haproxy.cfg:{line}] : error detected while parsing ACL"
+        );
         assert_eq!(gateways_in(&e, &message), ["shop/web"]);
     }
 
@@ -93,7 +95,8 @@ mod tests {
     fn a_named_frontend_or_backend_names_its_gateway() {
         let e = envelope();
         let (frontend, name) = e.gateways.iter().next().unwrap();
-        let message = format!("[ALERT] Starting frontend {frontend}: cannot bind socket; backend {frontend}_r0 too");
+        let message =
+            format!("[ALERT] Starting frontend {frontend}: cannot bind socket; backend {frontend}_r0 too");
         assert_eq!(gateways_in(&e, &message), [name.clone()]);
         assert!(gateways_in(&e, "[ALERT] nothing of ours").is_empty());
     }

@@ -58,7 +58,7 @@ pub fn compile(source: &str, limits: &TemplateLimits) -> Result<Template> {
         Template::compile(&owned)
     })?
     .map_err(|e| Error::invalid(format!("The HAProxy template does not compile: {e}")).with_source(e))?;
-    check_elements(&template, 0)?;
+    check_elements(&template)?;
     Ok(template)
 }
 
@@ -194,7 +194,7 @@ fn refuse(template: &Template, index: usize, what: impl std::fmt::Display) -> Er
     ))
 }
 
-fn check_elements(template: &Template, depth: usize) -> Result<()> {
+fn check_elements(template: &Template) -> Result<()> {
     for (index, element) in template.elements.iter().enumerate() {
         match element {
             TemplateElement::RawString(_) | TemplateElement::Comment(_) => {}
@@ -213,7 +213,7 @@ fn check_elements(template: &Template, depth: usize) -> Result<()> {
             TemplateElement::HelperBlock(h) => {
                 check_block(template, index, h)?;
                 for inner in [&h.template, &h.inverse].into_iter().flatten() {
-                    check_elements(inner, depth + 1)?;
+                    check_elements(inner)?;
                 }
             }
             TemplateElement::DecoratorExpression(_) | TemplateElement::DecoratorBlock(_) => {

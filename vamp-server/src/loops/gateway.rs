@@ -104,7 +104,9 @@ async fn marshaller(vamp: &Vamp) -> Result<Option<HaproxyMarshaller>> {
         Some(bytes) if !bytes.is_empty() => {
             let text = String::from_utf8_lossy(&bytes);
             let options = vamp.settings().gateways.haproxy_options();
-            Ok(Some(HaproxyMarshaller::with_template(&text)?.with_options(options)))
+            Ok(Some(
+                HaproxyMarshaller::with_template(&text)?.with_options(options),
+            ))
         }
         _ => Ok(None),
     }

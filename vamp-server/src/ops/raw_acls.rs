@@ -27,7 +27,10 @@ impl Vamp {
 
     /// [`Vamp::check_raw_text`] of a blueprint (a deployment request once resolved).
     pub(crate) fn check_blueprint_raw_text(&self, blueprint: &Blueprint) -> Result<()> {
-        check_gateways(blueprint_gateways(blueprint), self.settings().gateways.allow_raw_acls)
+        check_gateways(
+            blueprint_gateways(blueprint),
+            self.settings().gateways.allow_raw_acls,
+        )
     }
 }
 

@@ -18,7 +18,11 @@ fn refused(served: &Served, name: &str, condition: &str) {
         answer.body
     );
     let listed = served.call("GET", &format!("/api/v1/gateways/{name}"), None);
-    assert_eq!(listed.status, 404, "the refused gateway was stored: {}", listed.body);
+    assert_eq!(
+        listed.status, 404,
+        "the refused gateway was stored: {}",
+        listed.body
+    );
 }
 
 fn configuration(served: &Served) -> String {
@@ -64,7 +68,10 @@ fn environment_expansion_and_files_never_reach_haproxy_even_with_raw_acls_on() {
         "the allowed raw ACL was not written"
     );
     let config = configuration(&served);
-    assert!(!config.contains("SECRET") && !config.contains("/etc/"), "{config}");
+    assert!(
+        !config.contains("SECRET") && !config.contains("/etc/"),
+        "{config}"
+    );
 }
 
 #[test]
@@ -92,7 +99,10 @@ fn a_configuration_haproxy_refuses_makes_health_fail_naming_the_gateway() {
         last.as_ref()
             .is_some_and(|a| a.status == 503 && a.body.contains("gateway_agent"))
     });
-    assert!(failing, "/health did not report the refused configuration: {last:?}");
+    assert!(
+        failing,
+        "/health did not report the refused configuration: {last:?}"
+    );
     let body = last.map(|a| a.body).unwrap_or_default();
     assert!(body.contains("'blocked'"), "the gateway is named: {body}");
     let events = served.call("GET", "/api/v1/events?tag=gateway-agent:refused", None);

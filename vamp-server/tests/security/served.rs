@@ -85,7 +85,9 @@ impl Served {
             data,
         };
         assert!(
-            wait_until(Duration::from_secs(60), || served.health().is_some_and(|a| a.status == 200)),
+            wait_until(Duration::from_secs(60), || served
+                .health()
+                .is_some_and(|a| a.status == 200)),
             "vamp serve did not become healthy on port {port}"
         );
         served

@@ -6,7 +6,7 @@ use crate::served::Served;
 
 const TEMPLATE: &str = "/api/v1/vga/haproxy/2.6/template";
 
-fn bundled(served: &Served) -> String {
+fn stored_template(served: &Served) -> String {
     let answer = served.call("GET", TEMPLATE, None);
     assert_eq!(answer.status, 200, "{}", answer.body);
     answer.body
@@ -19,7 +19,7 @@ fn put_template(served: &Served, text: &str) -> crate::served::Answer {
 #[test]
 fn a_template_with_master_worker_and_a_program_section_is_refused_and_runs_nothing() {
     let served = Served::start(&[], &[]);
-    let bundled = bundled(&served);
+    let bundled = stored_template(&served);
     let marker = served.data.path().join("pwned");
     let attack = format!(
         "{}\nprogram pwn\n    command /bin/sh -c \"id > {}\"\n",
@@ -41,26 +41,38 @@ fn a_template_with_master_worker_and_a_program_section_is_refused_and_runs_nothi
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert!(answer.body.contains("`program pwn`"), "{}", answer.body);
     assert!(!marker.exists(), "a program ran");
-    assert_eq!(bundled(&served), bundled, "the template was stored");
+    assert_eq!(stored_template(&served), bundled, "the template was stored");
 }
 
 #[test]
 fn templates_that_load_code_read_files_or_the_environment_are_refused() {
     let served = Served::start(&[], &[]);
-    let bundled = bundled(&served);
+    let bundled = stored_template(&served);
     for (added, named) in [
         ("global\n    lua-load /tmp/x.lua", "lua-load"),
         ("global\n    setenv PATH /tmp", "setenv"),
-        ("backend b\n    option external-check\n    external-check command /bin/sh", "external-check"),
-        ("frontend f\n    bind 127.0.0.1:1 ssl crt /etc/ssl/private/x.pem", "crt"),
-        ("frontend f\n    bind 127.0.0.1:1\n    acl a path -f /etc/hostname", "-f"),
-        ("frontend f\n    bind 127.0.0.1:1\n    http-request set-header X \"${HOME}\"", "HOME"),
+        (
+            "backend b\n    option external-check\n    external-check command /bin/sh",
+            "external-check",
+        ),
+        (
+            "frontend f\n    bind 127.0.0.1:1 ssl crt /etc/ssl/private/x.pem",
+            "crt",
+        ),
+        (
+            "frontend f\n    bind 127.0.0.1:1\n    acl a path -f /etc/hostname",
+            "-f",
+        ),
+        (
+            "frontend f\n    bind 127.0.0.1:1\n    http-request set-header X \"${HOME}\"",
+            "HOME",
+        ),
     ] {
         let answer = put_template(&served, &format!("{bundled}\n{added}\n"));
         assert_eq!(answer.status, 400, "{added}: {}", answer.body);
         assert!(answer.body.contains(named), "{added}: {}", answer.body);
     }
-    assert_eq!(bundled(&served), bundled);
+    assert_eq!(stored_template(&served), bundled);
 }
 
 #[test]
@@ -82,9 +94,9 @@ fn a_self_recursive_partial_is_a_4xx_and_the_server_lives() {
 #[test]
 fn the_bundled_template_uploaded_again_is_accepted() {
     let served = Served::start(&[], &[]);
-    let bundled = bundled(&served);
+    let bundled = stored_template(&served);
     let tuned = bundled.replace("timeout client 50s", "timeout client 40s");
     let answer = put_template(&served, &tuned);
     assert_eq!(answer.status, 202, "{}", answer.body);
-    assert_eq!(bundled(&served), tuned);
+    assert_eq!(stored_template(&served), tuned);
 }
