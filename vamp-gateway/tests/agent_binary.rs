@@ -85,7 +85,8 @@ async fn the_agent_applies_serves_measures_and_stops_cleanly() {
     let key = haproxy_configuration_key("default", "2.6").unwrap();
     let (v1, v2) = (Backend::http("v1"), Backend::http("v2"));
     let gateway_port = free_port().unwrap();
-    let marshaller = HaproxyMarshaller::new();
+    let marshaller = HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true));
     let first = marshaller.render(&shop(gateway_port, &v1, 100, &v2, 0)).unwrap();
     store.set(&key, first.into_bytes()).await.unwrap();
 

@@ -53,7 +53,14 @@ fn directives(text: &str) -> Vec<String> {
 /// Renders `hostile` and `benign`; the hostile one must be refused as `Invalid` naming `field`, or keep the
 /// benign one's directives and pass `haproxy -c`.
 fn assert_contained(what: &str, benign: Vec<Gateway>, hostile: Vec<Gateway>, field: &str) {
-    assert_contained_with(HaproxyMarshaller::new(), what, benign, hostile, field);
+    assert_contained_with(
+        HaproxyMarshaller::new()
+            .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true)),
+        what,
+        benign,
+        hostile,
+        field,
+    );
 }
 
 fn assert_contained_with(
@@ -133,7 +140,8 @@ fn hostile_cookie_and_header_names_are_refused() {
     for bad in HOSTILE {
         let name = format!("'{}'", bad.replace('\'', "''"));
         for condition in [format!("has cookie {name}"), format!("has header {name}")] {
-            let m = HaproxyMarshaller::new();
+            let m = HaproxyMarshaller::new()
+                .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true));
             let e = m
                 .render(&[base(conditional(plain(), &condition, 100))])
                 .expect_err(&condition);
@@ -159,7 +167,9 @@ fn hostile_raw_acls_are_refused_unless_balanced_and_comment_free() {
 fn raw_acls_and_rewrites_are_refused_when_switched_off() {
     let mut options = HaproxyOptions::default();
     options.allow_raw_acls = false;
-    let m = HaproxyMarshaller::new().with_options(options);
+    let m = HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+        .with_options(options);
     let e = m
         .render(&[base(conditional(plain(), "< hdr_sub(user-agent) Android >", 100))])
         .unwrap_err();
@@ -202,6 +212,7 @@ fn hostile_rewrites_stay_quoted_or_are_refused() {
 fn hostile_balance_is_refused() {
     for bad in HOSTILE {
         let e = HaproxyMarshaller::new()
+            .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
             .render(&[base(balanced(plain(), &format!("roundrobin{bad}")))])
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Invalid, "{bad:?}");
@@ -214,7 +225,10 @@ fn hostile_virtual_hosts_are_refused() {
     for bad in HOSTILE {
         let mut g = base(plain());
         g.virtual_hosts = vec![format!("shop{bad}.example.com")];
-        let e = HaproxyMarshaller::new().render(&[g]).unwrap_err();
+        let e = HaproxyMarshaller::new()
+            .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+            .render(&[g])
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Invalid, "{bad:?}");
         assert!(e.message().contains("virtual_hosts"), "{}", e.message());
     }
@@ -234,7 +248,10 @@ fn hostile_target_addresses_are_refused() {
             url: format!("example.com{bad}:80"),
         }];
         for r in [internal, external, route(&format!("[h{bad}:80]"), 100, &[])] {
-            let e = HaproxyMarshaller::new().render(&[base(r)]).unwrap_err();
+            let e = HaproxyMarshaller::new()
+                .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+                .render(&[base(r)])
+                .unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Invalid, "{bad:?}");
             assert!(
                 e.message().contains("'targets'") || e.message().contains("'path'"),
@@ -272,7 +289,8 @@ fn hostile_names_only_reach_comments_or_are_refused() {
             "path",
         );
         let hostile_gateway = gateway(&format!("shop/web{bad}"), 9050, Protocol::Http, vec![plain()]);
-        let m = HaproxyMarshaller::new();
+        let m = HaproxyMarshaller::new()
+            .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true));
         match m.render(&[hostile_gateway]) {
             Err(e) => assert_eq!(e.kind(), ErrorKind::Invalid, "{bad:?}"),
             Ok(text) => {
@@ -291,7 +309,10 @@ fn hostile_names_only_reach_comments_or_are_refused() {
 fn unresolved_references_are_refused_naming_them() {
     let mut r = plain();
     r.route = vamp_core::model::Ref::Named("stored-route".into());
-    let e = HaproxyMarshaller::new().render(&[base(r)]).unwrap_err();
+    let e = HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+        .render(&[base(r)])
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Invalid);
     assert!(
         e.message().contains("stored-route") && e.message().contains("shop/v1/web"),
@@ -302,7 +323,10 @@ fn unresolved_references_are_refused_naming_them() {
     if let Some(routing) = r.route.inline_mut() {
         routing.condition = Some(vamp_core::model::Ref::Named("beta-users".into()));
     }
-    let e = HaproxyMarshaller::new().render(&[base(r)]).unwrap_err();
+    let e = HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+        .render(&[base(r)])
+        .unwrap_err();
     assert!(
         e.message().contains("beta-users") && e.message().contains("condition"),
         "{}",
@@ -314,6 +338,7 @@ fn unresolved_references_are_refused_naming_them() {
 fn tcp_gateways_refuse_http_features_naming_the_field() {
     let tcp = |r: GatewayRoute| gateway("shop/web", 9050, Protocol::Tcp, vec![r]);
     let e = HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
         .render(&[tcp(conditional(plain(), "has cookie a", 100))])
         .unwrap_err();
     assert!(
@@ -322,6 +347,7 @@ fn tcp_gateways_refuse_http_features_naming_the_field() {
         e.message()
     );
     let e = HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
         .render(&[tcp(rewritten(plain(), &[("/x", "{ path_beg /y }")]))])
         .unwrap_err();
     assert!(e.message().contains("rewrites"), "{}", e.message());
@@ -331,8 +357,14 @@ fn tcp_gateways_refuse_http_features_naming_the_field() {
 fn gateways_sharing_a_port_or_without_one_are_refused() {
     let a = gateway("a", 9050, Protocol::Http, vec![]);
     let b = gateway("b", 9050, Protocol::Http, vec![]);
-    assert!(HaproxyMarshaller::new().render(&[a.clone(), b]).is_err());
+    assert!(HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+        .render(&[a.clone(), b])
+        .is_err());
     let unassigned = gateway("c", 0, Protocol::Http, vec![]);
-    let e = HaproxyMarshaller::new().render(&[a, unassigned]).unwrap_err();
+    let e = HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+        .render(&[a, unassigned])
+        .unwrap_err();
     assert!(e.message().contains("port"), "{}", e.message());
 }

@@ -21,7 +21,12 @@ fn to(path: &str, weight: u8, backend: &Backend) -> GatewayRoute {
 }
 
 fn start(gateways: &[Gateway]) -> HaproxyUnderTest {
-    HaproxyUnderTest::start(&HaproxyMarshaller::new().render(gateways).unwrap())
+    HaproxyUnderTest::start(
+        &HaproxyMarshaller::new()
+            .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+            .render(gateways)
+            .unwrap(),
+    )
 }
 
 /// How many of `n` requests each backend answered.

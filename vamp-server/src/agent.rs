@@ -7,12 +7,14 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tokio::sync::watch;
 use vamp_core::kv::{haproxy_configuration_key, KeyValueStore};
 use vamp_core::memory::MemoryKeyValueStore;
 use vamp_core::{Error, Result};
 use vamp_drivers::process::{ProcessConfig, ProcessDriver};
 use vamp_gateway::agent::options::AgentOptions;
 use vamp_gateway::agent::process::ProcessOptions;
+use vamp_gateway::agent::watch::{status_channel, AgentStatus};
 use vamp_gateway::haproxy::{HaproxyMarshaller, HAPROXY_VERSION};
 use vamp_gateway::logs::aggregator::{Aggregator, AggregatorOptions};
 
@@ -24,6 +26,7 @@ use crate::vamp::Vamp;
 pub(crate) struct EmbeddedAgent {
     options: AgentOptions,
     aggregator: Arc<Aggregator>,
+    status: watch::Sender<AgentStatus>,
 }
 
 impl EmbeddedAgent {
@@ -59,7 +62,13 @@ impl EmbeddedAgent {
         Ok(EmbeddedAgent {
             options,
             aggregator: Arc::new(Aggregator::new(AggregatorOptions::default())),
+            status: status_channel().0,
         })
+    }
+
+    /// The agent's apply status: what it applied last, and the last configuration HAProxy refused.
+    pub(crate) fn status(&self) -> watch::Receiver<AgentStatus> {
+        self.status.subscribe()
     }
 
     /// The aggregator the agent records access logs into; the server's metrics source.
@@ -73,8 +82,14 @@ impl EmbeddedAgent {
         kv: Arc<dyn KeyValueStore>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
-        vamp_gateway::agent::run::run_with_store(self.options.clone(), kv, self.aggregator.clone(), shutdown)
-            .await
+        vamp_gateway::agent::run::run_with_store_reporting(
+            self.options.clone(),
+            kv,
+            self.aggregator.clone(),
+            self.status.clone(),
+            shutdown,
+        )
+        .await
     }
 }
 
@@ -119,7 +134,9 @@ pub async fn embedded_with(
         .persistence(artifacts, events)
         .kv(kv)
         .driver(driver)
-        .marshaller(Arc::new(HaproxyMarshaller::new()));
+        .marshaller(Arc::new(
+            HaproxyMarshaller::new().with_options(settings.gateways.haproxy_options()),
+        ));
     if settings.agent.enabled {
         let dir = settings
             .agent

@@ -261,6 +261,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("gateways.bind", "VAMP_GATEWAY_BIND", "gateway-bind", SettingType::Text, "127.0.0.1", "The address gateway ports bind to"),
     setting("gateways.host", "VAMP_GATEWAY_HOST", "gateway-host", SettingType::Text, "127.0.0.1", "The host services reach gateways on"),
     setting("gateways.port-range", "VAMP_GATEWAY_PORTS", "gateway-ports", SettingType::Text, "40000-45000", "Ports for gateways that give none (LOWER-UPPER)"),
+    setting("gateways.allow-raw-acls", "VAMP_ALLOW_RAW_ACLS", "allow-raw-acls", SettingType::Bool, "false", "Accept raw HAProxy ACLs (< … >) in conditions and rewrites (true/false)"),
     setting("ha.etcd", "VAMP_HA_ETCD", "ha-etcd", SettingType::List, "(none: no HA)", "etcd endpoints for leader election among standby servers"),
     setting("ha.election", "VAMP_HA_ELECTION", "ha-election", SettingType::Text, "<namespace>", "The election's name"),
     setting("ha.id", "VAMP_HA_ID", "ha-id", SettingType::Text, "<listen>", "This server's candidate id"),
@@ -609,7 +610,9 @@ impl ServeConfig {
             .persistence(artifacts, events)
             .kv(kv)
             .driver(driver)
-            .marshaller(Arc::new(HaproxyMarshaller::new()));
+            .marshaller(Arc::new(
+                HaproxyMarshaller::new().with_options(settings.gateways.haproxy_options()),
+            ));
         if settings.agent.enabled {
             let dir = settings
                 .agent

@@ -128,6 +128,11 @@ pub struct GatewaySettings {
     /// The virtual-host listener `address:port` (`VAMP_VHOST_BIND`). Default `127.0.0.1:40080` (port 80 needs
     /// privileges).
     pub vhost_bind: String,
+    /// Whether conditions may hold raw HAProxy ACLs (`< … >`) and routes may have rewrites (whose conditions are
+    /// raw HAProxy text) (`VAMP_ALLOW_RAW_ACLS`, `--allow-raw-acls`). Default `false`: gateways, blueprints,
+    /// deployments, routes, conditions and rewrites holding them are refused when written. Even when `true`,
+    /// raw text that could read files or the environment is refused.
+    pub allow_raw_acls: bool,
 }
 
 impl Default for GatewaySettings {
@@ -138,11 +143,17 @@ impl Default for GatewaySettings {
             host: "127.0.0.1".into(),
             bind: "127.0.0.1".into(),
             vhost_bind: "127.0.0.1:40080".into(),
+            allow_raw_acls: false,
         }
     }
 }
 
 impl GatewaySettings {
+    /// The HAProxy marshaller's options these settings give.
+    pub fn haproxy_options(&self) -> vamp_gateway::haproxy::HaproxyOptions {
+        vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(self.allow_raw_acls)
+    }
+
     /// The gateway plan's configuration.
     pub fn plan_config(&self) -> GatewayPlanConfig {
         GatewayPlanConfig {

@@ -241,9 +241,12 @@ impl VampBuilder {
             events: self.events.unwrap_or_else(|| Arc::new(MemoryEventStore::new())),
             kv: self.kv.unwrap_or_else(|| Arc::new(MemoryKeyValueStore::new())),
             driver: self.driver.unwrap_or_else(|| Arc::new(MemoryDriver::new())),
-            marshaller: self
-                .marshaller
-                .unwrap_or_else(|| Arc::new(vamp_gateway::haproxy::HaproxyMarshaller::new())),
+            marshaller: self.marshaller.unwrap_or_else(|| {
+                Arc::new(
+                    vamp_gateway::haproxy::HaproxyMarshaller::new()
+                        .with_options(settings.gateways.haproxy_options()),
+                )
+            }),
             metrics: self.metrics.unwrap_or_else(|| Arc::new(MemoryMetrics::new())),
             wake: Wakeups::default(),
             deployment_lock: Mutex::new(()),

@@ -59,7 +59,7 @@ fn health_of(status: &AgentStatus) -> AgentHealth {
 /// fails with `Invalid` for options that can never work and `Unavailable` when an address is taken.
 pub async fn run(options: AgentOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
     let aggregator = Arc::new(Aggregator::new(AggregatorOptions::default()));
-    run_agent(options, None, aggregator, shutdown).await
+    run_agent(options, None, aggregator, status_channel().0, shutdown).await
 }
 
 /// [`run`] against a store the caller already holds instead of `options.kv_url` (which is not used), recording
@@ -71,13 +71,26 @@ pub async fn run_with_store(
     aggregator: Arc<Aggregator>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    run_agent(options, Some(store), aggregator, shutdown).await
+    run_agent(options, Some(store), aggregator, status_channel().0, shutdown).await
+}
+
+/// [`run_with_store`] reporting the apply loop's status into `status` (whose receivers see every applied or
+/// refused configuration), so the embedding server can tell its own health from it.
+pub async fn run_with_store_reporting(
+    options: AgentOptions,
+    store: Arc<dyn KeyValueStore>,
+    aggregator: Arc<Aggregator>,
+    status: watch::Sender<AgentStatus>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    run_agent(options, Some(store), aggregator, status, shutdown).await
 }
 
 async fn run_agent(
     mut options: AgentOptions,
     store: Option<Arc<dyn KeyValueStore>>,
     aggregator: Arc<Aggregator>,
+    status_tx: watch::Sender<AgentStatus>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let names = Names::new();
@@ -119,7 +132,7 @@ async fn run_agent(
         "vamp-gateway-agent starting"
     );
 
-    let (status_tx, mut status_rx) = status_channel();
+    let mut status_rx = status_tx.subscribe();
     let (health_tx, health_rx) = watch::channel(health_of(&status_rx.borrow()));
     let bridge = tokio::spawn(async move {
         while status_rx.changed().await.is_ok() {

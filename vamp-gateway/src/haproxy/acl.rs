@@ -96,7 +96,7 @@ fn definition(site: Site<'_>, operand: &Operand, allow_raw_acls: bool) -> Result
         Operand::Raw(text) => {
             if !allow_raw_acls {
                 return Err(site.invalid(format!(
-                    "the raw ACL '< {} >' is refused: raw ACLs are switched off (allow_raw_acls = false).",
+                    "the raw ACL '< {} >' is refused: raw ACLs are switched off (allow_raw_acls = false; for `vamp serve` the setting gateways.allow-raw-acls).",
                     text.escape_debug()
                 )));
             }

@@ -211,7 +211,9 @@ mod tests {
             all.iter().skip(2).cloned().collect(),
         ];
         for gateways in cases {
-            let model = build(&gateways, &HaproxyOptions::default()).unwrap().model;
+            let model = build(&gateways, &HaproxyOptions::default().with_raw_acls(true))
+                .unwrap()
+                .model;
             assert_eq!(render(&model), handlebars.render("t", &model).unwrap());
         }
     }

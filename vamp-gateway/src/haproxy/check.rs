@@ -13,12 +13,14 @@ use super::envelope::Envelope;
 use super::samples::every_feature;
 use super::HaproxyMarshaller;
 
-/// Checks a user template before it is stored: it must compile, render [`every_feature`]'s gateways, and the
-/// result must pass `haproxy -c` run from `haproxy` (the binary's path). `Invalid` with the handlebars or
-/// HAProxy message otherwise; `Unavailable` when HAProxy cannot be run. Blocks for the check (about 0.1 s):
-/// call it from a blocking task.
+/// Checks a user template before it is stored: it must keep to [`super::user_template`]'s allow-list and
+/// limits, render [`every_feature`]'s gateways (raw ACLs and rewrites included) into a configuration that keeps
+/// to [`super::config_policy`]'s allow-list, and only then, that configuration must pass `haproxy -c` run from
+/// `haproxy` (the binary's path). `Invalid` with the message naming the line otherwise; `Unavailable` when
+/// HAProxy cannot be run. Blocks for the check (about 0.1 s): call it from a blocking task.
 pub fn check_template(template: &str, haproxy: &Path) -> Result<()> {
-    let marshaller = HaproxyMarshaller::with_template(template)?;
+    let marshaller = HaproxyMarshaller::with_template(template)?
+        .with_options(super::HaproxyOptions::default().with_raw_acls(true));
     let text = marshaller.render(&every_feature())?;
     check_config(&text, haproxy).map(drop).map_err(|e| {
         Error::new(
@@ -113,7 +115,10 @@ mod tests {
 
     #[test]
     fn the_bundled_template_passes_haproxy_check_without_warnings() {
-        let text = HaproxyMarshaller::new().render(&every_feature()).unwrap();
+        let text = HaproxyMarshaller::new()
+            .with_options(crate::haproxy::HaproxyOptions::default().with_raw_acls(true))
+            .render(&every_feature())
+            .unwrap();
         let output = check_config(&text, Path::new(HAPROXY)).unwrap();
         assert!(!output.contains("WARNING"), "{output}\n{text}");
         check_template(BUNDLED_TEMPLATE, Path::new(HAPROXY)).unwrap();
@@ -125,6 +130,17 @@ mod tests {
         let e = check_template(&template, Path::new(HAPROXY)).unwrap_err();
         assert_eq!(e.kind(), vamp_core::ErrorKind::Invalid);
         assert!(e.message().contains("extra-word"), "{}", e.message());
+    }
+
+    #[test]
+    fn a_template_that_runs_a_program_is_refused_before_haproxy_runs() {
+        let template = format!(
+            "{}\nprogram shell\n    command /bin/sh -c id\n",
+            BUNDLED_TEMPLATE.replace("global\n", "global\n    master-worker\n")
+        );
+        let e = check_template(&template, Path::new("/nonexistent/haproxy")).unwrap_err();
+        assert_eq!(e.kind(), vamp_core::ErrorKind::Invalid);
+        assert!(e.message().contains("`master-worker`"), "{}", e.message());
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - values (host names, header and cookie contents, rewrite paths) are written double-quoted with `\`, `"` and
 //!   `$` escaped, and refused when they hold a control character;
 //! - raw HAProxy text (raw ACLs, rewrite conditions) is refused when it holds a control character, a `#` outside
-//!   quotes, or unbalanced quotes, braces or parentheses.
+//!   quotes, or unbalanced quotes, braces or parentheses, and when it could make HAProxy read something beyond
+//!   the request: a `$` (environment expansion), the file flags `-f`/`-M`, `env(…)` or a `map…(…)` converter.
 
 use vamp_core::{Error, Result};
 
@@ -100,8 +101,8 @@ pub fn quoted(site: Site<'_>, text: &str) -> Result<String> {
 }
 
 /// Raw HAProxy text (a raw ACL or a rewrite condition), checked: non-blank, no control character, no `#` outside
-/// quotes, no backslash before a space outside quotes, quotes closed, and `{}`/`()`/`[]` balanced and properly
-/// nested outside quotes.
+/// quotes, no backslash before a space outside quotes, quotes closed, `{}`/`()`/`[]` balanced and properly
+/// nested outside quotes, and nothing that reads beyond the request (see [`reads_beyond_the_request`]).
 pub fn raw(site: Site<'_>, text: &str) -> Result<String> {
     single_line(site, text)?;
     let text = text.trim();
@@ -154,7 +155,43 @@ pub fn raw(site: Site<'_>, text: &str) -> Result<String> {
     if !open.is_empty() {
         return refuse("its braces, parentheses or brackets are not balanced");
     }
+    if let Some(why) = reads_beyond_the_request(text) {
+        return refuse(&why);
+    }
     Ok(text.to_string())
+}
+
+/// Why raw HAProxy text could read the server's environment or files, if it could: a `$` anywhere (HAProxy
+/// expands `"${VAR}"` and `"$VAR"`), the ACL flag `-f` or `-M` where a flag can stand (before `--`), the fetch
+/// `env(…)`, or a `map…(…)` converter (its argument is a file).
+pub fn reads_beyond_the_request(text: &str) -> Option<String> {
+    if text.contains('$') {
+        return Some(
+            "'$' would make HAProxy expand an environment variable; test for a literal '$' with a condition \
+             such as `header X-Name has \"$\"`"
+                .into(),
+        );
+    }
+    let words = super::words::split(text).words;
+    for (word, flag) in super::words::flag_positions(&words) {
+        if flag && super::words::FILE_FLAGS.contains(&word.value.as_str()) {
+            return Some(format!(
+                "the ACL flag '{}' makes HAProxy read a file, which a condition may not do",
+                word.value
+            ));
+        }
+    }
+    for (name, _) in super::words::calls(text) {
+        if name == "env" {
+            return Some("env() reads the environment of HAProxy, which a condition may not do".into());
+        }
+        if super::words::is_map_converter(&name) {
+            return Some(format!(
+                "the converter '{name}' reads a file, which a condition may not do"
+            ));
+        }
+    }
+    None
 }
 
 /// A balance algorithm, checked against [`BALANCE_ALGORITHMS`].
@@ -273,6 +310,26 @@ mod tests {
             "a\\",
             "{ a\\ }",
             "  ",
+        ] {
+            assert!(raw(SITE, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn raw_text_cannot_read_files_or_the_environment() {
+        assert!(raw(SITE, "hdr(x) -m str -- -f").is_ok());
+        assert!(raw(SITE, "path_beg -i /v2").is_ok());
+        for bad in [
+            r#"hdr(x-guess) -m str "${SECRET}""#,
+            r#"hdr(x) -m str "$SECRET""#,
+            "hdr(x) $HOME",
+            "path -f /etc/hostname",
+            r#"path "-f" /etc/hostname"#,
+            "path -M -f /etc/x.map",
+            "{ path -f /nonexistent }",
+            "env(SECRET) -m found",
+            "hdr(x),map_str(/etc/passwd) -m found",
+            "hdr(x),map(/etc/passwd) -m found",
         ] {
             assert!(raw(SITE, bad).is_err(), "{bad}");
         }

@@ -1,5 +1,7 @@
 //! `HaproxyMarshaller`: the [`GatewayMarshaller`] that writes HAProxy 2.6 configurations.
 
+use std::sync::Arc;
+
 use handlebars::Handlebars;
 use vamp_core::gateway::{GatewayMarshaller, MarshallerInfo};
 use vamp_core::kv::{gateway_configuration_key, Key};
@@ -23,10 +25,11 @@ const TEMPLATE_NAME: &str = "haproxy";
 /// agent needs. Deterministic and independent of the input order.
 ///
 /// The template sees the [`super::model::TemplateModel`]; HTML escaping is off (the model is escaped for HAProxy
-/// already).
+/// already). A user template is bounded by [`super::user_template`] and what it renders must pass
+/// [`super::config_policy`] (the bundled one needs neither: it is rendered by Rust).
 #[derive(Debug, Clone)]
 pub struct HaproxyMarshaller {
-    registry: Handlebars<'static>,
+    registry: Arc<Handlebars<'static>>,
     /// Whether the template is the bundled one, rendered by [`super::bundled`] instead of handlebars.
     bundled: bool,
     options: HaproxyOptions,
@@ -40,27 +43,35 @@ impl HaproxyMarshaller {
         Self::with_template(BUNDLED_TEMPLATE).unwrap_or_else(|e| {
             tracing::error!("the bundled HAProxy template does not compile: {e}");
             HaproxyMarshaller {
-                registry: registry(),
+                registry: Arc::new(registry()),
                 bundled: false,
                 options: HaproxyOptions::default(),
             }
         })
     }
 
-    /// The marshaller with a user template and default options. Fails with `Invalid` (with the handlebars
-    /// message: line, column, what is wrong) when the template does not compile. Whether its output is a valid
-    /// configuration is [`super::check_template`]'s business.
+    /// The marshaller with a user template and default options. Fails with `Invalid` (line, column, what is
+    /// wrong) when the template does not compile or goes beyond [`super::user_template`]'s allow-list and the
+    /// default [`super::options::TemplateLimits`]. Every configuration it renders is checked by
+    /// [`super::config_policy`]; whether HAProxy accepts it is [`super::check_template`]'s business.
     pub fn with_template(template: &str) -> Result<Self> {
+        let bundled = template == BUNDLED_TEMPLATE;
+        let options = HaproxyOptions::default();
         let mut registry = registry();
-        registry
-            .register_template_string(TEMPLATE_NAME, template)
-            .map_err(|e| {
-                Error::invalid(format!("The HAProxy template does not compile: {e}")).with_source(e)
-            })?;
+        if bundled {
+            registry
+                .register_template_string(TEMPLATE_NAME, template)
+                .map_err(|e| {
+                    Error::invalid(format!("The HAProxy template does not compile: {e}")).with_source(e)
+                })?;
+        } else {
+            let compiled = super::user_template::compile(template, &options.template_limits)?;
+            registry.register_template(TEMPLATE_NAME, compiled);
+        }
         Ok(HaproxyMarshaller {
-            registry,
-            bundled: template == BUNDLED_TEMPLATE,
-            options: HaproxyOptions::default(),
+            registry: Arc::new(registry),
+            bundled,
+            options,
         })
     }
 
@@ -75,15 +86,21 @@ impl HaproxyMarshaller {
         &self.options
     }
 
-    /// The envelope for `gateways`: configuration, map files and names.
+    /// The envelope for `gateways`: configuration, map files and names. `Invalid` when a gateway cannot be
+    /// written (see [`super::model::build`]) or a user template's output is refused.
     pub fn envelope(&self, gateways: &[Gateway]) -> Result<Envelope> {
         let built = build(gateways, &self.options)?;
         let config = if self.bundled {
             super::bundled::render(&built.model)
         } else {
-            self.registry.render(TEMPLATE_NAME, &built.model).map_err(|e| {
-                Error::invalid(format!("The HAProxy template does not render: {e}")).with_source(e)
-            })?
+            let config = super::user_template::render(
+                &self.registry,
+                TEMPLATE_NAME,
+                &built.model,
+                &self.options.template_limits,
+            )?;
+            super::config_policy::check(&config, &built.maps)?;
+            config
         };
         Ok(Envelope {
             config,

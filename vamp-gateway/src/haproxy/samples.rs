@@ -74,7 +74,7 @@ pub fn gateway(name: &str, port: u16, protocol: Protocol, routes: Vec<GatewayRou
 
 /// Gateways covering every feature: weights (with a 0% route), every condition operand (and/or/not, raw ACL),
 /// condition strength, both kinds of stickiness, rewrites, balance, virtual hosts, an external `[host:port]`
-/// route, gateway chaining, and a TCP gateway.
+/// route, gateway chaining, and a TCP gateway. The raw ACL and the rewrites need `allow_raw_acls`.
 pub fn every_feature() -> Vec<Gateway> {
     let mut web = gateway(
         "shop/web",
@@ -133,7 +133,10 @@ mod tests {
 
     #[test]
     fn every_feature_renders_with_the_bundled_template() {
-        let e = HaproxyMarshaller::new().envelope(&every_feature()).unwrap();
+        let e = HaproxyMarshaller::new()
+            .with_options(crate::haproxy::HaproxyOptions::default().with_raw_acls(true))
+            .envelope(&every_feature())
+            .unwrap();
         for needle in [
             "rand(100) lt 50",
             "cookie vamp_i_",

@@ -188,13 +188,19 @@ pub fn vamp_gateway(name: &str, port: u16, routes: &[(u8, u16)]) -> Gateway {
 
 /// What Vamp publishes for `gateways`: the marshaller's envelope.
 pub fn published(gateways: &[Gateway]) -> Envelope {
-    HaproxyMarshaller::new().envelope(gateways).unwrap()
+    HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+        .envelope(gateways)
+        .unwrap()
 }
 
 /// What Vamp publishes for `gateways`, as the text written to the key-value store.
 pub fn published_text(gateways: &[Gateway]) -> String {
     use vamp_core::gateway::GatewayMarshaller;
-    HaproxyMarshaller::new().render(gateways).unwrap()
+    HaproxyMarshaller::new()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true))
+        .render(gateways)
+        .unwrap()
 }
 
 /// `n` different free ports (free now; nothing holds them).

@@ -42,7 +42,9 @@ pub fn assert_handlebars_agrees(gateways: &[vamp_core::model::Gateway], text: &s
     use vamp_core::gateway::GatewayMarshaller;
     use vamp_gateway::haproxy::{HaproxyMarshaller, BUNDLED_TEMPLATE};
     let template = format!("{BUNDLED_TEMPLATE}{{{{!-- rendered by handlebars --}}}}");
-    let slow = HaproxyMarshaller::with_template(&template).unwrap();
+    let slow = HaproxyMarshaller::with_template(&template)
+        .unwrap()
+        .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true));
     assert_eq!(
         slow.render(gateways).unwrap(),
         text,

@@ -103,7 +103,10 @@ async fn marshaller(vamp: &Vamp) -> Result<Option<HaproxyMarshaller>> {
     match vamp.inner.kv.get(&key).await?.and_then(|v| v.value) {
         Some(bytes) if !bytes.is_empty() => {
             let text = String::from_utf8_lossy(&bytes);
-            Ok(Some(HaproxyMarshaller::with_template(&text)?))
+            let options = vamp.settings().gateways.haproxy_options();
+            Ok(Some(
+                HaproxyMarshaller::with_template(&text)?.with_options(options),
+            ))
         }
         _ => Ok(None),
     }

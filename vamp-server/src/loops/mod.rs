@@ -4,6 +4,7 @@
 //! operations that change what it works from (a `tokio::sync::Notify` per loop), polls quickly while something
 //! is converging, and otherwise resyncs every `synchronization.period-ms`.
 
+mod agent_refusals;
 mod canary;
 mod deployment;
 mod gateway;
@@ -61,6 +62,7 @@ pub(crate) async fn run(vamp: Vamp, shutdown: impl Future<Output = ()> + Send) -
         tokio::spawn(pulse::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(canary::run(vamp.clone(), stop_rx.clone())),
         tokio::spawn(retention::run(vamp.clone(), stop_rx.clone())),
+        tokio::spawn(agent_refusals::run(vamp.clone(), stop_rx.clone())),
     ]);
     tracing::info!(namespace = %vamp.namespace(), "the synchronisation loops are running");
     let agent_ended = async {

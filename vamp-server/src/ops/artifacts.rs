@@ -128,6 +128,7 @@ impl Vamp {
             )
             .into());
         }
+        self.check_raw_text(&artifact)?;
         match artifact {
             Artifact::Deployment(d) => {
                 let name = d.name.clone();

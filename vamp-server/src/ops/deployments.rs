@@ -54,6 +54,7 @@ impl Vamp {
         let blueprint = self
             .resolve_blueprint_reference(request_blueprint(artifact)?)
             .await?;
+        self.check_blueprint_raw_text(&blueprint)?;
         if self.inner.artifacts.get(Kind::Workflow, name).await?.is_some() {
             return Err(DslError::new(
                 ErrorCode::DeploymentWorkflowNameCollision,

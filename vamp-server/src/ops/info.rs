@@ -125,12 +125,16 @@ impl Vamp {
         }
     }
 
-    /// Whether every component answers.
+    /// Whether every component answers and, with an embedded gateway agent, whether HAProxy took the
+    /// configuration it was last given (a refused one fails as `gateway_agent`, naming the gateways HAProxy's
+    /// message points at).
     pub async fn health(&self) -> Health {
         let info = self.info().await;
+        let mut failing: Vec<ComponentInfo> = info.components.into_iter().filter(|c| !c.ok).collect();
+        failing.extend(self.agent_health().await.filter(|c| !c.ok));
         Health {
-            healthy: info.ok(),
-            failing: info.components.into_iter().filter(|c| !c.ok).collect(),
+            healthy: failing.is_empty(),
+            failing,
         }
     }
 

@@ -10,6 +10,7 @@ pub(crate) mod canary;
 pub(crate) mod codec;
 pub(crate) mod source;
 
+mod agent_health;
 mod artifacts;
 mod deployments;
 mod documents;
@@ -17,6 +18,7 @@ mod events;
 mod gateway_output;
 mod gateways;
 mod info;
+mod raw_acls;
 mod subresources;
 pub mod wait;
 mod workflows;

@@ -10,6 +10,8 @@ mod api_open;
 
 mod templates;
 
+mod served;
+
 mod acls;
 
 mod processes;
