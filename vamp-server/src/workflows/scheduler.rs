@@ -8,8 +8,11 @@
 //!   other (events arriving during a run wait, at most `max-queued-events` of them).
 //!
 //! A tick that comes while the previous run still runs is skipped, as the workflow agent did, and so is one
-//! that finds `workflows.max-concurrent-runs` runs going across all workflows. Stopping the
-//! scheduler stops the run in progress (it ends as `stopped`) and waits for it.
+//! that finds `workflows.max-concurrent-runs` runs going across all workflows, or whose memory limit does not
+//! fit into what the runs going leave of `workflows.max-total-memory-mb` (the memory budget: each run holds
+//! its limit, in MB, until it ends). A run skipped for either reason is logged and recorded as a `skipped`
+//! execution naming the reason, both at most once per workflow per 10 s. Stopping the scheduler stops the run
+//! in progress (it ends as `stopped`) and waits for it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +32,7 @@ use vamp_core::ops::workflow_schedule::{CronSchedule, TimeSchedule};
 use super::engine::{run_script, Limits, RunResult};
 use super::environment::workflow_environment;
 use super::executions::{ExecutionLog, FailureReason, Outcome, Stream, Trigger};
+use super::egress::Egress;
 use super::host::{Host, HTTP_TIMEOUT};
 use super::js_api::RunContext;
 use super::resolved::ResolvedWorkflow;
@@ -42,8 +46,11 @@ const RESUBSCRIBE: Duration = Duration::from_secs(1);
 const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`Scheduler::stop`] waits for a stopped run to end before it gives up on it.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-/// At most one warning per this period about dropped events or runs skipped for want of a permit.
+/// At most one warning per this period about dropped events, and one warning and record about runs skipped
+/// for want of a run or of memory.
 const WARN_EVERY: Duration = Duration::from_secs(10);
+/// Bytes per MB of the memory budget.
+const MB: usize = 1024 * 1024;
 
 /// A running scheduler: stop it with [`Scheduler::stop`]; dropping it stops it too, without waiting.
 pub struct Scheduler {
@@ -120,29 +127,40 @@ struct Runner {
     vamp: Vamp,
     workflow: Arc<ResolvedWorkflow>,
     router: Router,
-    http: reqwest::Client,
+    http: Result<reqwest::Client, String>,
+    egress: Egress,
     limits: Limits,
     body_limit: usize,
     skipped: Throttle,
 }
 
 impl Runner {
-    /// Starts a run, or skips it (with a rate-limited warning) when `workflows.max-concurrent-runs` runs are
-    /// going already.
+    /// Starts a run, or skips it when `workflows.max-concurrent-runs` runs are going already or its memory
+    /// limit does not fit into the memory budget's rest ([`Runner::skip`]).
     fn start(&mut self, trigger: Trigger, data: Option<serde_json::Value>) -> Option<Run> {
-        let permit = match self.vamp.inner.workflow_runs.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if let Some(skipped) = self.skipped.hit(std::time::Instant::now()) {
-                    tracing::warn!(
-                        workflow = %self.workflow.name(),
-                        skipped,
-                        ?trigger,
-                        "workflows.max-concurrent-runs runs are going; runs skipped"
-                    );
-                }
-                return None;
-            }
+        let settings = &self.vamp.settings().workflows;
+        let Ok(permit) = self.vamp.inner.workflow_runs.clone().try_acquire_owned() else {
+            let why = format!(
+                "workflows.max-concurrent-runs ({}) runs are going",
+                settings.concurrent_runs()
+            );
+            self.skip(trigger, &why);
+            return None;
+        };
+        let needed_mb = self.limits.memory_bytes.div_ceil(MB);
+        let budget = self.vamp.inner.workflow_memory.clone();
+        let memory = u32::try_from(needed_mb)
+            .ok()
+            .and_then(|mb| budget.clone().try_acquire_many_owned(mb).ok());
+        let Some(memory) = memory else {
+            let why = format!(
+                "its memory limit of {needed_mb} MB does not fit into the workflows' memory budget \
+                 (workflows.max-total-memory-mb = {} MB, {} MB of it free while other runs go)",
+                settings.total_memory_mb(),
+                budget.available_permits()
+            );
+            self.skip(trigger, &why);
+            return None;
         };
         let vamp = &self.vamp;
         let log = vamp
@@ -156,6 +174,7 @@ impl Runner {
             handle: tokio::runtime::Handle::current(),
             router: self.router.clone(),
             http: self.http.clone(),
+            egress: self.egress.clone(),
             deadline: None,
             cancel,
             body_limit: self.body_limit,
@@ -178,7 +197,7 @@ impl Runner {
         let run_flag = flag.clone();
         tracing::debug!(workflow = %run.workflow, execution = log.id(), ?trigger, "workflow run starts");
         let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _permits = (permit, memory);
             run_script(&script, limits, host, &run, &run_log, run_flag)
         });
         Some(Run {
@@ -186,6 +205,24 @@ impl Runner {
             log,
             stop: RunStop { flag, channel },
         })
+    }
+
+    /// Logs and records (as a `skipped` execution) that a run did not start because `why`, at most once per
+    /// [`WARN_EVERY`], counting the runs skipped in between.
+    fn skip(&mut self, trigger: Trigger, why: &str) {
+        let Some(skipped) = self.skipped.hit(std::time::Instant::now()) else {
+            return;
+        };
+        let name = self.workflow.name();
+        tracing::warn!(workflow = %name, skipped, ?trigger, "workflow runs skipped: {why}");
+        let error = format!(
+            "not run: {why}; {skipped} run(s) skipped since the last such record"
+        );
+        self.vamp
+            .inner
+            .workflow_executions
+            .begin(name, trigger)
+            .finish(Outcome::Skipped, None, Some(error));
     }
 
     /// Records how `run` ended, and publishes a failure.
@@ -379,7 +416,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::Receiver<bool>) {
     let name = workflow.name().to_string();
     let namespace = vamp.namespace().to_string();
-    let settings = vamp.settings().workflows;
+    let settings = vamp.settings().workflows.clone();
     let prepared = Timer::new(&workflow, &namespace, &vamp).and_then(|timer| {
         let timeout = workflow
             .timeout(&namespace, &settings)
@@ -401,14 +438,13 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
     };
     let api = ApiOptions::default();
     let mut dropped = Throttle::new(WARN_EVERY);
+    let egress = Egress::new(&settings.http_allow);
     let mut runner = Runner {
         skipped: Throttle::new(WARN_EVERY),
         body_limit: api.body_limit,
         router: crate::api::router(vamp.clone(), api),
-        http: reqwest::Client::builder()
-            .connect_timeout(HTTP_CONNECT_TIMEOUT)
-            .build()
-            .unwrap_or_default(),
+        http: egress.client(HTTP_CONNECT_TIMEOUT),
+        egress,
         limits: Limits {
             memory_bytes: workflow.memory_bytes(&settings),
             timeout,
