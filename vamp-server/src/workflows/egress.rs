@@ -414,7 +414,7 @@ impl Resolve for GuardedResolver {
 }
 
 /// The refusal inside `error`'s chain of sources, if the policy refused the request.
-pub fn refusal(error: &(dyn StdError + 'static)) -> Option<&Refused> {
+pub fn refusal<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a Refused> {
     let mut current = Some(error);
     while let Some(e) = current {
         if let Some(refused) = e.downcast_ref::<Refused>() {

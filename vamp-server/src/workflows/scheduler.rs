@@ -23,7 +23,7 @@ use axum::Router;
 use chrono::Utc;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use vamp_core::model::{Event, EventQuery, Schedule};
@@ -115,11 +115,13 @@ impl Drop for RunStop {
     }
 }
 
-/// A run in progress.
+/// A run in progress. Its run and memory permits are held by it and by its script's thread, so they return
+/// to the pools only when the script has ended and its end is recorded.
 struct Run {
     task: JoinHandle<RunResult>,
     log: ExecutionLog,
     stop: RunStop,
+    _permits: Arc<(OwnedSemaphorePermit, OwnedSemaphorePermit)>,
 }
 
 /// What every run of one scheduler shares.
@@ -196,14 +198,17 @@ impl Runner {
         let run_log = log.clone();
         let run_flag = flag.clone();
         tracing::debug!(workflow = %run.workflow, execution = log.id(), ?trigger, "workflow run starts");
+        let permits = Arc::new((permit, memory));
+        let held = permits.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let _permits = (permit, memory);
+            let _permits = held;
             run_script(&script, limits, host, &run, &run_log, run_flag)
         });
         Some(Run {
             task,
             log,
             stop: RunStop { flag, channel },
+            _permits: permits,
         })
     }
 
@@ -538,13 +543,15 @@ mod tests {
     }
 
     fn ran(vamp: &Vamp, name: &str) -> usize {
-        vamp.inner.workflow_executions.list(name).map_or(0, |e| e.len())
+        executions(vamp, name, |o| o != Outcome::Skipped).len()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn runs_beyond_the_concurrency_cap_are_skipped() {
-        let mut settings = ServerSettings::default();
-        settings.workflows.max_concurrent_runs = 1;
+    fn executions(vamp: &Vamp, name: &str, keep: impl Fn(Outcome) -> bool) -> Vec<crate::workflows::Execution> {
+        let all = vamp.inner.workflow_executions.list(name).unwrap_or_default();
+        all.into_iter().filter(|e| keep(e.outcome)).collect()
+    }
+
+    async fn skipped_while_the_first_runs(settings: ServerSettings) -> String {
         let vamp = Vamp::builder().config(settings).build().unwrap();
         let first = Scheduler::start(vamp.clone(), sleeper(&vamp, "first").await);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -553,10 +560,43 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let second = Scheduler::start(vamp.clone(), sleeper(&vamp, "second").await);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let skipped = loop {
+            let skipped = executions(&vamp, "second", |o| o == Outcome::Skipped);
+            if let Some(e) = skipped.first() {
+                break e.error.clone().unwrap_or_default();
+            }
+            assert!(Instant::now() < deadline, "the second run was not recorded as skipped");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         assert_eq!(ran(&vamp, "second"), 0, "the second run got past the cap");
         first.stop().await;
         second.stop().await;
-        assert_eq!(vamp.inner.workflow_runs.available_permits(), 1);
+        assert_eq!(vamp.inner.workflow_runs.available_permits(), vamp.settings().workflows.concurrent_runs());
+        assert_eq!(
+            vamp.inner.workflow_memory.available_permits() as u64,
+            vamp.settings().workflows.total_memory_mb()
+        );
+        skipped
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_beyond_the_concurrency_cap_are_skipped() {
+        let mut settings = ServerSettings::default();
+        settings.workflows.max_concurrent_runs = 1;
+        let error = skipped_while_the_first_runs(settings).await;
+        assert!(error.contains("workflows.max-concurrent-runs (1) runs are going"), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_beyond_the_memory_budget_are_skipped() {
+        let mut settings = ServerSettings::default();
+        settings.workflows.max_total_memory_mb = 100;
+        settings.workflows.memory_mb = 64;
+        let error = skipped_while_the_first_runs(settings).await;
+        assert!(
+            error.contains("its memory limit of 64 MB does not fit")
+                && error.contains("workflows.max-total-memory-mb = 100 MB, 36 MB of it free"),
+            "{error}"
+        );
     }
 }
