@@ -257,9 +257,7 @@ impl VampBuilder {
                 settings.workflows.history,
                 settings.workflows.max_log_lines,
             ),
-            workflow_runs: Arc::new(tokio::sync::Semaphore::new(
-                settings.workflows.concurrent_runs(),
-            )),
+            workflow_runs: Arc::new(tokio::sync::Semaphore::new(settings.workflows.concurrent_runs())),
             workflow_memory: Arc::new(tokio::sync::Semaphore::new(
                 usize::try_from(settings.workflows.total_memory_mb())
                     .unwrap_or(usize::MAX)

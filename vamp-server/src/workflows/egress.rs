@@ -99,11 +99,10 @@ impl FromStr for HttpAllow {
                 .parse()
                 .map_err(|_| bad_entry(text, &format!("'{addr}' is not an IP address")))?;
             let max = if addr.is_ipv4() { 32 } else { 128 };
-            let prefix: u8 = prefix
-                .parse()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| bad_entry(text, &format!("the prefix must be a number from 0 to {max}")))?;
+            let prefix: u8 =
+                prefix.parse().ok().filter(|p| *p <= max).ok_or_else(|| {
+                    bad_entry(text, &format!("the prefix must be a number from 0 to {max}"))
+                })?;
             return Ok(HttpAllow::Net {
                 addr: masked(addr, prefix),
                 prefix,
@@ -160,9 +159,7 @@ impl HttpAllow {
 
     fn allows_ip(&self, ip: IpAddr) -> bool {
         match self {
-            HttpAllow::Net { addr, prefix } => {
-                addr.is_ipv4() == ip.is_ipv4() && masked(ip, *prefix) == *addr
-            }
+            HttpAllow::Net { addr, prefix } => addr.is_ipv4() == ip.is_ipv4() && masked(ip, *prefix) == *addr,
             _ => false,
         }
     }
@@ -286,9 +283,7 @@ fn normalized(name: &str) -> String {
 impl Egress {
     /// The policy allowing what `allow` lists besides public addresses.
     pub fn new(allow: &[HttpAllow]) -> Egress {
-        Egress {
-            allow: allow.into(),
-        }
+        Egress { allow: allow.into() }
     }
 
     fn name_allowed(&self, name: &str) -> bool {
@@ -374,9 +369,7 @@ impl Egress {
         reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                egress: self.clone(),
-            }))
+            .dns_resolver(Arc::new(GuardedResolver { egress: self.clone() }))
             .redirect(Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
                     let error = Refused(format!("more than {MAX_REDIRECTS} redirects"));
@@ -469,14 +462,26 @@ mod tests {
             assert!(refused.0.contains(what), "{addr}: {refused}");
             assert!(refused.0.contains("workflows.http-allow"), "{refused}");
         }
-        for addr in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"] {
+        for addr in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "172.32.0.1",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+        ] {
             assert_eq!(Egress::default().check_ip(ip(addr)), Ok(()), "{addr}");
         }
     }
 
     #[test]
     fn the_allow_list_opens_addresses_networks_and_names() {
-        let egress = allow(&["127.0.0.2", "10.0.0.0/8", "fd00::/8", "metrics.local", "*.svc.cluster.local"]);
+        let egress = allow(&[
+            "127.0.0.2",
+            "10.0.0.0/8",
+            "fd00::/8",
+            "metrics.local",
+            "*.svc.cluster.local",
+        ]);
         assert!(egress.check_ip(ip("127.0.0.2")).is_ok());
         assert!(egress.check_ip(ip("::ffff:127.0.0.2")).is_ok());
         assert!(egress.check_ip(ip("127.0.0.1")).is_err());
@@ -484,8 +489,12 @@ mod tests {
         assert!(egress.check_ip(ip("fd00:ec2::254")).is_ok());
         let loopback = vec![SocketAddr::new(ip("127.0.0.1"), 0)];
         assert!(egress.checked_answer("metrics.local", loopback.clone()).is_ok());
-        assert!(egress.checked_answer("a.svc.cluster.local", loopback.clone()).is_ok());
-        assert!(egress.checked_answer("svc.cluster.local", loopback.clone()).is_err());
+        assert!(egress
+            .checked_answer("a.svc.cluster.local", loopback.clone())
+            .is_ok());
+        assert!(egress
+            .checked_answer("svc.cluster.local", loopback.clone())
+            .is_err());
         assert!(egress.checked_answer("evilsvc.cluster.local", loopback).is_err());
     }
 
@@ -503,9 +512,15 @@ mod tests {
         let e = egress
             .checked_answer("localhost", vec![SocketAddr::new(ip("127.0.0.1"), 0)])
             .unwrap_err();
-        assert!(e.0.starts_with("localhost resolves to 127.0.0.1, a loopback address"), "{e}");
+        assert!(
+            e.0.starts_with("localhost resolves to 127.0.0.1, a loopback address"),
+            "{e}"
+        );
         let e = egress
-            .checked_answer("metadata.google.internal.", vec![SocketAddr::new(ip("8.8.8.8"), 0)])
+            .checked_answer(
+                "metadata.google.internal.",
+                vec![SocketAddr::new(ip("8.8.8.8"), 0)],
+            )
             .unwrap_err();
         assert!(e.0.contains("cloud metadata"), "{e}");
     }
@@ -524,7 +539,9 @@ mod tests {
         ] {
             assert!(egress.check_url(&Url::parse(url).unwrap()).is_err(), "{url}");
         }
-        assert!(egress.check_url(&Url::parse("https://example.com/").unwrap()).is_ok());
+        assert!(egress
+            .check_url(&Url::parse("https://example.com/").unwrap())
+            .is_ok());
     }
 
     #[test]

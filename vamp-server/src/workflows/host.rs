@@ -270,7 +270,9 @@ impl Host {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| HostError::new(format!("vamp.http {method} {url}: not a URL: {e}")))?;
         if let Err(refused) = self.egress.check_url(&parsed) {
-            return Err(HostError::new(format!("vamp.http {method} {url}: refused: {refused}")));
+            return Err(HostError::new(format!(
+                "vamp.http {method} {url}: refused: {refused}"
+            )));
         }
         let mut request = client.request(method.clone(), parsed);
         let mut has_content_type = false;

@@ -29,10 +29,10 @@ use tokio::time::Instant;
 use vamp_core::model::{Event, EventQuery, Schedule};
 use vamp_core::ops::workflow_schedule::{CronSchedule, TimeSchedule};
 
+use super::egress::Egress;
 use super::engine::{run_script, Limits, RunResult};
 use super::environment::workflow_environment;
 use super::executions::{ExecutionLog, FailureReason, Outcome, Stream, Trigger};
-use super::egress::Egress;
 use super::host::{Host, HTTP_TIMEOUT};
 use super::js_api::RunContext;
 use super::resolved::ResolvedWorkflow;
@@ -220,9 +220,7 @@ impl Runner {
         };
         let name = self.workflow.name();
         tracing::warn!(workflow = %name, skipped, ?trigger, "workflow runs skipped: {why}");
-        let error = format!(
-            "not run: {why}; {skipped} run(s) skipped since the last such record"
-        );
+        let error = format!("not run: {why}; {skipped} run(s) skipped since the last such record");
         self.vamp
             .inner
             .workflow_executions
@@ -546,7 +544,11 @@ mod tests {
         executions(vamp, name, |o| o != Outcome::Skipped).len()
     }
 
-    fn executions(vamp: &Vamp, name: &str, keep: impl Fn(Outcome) -> bool) -> Vec<crate::workflows::Execution> {
+    fn executions(
+        vamp: &Vamp,
+        name: &str,
+        keep: impl Fn(Outcome) -> bool,
+    ) -> Vec<crate::workflows::Execution> {
         let all = vamp.inner.workflow_executions.list(name).unwrap_or_default();
         all.into_iter().filter(|e| keep(e.outcome)).collect()
     }
@@ -565,13 +567,19 @@ mod tests {
             if let Some(e) = skipped.first() {
                 break e.error.clone().unwrap_or_default();
             }
-            assert!(Instant::now() < deadline, "the second run was not recorded as skipped");
+            assert!(
+                Instant::now() < deadline,
+                "the second run was not recorded as skipped"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         assert_eq!(ran(&vamp, "second"), 0, "the second run got past the cap");
         first.stop().await;
         second.stop().await;
-        assert_eq!(vamp.inner.workflow_runs.available_permits(), vamp.settings().workflows.concurrent_runs());
+        assert_eq!(
+            vamp.inner.workflow_runs.available_permits(),
+            vamp.settings().workflows.concurrent_runs()
+        );
         assert_eq!(
             vamp.inner.workflow_memory.available_permits() as u64,
             vamp.settings().workflows.total_memory_mb()
@@ -584,7 +592,10 @@ mod tests {
         let mut settings = ServerSettings::default();
         settings.workflows.max_concurrent_runs = 1;
         let error = skipped_while_the_first_runs(settings).await;
-        assert!(error.contains("workflows.max-concurrent-runs (1) runs are going"), "{error}");
+        assert!(
+            error.contains("workflows.max-concurrent-runs (1) runs are going"),
+            "{error}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -110,8 +110,11 @@ impl WorkflowSettings {
     /// The default time limit (`execution-timeout-ms`, 0 = the default), at most [`Self::max_timeout`]. Always
     /// a limit: no setting turns time limits off.
     pub fn timeout(&self) -> Duration {
-        Duration::from_millis(or_default(self.execution_timeout_ms, DEFAULT_EXECUTION_TIMEOUT_MS))
-            .min(self.max_timeout())
+        Duration::from_millis(or_default(
+            self.execution_timeout_ms,
+            DEFAULT_EXECUTION_TIMEOUT_MS,
+        ))
+        .min(self.max_timeout())
     }
 
     /// The memory all runs going at once may have, in MB (`max-total-memory-mb`, 0 = the default).
@@ -167,8 +170,14 @@ mod tests {
             "max-total-memory-mb": 0, "max-concurrent-runs": 0
         }))
         .unwrap();
-        assert_eq!(zero.timeout(), Duration::from_millis(DEFAULT_EXECUTION_TIMEOUT_MS));
-        assert_eq!(zero.max_timeout(), Duration::from_millis(DEFAULT_MAX_EXECUTION_TIMEOUT_MS));
+        assert_eq!(
+            zero.timeout(),
+            Duration::from_millis(DEFAULT_EXECUTION_TIMEOUT_MS)
+        );
+        assert_eq!(
+            zero.max_timeout(),
+            Duration::from_millis(DEFAULT_MAX_EXECUTION_TIMEOUT_MS)
+        );
         assert_eq!(zero.default_memory_mb(), DEFAULT_MEMORY_MB);
         assert_eq!(zero.max_run_memory_mb(), DEFAULT_MAX_MEMORY_MB);
         assert_eq!(zero.total_memory_mb(), DEFAULT_MAX_TOTAL_MEMORY_MB);
@@ -188,8 +197,9 @@ mod tests {
 
     #[test]
     fn a_bad_allow_entry_is_refused_naming_it() {
-        let e = serde_json::from_value::<WorkflowSettings>(serde_json::json!({"http-allow": ["10.0.0.0/99"]}))
-            .unwrap_err();
+        let e =
+            serde_json::from_value::<WorkflowSettings>(serde_json::json!({"http-allow": ["10.0.0.0/99"]}))
+                .unwrap_err();
         assert!(e.to_string().contains("10.0.0.0/99"), "{e}");
     }
 }

@@ -563,7 +563,8 @@ async fn the_default_policy_refuses_loopback_by_address_by_name_and_after_a_redi
     let target = format!("http://127.0.0.1:{port}/target");
     let (message, _) = http_error(&target, policy(&[])).await;
     assert!(
-        message.contains("refused: 127.0.0.1 is a loopback address") && message.contains("workflows.http-allow"),
+        message.contains("refused: 127.0.0.1 is a loopback address")
+            && message.contains("workflows.http-allow"),
         "{message}"
     );
     let (message, _) = http_error(&format!("http://localhost:{port}/target"), policy(&[])).await;
@@ -572,7 +573,9 @@ async fn the_default_policy_refuses_loopback_by_address_by_name_and_after_a_redi
     let hop_url = format!("http://127.0.0.2:{hop_port}/hop");
     let (message, _) = http_error(&hop_url, policy(&["127.0.0.2"])).await;
     assert!(
-        message.contains(&format!("refused: redirected to {target}: 127.0.0.1 is a loopback")),
+        message.contains(&format!(
+            "refused: redirected to {target}: 127.0.0.1 is a loopback"
+        )),
         "{message}"
     );
     let (message, _) = http_error(&hop_url, policy(&["127.0.0.0/8"])).await;

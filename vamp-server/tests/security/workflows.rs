@@ -276,18 +276,31 @@ async fn vamp_http_cannot_reach_loopback_localhost_or_the_metadata_service() {
         "http://metadata.google.internal/computeMetadata/v1/".to_string(),
         "http://[fd00:ec2::254]/latest/meta-data/".to_string(),
     ];
-    server.workflow("probe-loopback", &probe(&urls), json!({}), None).await;
+    server
+        .workflow("probe-loopback", &probe(&urls), json!({}), None)
+        .await;
     let execution = server.ended("probe-loopback").await;
     let lines = log_lines(&execution);
     assert_eq!(lines.len(), urls.len(), "{execution}");
     for (url, line) in urls.iter().zip(&lines) {
         assert!(line.starts_with("REFUSED "), "{url} was reached: {line}");
-        assert!(line.contains("refused:") && line.contains("workflows.http-allow"), "{line}");
+        assert!(
+            line.contains("refused:") && line.contains("workflows.http-allow"),
+            "{line}"
+        );
     }
-    assert!(lines[0].contains("127.0.0.1 is a loopback address"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("127.0.0.1 is a loopback address"),
+        "{}",
+        lines[0]
+    );
     assert!(lines[1].contains("localhost resolves to"), "{}", lines[1]);
     assert!(lines[4].contains("cloud metadata"), "{}", lines[4]);
-    assert!(lines[5].contains("metadata.google.internal is a cloud metadata service"), "{}", lines[5]);
+    assert!(
+        lines[5].contains("metadata.google.internal is a cloud metadata service"),
+        "{}",
+        lines[5]
+    );
     assert!(lines[6].contains("cloud metadata"), "{}", lines[6]);
     assert_eq!(secret.connections(), 0, "the loopback server was connected to");
 }
@@ -307,12 +320,16 @@ async fn an_allowed_first_hop_cannot_redirect_vamp_http_to_loopback() {
         format!("http://127.0.0.2:{}/", hop.address.port()),
         format!("http://127.0.0.2:{}/", hop_by_name.address.port()),
     ];
-    server.workflow("probe-redirect", &probe(&urls), json!({}), None).await;
+    server
+        .workflow("probe-redirect", &probe(&urls), json!({}), None)
+        .await;
     let execution = server.ended("probe-redirect").await;
     let lines = log_lines(&execution);
     assert_eq!(lines.len(), 2, "{execution}");
     assert!(
-        lines[0].contains(&format!("refused: redirected to {inner}: 127.0.0.1 is a loopback address")),
+        lines[0].contains(&format!(
+            "refused: redirected to {inner}: 127.0.0.1 is a loopback address"
+        )),
         "{}",
         lines[0]
     );
@@ -322,8 +339,15 @@ async fn an_allowed_first_hop_cannot_redirect_vamp_http_to_loopback() {
         lines[1]
     );
     assert!(hop.connections() >= 1, "the allowed first hop was not reached");
-    assert!(hop_by_name.connections() >= 1, "the allowed first hop was not reached");
-    assert_eq!(secret.connections(), 0, "the redirect reached the loopback server");
+    assert!(
+        hop_by_name.connections() >= 1,
+        "the allowed first hop was not reached"
+    );
+    assert_eq!(
+        secret.connections(),
+        0,
+        "the redirect reached the loopback server"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,7 +378,10 @@ async fn a_zero_timeout_is_the_default_limit_and_a_huge_one_is_capped() {
         assert_eq!(execution["outcome"], "failed", "{execution}");
         assert_eq!(execution["reason"], "timeout", "{execution}");
         let error = execution["error"].as_str().unwrap_or_default();
-        assert!(error.contains(&format!("time limit of {limit}")), "{name}: {error}");
+        assert!(
+            error.contains(&format!("time limit of {limit}")),
+            "{name}: {error}"
+        );
     }
 }
 
