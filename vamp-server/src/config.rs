@@ -575,7 +575,7 @@ impl ServeConfig {
             deployment: self.deployment.clone(),
             sla: self.sla,
             pulse: self.pulse,
-            workflows: self.workflows,
+            workflows: self.workflows.clone(),
             canary: self.canary,
             events: self.events,
         }

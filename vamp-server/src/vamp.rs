@@ -65,6 +65,9 @@ pub(crate) struct Inner {
     pub(crate) workflow_executions: crate::workflows::Executions,
     /// Script runs going at once across all workflows (`workflows.max-concurrent-runs` permits).
     pub(crate) workflow_runs: Arc<tokio::sync::Semaphore>,
+    /// The workflows' memory budget in MB (`workflows.max-total-memory-mb` permits): a run holds its memory
+    /// limit's worth while it goes.
+    pub(crate) workflow_memory: Arc<tokio::sync::Semaphore>,
     pub(crate) uuid: String,
     pub(crate) started: DateTime<Utc>,
 }
@@ -257,8 +260,11 @@ impl VampBuilder {
                 settings.workflows.history,
                 settings.workflows.max_log_lines,
             ),
-            workflow_runs: Arc::new(tokio::sync::Semaphore::new(
-                settings.workflows.max_concurrent_runs.max(1),
+            workflow_runs: Arc::new(tokio::sync::Semaphore::new(settings.workflows.concurrent_runs())),
+            workflow_memory: Arc::new(tokio::sync::Semaphore::new(
+                usize::try_from(settings.workflows.total_memory_mb())
+                    .unwrap_or(usize::MAX)
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
             uuid: new_uuid(),
             started: Utc::now(),

@@ -32,8 +32,8 @@ const MAX_JOBS: usize = 1_000_000;
 pub struct Limits {
     /// The memory the runtime may allocate, in bytes.
     pub memory_bytes: usize,
-    /// How long the run may take; `None` = no limit.
-    pub timeout: Option<Duration>,
+    /// How long the run may take; always a limit.
+    pub timeout: Duration,
 }
 
 /// How a run ended.
@@ -126,7 +126,7 @@ pub fn run_script(
     stop: Arc<AtomicBool>,
 ) -> RunResult {
     let started = Instant::now();
-    let deadline = limits.timeout.and_then(|t| started.checked_add(t));
+    let deadline = started.checked_add(limits.timeout);
     host.deadline = deadline;
     let runtime = match Runtime::new() {
         Ok(rt) => rt,
@@ -206,7 +206,7 @@ pub fn run_script(
         };
     }
     if timed_out.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
-        let limit = limits.timeout.map(|t| t.as_secs_f64()).unwrap_or_default();
+        let limit = limits.timeout.as_secs_f64();
         return RunResult::failed(
             FailureReason::Timeout,
             format!("the run exceeded its time limit of {limit} s and was stopped"),

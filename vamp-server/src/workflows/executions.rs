@@ -60,6 +60,10 @@ pub enum Outcome {
     Failed,
     /// The workflow was suspended, stopped or restarted, or the server shut down, during the run.
     Stopped,
+    /// The run did not start: `workflows.max-concurrent-runs` runs were going, or its memory limit did not fit
+    /// into what the runs going left of `workflows.max-total-memory-mb`. The error says which. At most one
+    /// such record per workflow per 10 s; the runs skipped meanwhile are counted in it.
+    Skipped,
 }
 
 /// Why a run failed.

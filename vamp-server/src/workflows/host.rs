@@ -4,7 +4,8 @@
 //!
 //! REST calls drive this server's own API router in-process (`tower::ServiceExt::oneshot`): no socket, no
 //! token, and it works the same in an embedded Vamp. Events and metrics go through the [`Vamp`] facade;
-//! `http` uses a `reqwest` client.
+//! `http` uses a `reqwest` client built by [`Egress::client`], so it reaches only what the egress policy
+//! allows (public addresses and `workflows.http-allow`), after every redirect and DNS answer.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use tower::ServiceExt;
 use vamp_core::model::{Event, EventQuery, TimeBound};
 use vamp_core::store::Page;
 
+use super::egress::{refusal, Egress};
 use crate::vamp::Vamp;
 
 /// The largest response body a REST or HTTP call reads (16 MB).
@@ -60,7 +62,10 @@ pub struct Host {
     pub(crate) vamp: Vamp,
     pub(crate) handle: Handle,
     pub(crate) router: Router,
-    pub(crate) http: reqwest::Client,
+    /// The `vamp.http` client of [`Egress::client`] (built with `egress`), or why it could not be built.
+    pub(crate) http: Result<reqwest::Client, String>,
+    /// Where `vamp.http` may connect; a URL naming an address is checked with it before the request.
+    pub(crate) egress: Egress,
     /// When the run's time limit passes; `None` = no limit.
     pub(crate) deadline: Option<Instant>,
     /// Becomes `true` when the run is to stop.
@@ -245,7 +250,7 @@ impl Host {
 
     /// An HTTP request to `url`: `method` (default GET), `headers`, `body` (a string as it is, other JSON as
     /// JSON). `{status, headers, body}` with the body as text; any status is an answer, only a failed transport
-    /// fails.
+    /// or a refusal of the egress policy (`vamp.http GET <url>: refused: <why>`) fails.
     pub fn http(
         &self,
         url: &str,
@@ -258,7 +263,18 @@ impl Host {
             Some(m) => reqwest::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
                 .map_err(|_| HostError::new(format!("vamp.http: '{m}' is not an HTTP method")))?,
         };
-        let mut request = self.http.request(method.clone(), url);
+        let client = self
+            .http
+            .as_ref()
+            .map_err(|e| HostError::new(format!("vamp.http is unavailable: {e}")))?;
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| HostError::new(format!("vamp.http {method} {url}: not a URL: {e}")))?;
+        if let Err(refused) = self.egress.check_url(&parsed) {
+            return Err(HostError::new(format!(
+                "vamp.http {method} {url}: refused: {refused}"
+            )));
+        }
+        let mut request = client.request(method.clone(), parsed);
         let mut has_content_type = false;
         for (name, value) in headers.unwrap_or_default() {
             let text = match value {
@@ -286,7 +302,7 @@ impl Host {
                 let mut response = request
                     .send()
                     .await
-                    .map_err(|e| HostError::new(format!("vamp.http {method} {url}: {e}")))?;
+                    .map_err(|e| HostError::new(transport_error(&method, &url, &e)))?;
                 if let Some(length) = response.content_length().filter(|l| *l > MAX_BODY as u64) {
                     return Err(HostError::new(format!(
                         "vamp.http {method} {url}: the answer is {length} bytes, larger than {MAX_BODY} bytes"
@@ -336,6 +352,24 @@ impl Host {
             Ok(())
         })
     }
+}
+
+/// The message of a failed request: the policy's refusal when it refused, else the error and its causes.
+fn transport_error(method: &reqwest::Method, url: &str, error: &reqwest::Error) -> String {
+    if let Some(refused) = refusal(error) {
+        return format!("vamp.http {method} {url}: refused: {refused}");
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    format!("vamp.http {method} {url}: {text}")
 }
 
 /// `/api/v1/<path>?<query>` for a script's path and query object.

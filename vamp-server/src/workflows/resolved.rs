@@ -54,18 +54,21 @@ impl ResolvedWorkflow {
         }
     }
 
-    /// A run's time limit: `VAMP_WORKFLOW_EXECUTION_TIMEOUT` seconds, else the settings' default; `None` =
-    /// none. `Invalid`, naming the variable, beyond [`MAX_SECONDS`].
-    pub fn timeout(&self, namespace: &str, settings: &WorkflowSettings) -> Result<Option<Duration>> {
+    /// A run's time limit: `VAMP_WORKFLOW_EXECUTION_TIMEOUT` seconds, else (absent, 0, negative or not a
+    /// number) the settings' default; at most `workflows.max-execution-timeout-ms` (a longer one is cut to it).
+    /// Always a limit. `Invalid`, naming the variable, beyond [`MAX_SECONDS`].
+    pub fn timeout(&self, namespace: &str, settings: &WorkflowSettings) -> Result<Duration> {
         match seconds(&self.environment(namespace), TIMEOUT_VARIABLE) {
-            Some(s) if s > 0.0 => bounded(&self.workflow.name, TIMEOUT_VARIABLE, s).map(Some),
-            Some(_) => Ok(None),
-            None => Ok(settings.timeout()),
+            Some(s) if s > 0.0 => {
+                let asked = bounded(&self.workflow.name, TIMEOUT_VARIABLE, s)?;
+                Ok(asked.min(settings.max_timeout()))
+            }
+            _ => Ok(settings.timeout()),
         }
     }
 
     /// A run's memory limit in bytes: `scale.memory`, else the settings' default, kept within 1 MiB and
-    /// `workflows.max-memory-mb` (QuickJS reads 0 as no limit).
+    /// `workflows.max-memory-mb` (and the total budget, `max-total-memory-mb`).
     pub fn memory_bytes(&self, settings: &WorkflowSettings) -> usize {
         memory_limit(self.scale.as_ref().map(|s| s.memory.0), settings)
     }
@@ -89,12 +92,12 @@ fn bounded(workflow: &str, variable: &str, seconds: f64) -> Result<Duration> {
     })
 }
 
-/// The memory limit in bytes for `scale_mb` (else the default), within 1 MiB and `max-memory-mb`.
+/// The memory limit in bytes for `scale_mb` (else the default), within 1 MiB and the largest a run may have.
 fn memory_limit(scale_mb: Option<f64>, settings: &WorkflowSettings) -> usize {
     let mb = scale_mb
         .filter(|m| m.is_finite() && *m > 0.0)
-        .unwrap_or(settings.memory_mb as f64);
-    let max = (settings.max_memory_mb as f64).max(1.0);
+        .unwrap_or(settings.default_memory_mb() as f64);
+    let max = (settings.max_run_memory_mb() as f64).max(1.0);
     (mb.clamp(1.0, max) * MB) as usize
 }
 
@@ -173,6 +176,50 @@ mod tests {
         assert_eq!(memory_limit(Some(1e12), &settings), 1024 * 1024 * 1024);
         assert_eq!(memory_limit(Some(16.0), &settings), 16 * 1024 * 1024);
         assert_eq!(memory_limit(None, &settings), 64 * 1024 * 1024);
+        let small = WorkflowSettings {
+            max_total_memory_mb: 48,
+            ..WorkflowSettings::default()
+        };
+        assert_eq!(memory_limit(None, &small), 48 * 1024 * 1024);
+    }
+
+    fn with_timeout(value: &str) -> ResolvedWorkflow {
+        let text = format!(
+            "name: w\nbreed:\n  name: b\n  deployable: {{type: application/javascript, definition: x}}\n  \
+             environment_variables: {{{TIMEOUT_VARIABLE}: '{value}'}}\nschedule: daemon\n"
+        );
+        let vamp_core::model::Artifact::Workflow(workflow) =
+            vamp_core::dsl::read(Kind::Workflow, &text).unwrap()
+        else {
+            panic!("not a workflow")
+        };
+        let breed = workflow.breed.inline().cloned().unwrap();
+        ResolvedWorkflow {
+            workflow,
+            breed,
+            scale: None,
+            fingerprint: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_zero_or_unreadable_timeout_is_the_default_and_a_long_one_is_cut_to_the_maximum() {
+        let settings = WorkflowSettings::default();
+        for value in ["0", "-5", "never", ""] {
+            assert_eq!(
+                with_timeout(value).timeout("default", &settings).unwrap(),
+                Duration::from_secs(60),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            with_timeout("2.5").timeout("default", &settings).unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            with_timeout("86400").timeout("default", &settings).unwrap(),
+            settings.max_timeout()
+        );
     }
 
     #[test]

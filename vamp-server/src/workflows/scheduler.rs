@@ -8,8 +8,11 @@
 //!   other (events arriving during a run wait, at most `max-queued-events` of them).
 //!
 //! A tick that comes while the previous run still runs is skipped, as the workflow agent did, and so is one
-//! that finds `workflows.max-concurrent-runs` runs going across all workflows. Stopping the
-//! scheduler stops the run in progress (it ends as `stopped`) and waits for it.
+//! that finds `workflows.max-concurrent-runs` runs going across all workflows, or whose memory limit does not
+//! fit into what the runs going leave of `workflows.max-total-memory-mb` (the memory budget: each run holds
+//! its limit, in MB, until it ends). A run skipped for either reason is logged and recorded as a `skipped`
+//! execution naming the reason, both at most once per workflow per 10 s. Stopping the scheduler stops the run
+//! in progress (it ends as `stopped`) and waits for it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,12 +23,13 @@ use axum::Router;
 use chrono::Utc;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use vamp_core::model::{Event, EventQuery, Schedule};
 use vamp_core::ops::workflow_schedule::{CronSchedule, TimeSchedule};
 
+use super::egress::Egress;
 use super::engine::{run_script, Limits, RunResult};
 use super::environment::workflow_environment;
 use super::executions::{ExecutionLog, FailureReason, Outcome, Stream, Trigger};
@@ -42,8 +46,11 @@ const RESUBSCRIBE: Duration = Duration::from_secs(1);
 const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`Scheduler::stop`] waits for a stopped run to end before it gives up on it.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-/// At most one warning per this period about dropped events or runs skipped for want of a permit.
+/// At most one warning per this period about dropped events, and one warning and record about runs skipped
+/// for want of a run or of memory.
 const WARN_EVERY: Duration = Duration::from_secs(10);
+/// Bytes per MB of the memory budget.
+const MB: usize = 1024 * 1024;
 
 /// A running scheduler: stop it with [`Scheduler::stop`]; dropping it stops it too, without waiting.
 pub struct Scheduler {
@@ -108,11 +115,13 @@ impl Drop for RunStop {
     }
 }
 
-/// A run in progress.
+/// A run in progress. Its run and memory permits are held by it and by its script's thread, so they return
+/// to the pools only when the script has ended and its end is recorded.
 struct Run {
     task: JoinHandle<RunResult>,
     log: ExecutionLog,
     stop: RunStop,
+    _permits: Arc<(OwnedSemaphorePermit, OwnedSemaphorePermit)>,
 }
 
 /// What every run of one scheduler shares.
@@ -120,29 +129,40 @@ struct Runner {
     vamp: Vamp,
     workflow: Arc<ResolvedWorkflow>,
     router: Router,
-    http: reqwest::Client,
+    http: Result<reqwest::Client, String>,
+    egress: Egress,
     limits: Limits,
     body_limit: usize,
     skipped: Throttle,
 }
 
 impl Runner {
-    /// Starts a run, or skips it (with a rate-limited warning) when `workflows.max-concurrent-runs` runs are
-    /// going already.
+    /// Starts a run, or skips it when `workflows.max-concurrent-runs` runs are going already or its memory
+    /// limit does not fit into the memory budget's rest ([`Runner::skip`]).
     fn start(&mut self, trigger: Trigger, data: Option<serde_json::Value>) -> Option<Run> {
-        let permit = match self.vamp.inner.workflow_runs.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if let Some(skipped) = self.skipped.hit(std::time::Instant::now()) {
-                    tracing::warn!(
-                        workflow = %self.workflow.name(),
-                        skipped,
-                        ?trigger,
-                        "workflows.max-concurrent-runs runs are going; runs skipped"
-                    );
-                }
-                return None;
-            }
+        let settings = &self.vamp.settings().workflows;
+        let Ok(permit) = self.vamp.inner.workflow_runs.clone().try_acquire_owned() else {
+            let why = format!(
+                "workflows.max-concurrent-runs ({}) runs are going",
+                settings.concurrent_runs()
+            );
+            self.skip(trigger, &why);
+            return None;
+        };
+        let needed_mb = self.limits.memory_bytes.div_ceil(MB);
+        let budget = self.vamp.inner.workflow_memory.clone();
+        let memory = u32::try_from(needed_mb)
+            .ok()
+            .and_then(|mb| budget.clone().try_acquire_many_owned(mb).ok());
+        let Some(memory) = memory else {
+            let why = format!(
+                "its memory limit of {needed_mb} MB does not fit into the workflows' memory budget \
+                 (workflows.max-total-memory-mb = {} MB, {} MB of it free while other runs go)",
+                settings.total_memory_mb(),
+                budget.available_permits()
+            );
+            self.skip(trigger, &why);
+            return None;
         };
         let vamp = &self.vamp;
         let log = vamp
@@ -156,6 +176,7 @@ impl Runner {
             handle: tokio::runtime::Handle::current(),
             router: self.router.clone(),
             http: self.http.clone(),
+            egress: self.egress.clone(),
             deadline: None,
             cancel,
             body_limit: self.body_limit,
@@ -177,15 +198,34 @@ impl Runner {
         let run_log = log.clone();
         let run_flag = flag.clone();
         tracing::debug!(workflow = %run.workflow, execution = log.id(), ?trigger, "workflow run starts");
+        let permits = Arc::new((permit, memory));
+        let held = permits.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _permits = held;
             run_script(&script, limits, host, &run, &run_log, run_flag)
         });
         Some(Run {
             task,
             log,
             stop: RunStop { flag, channel },
+            _permits: permits,
         })
+    }
+
+    /// Logs and records (as a `skipped` execution) that a run did not start because `why`, at most once per
+    /// [`WARN_EVERY`], counting the runs skipped in between.
+    fn skip(&mut self, trigger: Trigger, why: &str) {
+        let Some(skipped) = self.skipped.hit(std::time::Instant::now()) else {
+            return;
+        };
+        let name = self.workflow.name();
+        tracing::warn!(workflow = %name, skipped, ?trigger, "workflow runs skipped: {why}");
+        let error = format!("not run: {why}; {skipped} run(s) skipped since the last such record");
+        self.vamp
+            .inner
+            .workflow_executions
+            .begin(name, trigger)
+            .finish(Outcome::Skipped, None, Some(error));
     }
 
     /// Records how `run` ended, and publishes a failure.
@@ -379,7 +419,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::Receiver<bool>) {
     let name = workflow.name().to_string();
     let namespace = vamp.namespace().to_string();
-    let settings = vamp.settings().workflows;
+    let settings = vamp.settings().workflows.clone();
     let prepared = Timer::new(&workflow, &namespace, &vamp).and_then(|timer| {
         let timeout = workflow
             .timeout(&namespace, &settings)
@@ -401,14 +441,13 @@ async fn schedule(vamp: Vamp, workflow: Arc<ResolvedWorkflow>, mut stop: watch::
     };
     let api = ApiOptions::insecure_open();
     let mut dropped = Throttle::new(WARN_EVERY);
+    let egress = Egress::new(&settings.http_allow);
     let mut runner = Runner {
         skipped: Throttle::new(WARN_EVERY),
         body_limit: api.body_limit,
         router: crate::api::router(vamp.clone(), api),
-        http: reqwest::Client::builder()
-            .connect_timeout(HTTP_CONNECT_TIMEOUT)
-            .build()
-            .unwrap_or_default(),
+        http: egress.client(HTTP_CONNECT_TIMEOUT),
+        egress,
         limits: Limits {
             memory_bytes: workflow.memory_bytes(&settings),
             timeout,
@@ -502,13 +541,19 @@ mod tests {
     }
 
     fn ran(vamp: &Vamp, name: &str) -> usize {
-        vamp.inner.workflow_executions.list(name).map_or(0, |e| e.len())
+        executions(vamp, name, |o| o != Outcome::Skipped).len()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn runs_beyond_the_concurrency_cap_are_skipped() {
-        let mut settings = ServerSettings::default();
-        settings.workflows.max_concurrent_runs = 1;
+    fn executions(
+        vamp: &Vamp,
+        name: &str,
+        keep: impl Fn(Outcome) -> bool,
+    ) -> Vec<crate::workflows::Execution> {
+        let all = vamp.inner.workflow_executions.list(name).unwrap_or_default();
+        all.into_iter().filter(|e| keep(e.outcome)).collect()
+    }
+
+    async fn skipped_while_the_first_runs(settings: ServerSettings) -> String {
         let vamp = Vamp::builder().config(settings).build().unwrap();
         let first = Scheduler::start(vamp.clone(), sleeper(&vamp, "first").await);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -517,10 +562,52 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let second = Scheduler::start(vamp.clone(), sleeper(&vamp, "second").await);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let skipped = loop {
+            let skipped = executions(&vamp, "second", |o| o == Outcome::Skipped);
+            if let Some(e) = skipped.first() {
+                break e.error.clone().unwrap_or_default();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the second run was not recorded as skipped"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         assert_eq!(ran(&vamp, "second"), 0, "the second run got past the cap");
         first.stop().await;
         second.stop().await;
-        assert_eq!(vamp.inner.workflow_runs.available_permits(), 1);
+        assert_eq!(
+            vamp.inner.workflow_runs.available_permits(),
+            vamp.settings().workflows.concurrent_runs()
+        );
+        assert_eq!(
+            vamp.inner.workflow_memory.available_permits() as u64,
+            vamp.settings().workflows.total_memory_mb()
+        );
+        skipped
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_beyond_the_concurrency_cap_are_skipped() {
+        let mut settings = ServerSettings::default();
+        settings.workflows.max_concurrent_runs = 1;
+        let error = skipped_while_the_first_runs(settings).await;
+        assert!(
+            error.contains("workflows.max-concurrent-runs (1) runs are going"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_beyond_the_memory_budget_are_skipped() {
+        let mut settings = ServerSettings::default();
+        settings.workflows.max_total_memory_mb = 100;
+        settings.workflows.memory_mb = 64;
+        let error = skipped_while_the_first_runs(settings).await;
+        assert!(
+            error.contains("its memory limit of 64 MB does not fit")
+                && error.contains("workflows.max-total-memory-mb = 100 MB, 36 MB of it free"),
+            "{error}"
+        );
     }
 }

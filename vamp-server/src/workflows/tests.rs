@@ -13,6 +13,7 @@ use vamp_core::metrics::{MetricsRecorder, RequestSample};
 use vamp_core::model::{EventQuery, Kind};
 use vamp_core::store::Page;
 
+use super::egress::Egress;
 use super::engine::{run_script, Limits, RunResult};
 use super::executions::{Execution, FailureReason, Outcome, Trigger};
 use super::host::Host;
@@ -38,8 +39,13 @@ impl Ran {
 fn limits(timeout_ms: u64, memory_mb: usize) -> Limits {
     Limits {
         memory_bytes: memory_mb * MB,
-        timeout: Some(Duration::from_millis(timeout_ms)),
+        timeout: Duration::from_millis(timeout_ms),
     }
+}
+
+/// The egress policy of these tests: the test servers listen on loopback.
+fn loopback_allowed() -> Egress {
+    Egress::new(&["127.0.0.0/8".parse().unwrap()])
 }
 
 /// Runs `script` as workflow `w` of `vamp` on a blocking thread, stopping it after `stop_after` if given.
@@ -68,7 +74,8 @@ async fn run_configured(
         vamp: vamp.clone(),
         handle: tokio::runtime::Handle::current(),
         router: crate::api::router(vamp.clone(), ApiOptions::insecure_open()),
-        http: reqwest::Client::new(),
+        http: loopback_allowed().client(Duration::from_secs(10)),
+        egress: loopback_allowed(),
         deadline: None,
         cancel,
         body_limit: ApiOptions::default().body_limit,
@@ -521,4 +528,58 @@ async fn an_http_request_without_an_answer_times_out() {
     let (message, took) = http_error(&url, |h| h.http_timeout = Duration::from_millis(300)).await;
     assert!(message.contains("no complete answer within 0.3 s"), "{message}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+/// A server on `ip` answering `/target` with `secret` and `/hop` with a redirect to `location`; its port.
+async fn target_server(ip: &str, location: String) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new()
+        .route("/target", axum::routing::get(|| async { "secret" }))
+        .route(
+            "/hop",
+            axum::routing::get(move || {
+                let location = location.clone();
+                async move { (axum::http::StatusCode::FOUND, [("location", location)], "") }
+            }),
+        );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (port, server)
+}
+
+fn policy(allow: &'static [&'static str]) -> impl FnOnce(&mut Host) {
+    move |h: &mut Host| {
+        let parsed: Vec<_> = allow.iter().map(|a| a.parse().unwrap()).collect();
+        h.egress = Egress::new(&parsed);
+        h.http = h.egress.client(Duration::from_secs(10));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_policy_refuses_loopback_by_address_by_name_and_after_a_redirect() {
+    let (port, server) = target_server("127.0.0.1", String::new()).await;
+    let target = format!("http://127.0.0.1:{port}/target");
+    let (message, _) = http_error(&target, policy(&[])).await;
+    assert!(
+        message.contains("refused: 127.0.0.1 is a loopback address")
+            && message.contains("workflows.http-allow"),
+        "{message}"
+    );
+    let (message, _) = http_error(&format!("http://localhost:{port}/target"), policy(&[])).await;
+    assert!(message.contains("refused: localhost resolves to"), "{message}");
+    let (hop_port, hop) = target_server("127.0.0.2", target.clone()).await;
+    let hop_url = format!("http://127.0.0.2:{hop_port}/hop");
+    let (message, _) = http_error(&hop_url, policy(&["127.0.0.2"])).await;
+    assert!(
+        message.contains(&format!(
+            "refused: redirected to {target}: 127.0.0.1 is a loopback"
+        )),
+        "{message}"
+    );
+    let (message, _) = http_error(&hop_url, policy(&["127.0.0.0/8"])).await;
+    assert_eq!(message, "answered");
+    server.abort();
+    hop.abort();
 }
