@@ -28,6 +28,7 @@ pub mod events;
 pub mod kv;
 pub mod marshaller;
 pub mod metrics;
+pub mod certs;
 pub mod servers;
 mod suites;
 

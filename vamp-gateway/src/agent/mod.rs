@@ -6,6 +6,7 @@
 //! - [`config_diff`]: which of these a change needs.
 //! - [`process`]: the HAProxy master-worker process.
 //! - [`runtime_api`]: the HAProxy admin socket client.
+//! - [`signature`]: which values the agent accepts (signed with the shared key, unless explicitly opted out).
 //! - [`run`]: the whole agent (logs, HTTP endpoint, apply loop) as one future; the binary calls it.
 //! - [`http`]: the agent's health, Prometheus and metrics-window endpoints.
 //! - [`metrics_client`]: the server's `MetricsSource` over agents' endpoints.
@@ -18,4 +19,5 @@ pub mod options;
 pub mod process;
 pub mod run;
 pub mod runtime_api;
+pub mod signature;
 pub mod watch;

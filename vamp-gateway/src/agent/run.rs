@@ -53,7 +53,8 @@ fn health_of(status: &AgentStatus) -> AgentHealth {
 
 /// Runs the agent until `shutdown` completes, then stops HAProxy. Binds the log target (a port 0 UDP target is
 /// replaced by the port it got, so HAProxy logs where the agent listens) and the HTTP endpoint first: fails with
-/// `Invalid` for options that can never work and `Unavailable` when an address is taken.
+/// `Invalid` for options that can never work (among them: no signing key and no `insecure_unsigned`) and
+/// `Unavailable` when an address is taken.
 pub async fn run(options: AgentOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
     let aggregator = Arc::new(Aggregator::new(AggregatorOptions::default()));
     run_agent(options, None, aggregator, shutdown).await
@@ -79,6 +80,13 @@ async fn run_agent(
 ) -> Result<()> {
     let names = Names::new();
     let key = options.key()?;
+    let check = options.signature_check()?;
+    if check == crate::agent::signature::SignatureCheck::AcceptUnsigned {
+        tracing::warn!(
+            "--insecure-unsigned: configurations are applied without checking their signature; whoever can \
+             write the key runs what HAProxy runs"
+        );
+    }
     let forwarder = Forwarder::start(sinks(&options))?;
     let pipeline = LogPipeline::new(names.clone(), aggregator, forwarder);
     let target = LogTarget::parse(&options.process.log_target)?;
@@ -93,7 +101,7 @@ async fn run_agent(
     tracing::info!(
         http = %options.http_bind,
         logs = %options.process.log_target,
-        kv = %options.kv_url,
+        kv = %vamp_kv::url::redacted(&options.kv_url),
         key = %options.key,
         "vamp-gateway-agent starting"
     );
@@ -121,7 +129,7 @@ async fn run_agent(
     applier.on_applied(move |envelope| names.update(envelope));
     let outcome = match store {
         Some(store) => {
-            watch_and_apply(store, &key, &mut applier, &status_tx, shutdown).await;
+            watch_and_apply(store, &key, &check, &mut applier, &status_tx, shutdown).await;
             applier.shutdown().await;
             Ok(())
         }
