@@ -352,6 +352,11 @@ impl TestServer {
                 );
                 std::fs::write(self.dir.join("zoo.cfg"), cfg).map_err(|e| e.to_string())
             }
+            Recipe::Redis { acl: true } => std::fs::write(
+                self.dir.join("users.acl"),
+                format!("user default off\nuser {REDIS_TEST_USER} on >{TEST_PASSWORD} ~* &* +@all\n"),
+            )
+            .map_err(|e| e.to_string()),
             Recipe::Podman => std::fs::write(
                 self.dir.join("containers.conf"),
                 "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
@@ -453,12 +458,7 @@ impl TestServer {
                     .ok_or_else(|| missing(self.name, "redis-server"))?;
                 let mut c = Command::new(bin);
                 if *acl {
-                    c.args([
-                        "--user",
-                        "default off",
-                        "--user",
-                        &format!("{REDIS_TEST_USER} on >{TEST_PASSWORD} ~* &* +@all"),
-                    ]);
+                    c.arg("--aclfile").arg(self.dir.join("users.acl"));
                 }
                 c.args([
                     "--bind",
@@ -529,7 +529,7 @@ impl TestServer {
     }
 
     fn answers(&self) -> bool {
-        match self.recipe {
+        match &self.recipe {
             Recipe::Etcd { secured, .. } => {
                 let port = secured.as_ref().map_or(self.port, |s| s.metrics_port);
                 exchange(port, b"GET /health HTTP/1.0\r\n\r\n")
