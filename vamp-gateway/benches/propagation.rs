@@ -92,7 +92,8 @@ async fn run() {
     )
     .unwrap();
     options.process = process_options(scratch.path(), stats_port);
-    let signing = vamp_kv::signed::SigningKey::new(b"propagation-bench-key-0123456789abcdef".to_vec()).unwrap();
+    let signing =
+        vamp_kv::signed::SigningKey::new(b"propagation-bench-key-0123456789abcdef".to_vec()).unwrap();
     options.signing_key = Some(signing.clone());
     let (status_tx, mut status) = status_channel();
     let (stop, stopped) = oneshot::channel::<()>();

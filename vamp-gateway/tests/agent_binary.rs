@@ -91,7 +91,10 @@ async fn the_agent_applies_serves_measures_and_stops_cleanly() {
     let key_file = dir.0.join("kv-signing.key");
     let (signing, _) = SigningKey::load_or_generate(&key_file).unwrap();
     let first = marshaller.render(&shop(gateway_port, &v1, 100, &v2, 0)).unwrap();
-    store.set(&key, signing.sign(&key, first.as_bytes())).await.unwrap();
+    store
+        .set(&key, signing.sign(&key, first.as_bytes()))
+        .await
+        .unwrap();
 
     let (http, stats, logs) = (free_port().unwrap(), free_port().unwrap(), free_port().unwrap());
     let child = Command::new(env!("CARGO_BIN_EXE_vamp-gateway-agent"))
@@ -134,7 +137,10 @@ async fn the_agent_applies_serves_measures_and_stops_cleanly() {
     let pid_file = dir.0.join("haproxy.pid");
     let master_pid = std::fs::read_to_string(&pid_file).unwrap();
     let second = marshaller.render(&shop(gateway_port, &v1, 0, &v2, 100)).unwrap();
-    store.set(&key, signing.sign(&key, second.as_bytes())).await.unwrap();
+    store
+        .set(&key, signing.sign(&key, second.as_bytes()))
+        .await
+        .unwrap();
     assert!(
         wait_until(DEADLINE, || split(gateway_port, 5) == (0, 5)),
         "the weight change never reached HAProxy"

@@ -102,10 +102,7 @@ async fn values_written_to_the_store_are_applied_and_bad_ones_refused() {
     assert!(serves(port, "b"));
 
     let bad = store
-        .set(
-            &key(),
-            signing().sign(&key(), b"global\n    no-such-directive\n"),
-        )
+        .set(&key(), signing().sign(&key(), b"global\n    no-such-directive\n"))
         .await
         .unwrap();
     let s = wait_status(&mut status, "the bad value refused", |s| s.last_error.is_some()).await;
@@ -119,16 +116,25 @@ async fn values_written_to_the_store_are_applied_and_bad_ones_refused() {
     let other = SigningKey::new(b"someone-else-s-key-0123456789abcdef".to_vec()).unwrap();
     for (what, value, why) in [
         ("unsigned", unsigned_text(port, &c), "not signed"),
-        ("signed with another key", other.sign(&key(), &unsigned_text(port, &c)), other.id()),
+        (
+            "signed with another key",
+            other.sign(&key(), &unsigned_text(port, &c)),
+            other.id(),
+        ),
     ] {
         let refused = store.set(&key(), value).await.unwrap();
         let s = wait_status(&mut status, &format!("the {what} value refused"), |s| {
-            s.last_error.as_deref().is_some_and(|e| e.contains(&refused.to_string()))
+            s.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains(&refused.to_string()))
         })
         .await;
         assert!(s.last_error.as_deref().unwrap().contains(why), "{what}: {s:?}");
         assert_eq!(s.applied_version, Some(v2), "{what}");
-        assert!(serves(port, "b"), "{what}: the running configuration keeps serving");
+        assert!(
+            serves(port, "b"),
+            "{what}: the running configuration keeps serving"
+        );
     }
 
     let v3 = store.set(&key(), text(port, &c)).await.unwrap();

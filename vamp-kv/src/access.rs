@@ -84,14 +84,22 @@ pub struct Tls {
 impl Tls {
     /// The CA certificate's PEM text, if one is configured.
     pub fn ca_pem(&self) -> Result<Option<Vec<u8>>> {
-        self.ca.as_deref().map(|p| read_file(p, "CA certificate")).transpose()
+        self.ca
+            .as_deref()
+            .map(|p| read_file(p, "CA certificate"))
+            .transpose()
     }
 
     /// The client certificate's and key's PEM text, if configured.
     pub fn identity_pem(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         self.identity
             .as_ref()
-            .map(|(cert, key)| Ok((read_file(cert, "client certificate")?, read_file(key, "client key")?)))
+            .map(|(cert, key)| {
+                Ok((
+                    read_file(cert, "client certificate")?,
+                    read_file(key, "client key")?,
+                ))
+            })
             .transpose()
     }
 }
@@ -256,7 +264,10 @@ mod tests {
         assert!(Access::parse("etcd", None, Some("cert=/c.pem"), ALL)
             .unwrap_err()
             .contains("both"));
-        assert!(Access::parse("etcd", None, Some("tls=true"), ALL).unwrap().tls.is_some());
+        assert!(Access::parse("etcd", None, Some("tls=true"), ALL)
+            .unwrap()
+            .tls
+            .is_some());
         assert!(Access::parse("etcd", None, Some("tls=false&ca=/c"), ALL).is_err());
         assert!(Access::parse("etcd", None, Some("tls=maybe"), ALL).is_err());
     }
@@ -264,10 +275,14 @@ mod tests {
     #[test]
     fn what_a_scheme_does_not_take_is_refused() {
         let no_tls = Takes { tls: false, ..ALL };
-        assert!(Access::parse("zk", None, Some("ca=/c"), no_tls).unwrap_err().contains("TLS"));
+        assert!(Access::parse("zk", None, Some("ca=/c"), no_tls)
+            .unwrap_err()
+            .contains("TLS"));
         let token_only = Takes { user: false, ..ALL };
         assert!(Access::parse("consul", Some("root:t"), None, token_only).is_err());
-        assert!(Access::parse("etcd", None, Some("bogus=1"), ALL).unwrap_err().contains("bogus"));
+        assert!(Access::parse("etcd", None, Some("bogus=1"), ALL)
+            .unwrap_err()
+            .contains("bogus"));
         assert!(Access::parse("etcd", Some(":p"), Some("password-file=/f"), ALL).is_err());
     }
 
@@ -280,6 +295,10 @@ mod tests {
         let (user, password) = a.login().unwrap().unwrap();
         assert_eq!((user.as_str(), password.expose()), ("root", "s3cret"));
         std::fs::remove_file(&path).unwrap();
-        assert!(a.login().unwrap_err().message().contains(&path.display().to_string()));
+        assert!(a
+            .login()
+            .unwrap_err()
+            .message()
+            .contains(&path.display().to_string()));
     }
 }

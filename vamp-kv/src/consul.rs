@@ -114,8 +114,9 @@ impl ConsulStore {
         let mut builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
         let token = access.login()?.map(|(_, token)| token);
         if let Some(token) = &token {
-            let mut value = reqwest::header::HeaderValue::from_str(token.expose())
-                .map_err(|_| Error::invalid("Consul: the ACL token holds characters a header cannot carry."))?;
+            let mut value = reqwest::header::HeaderValue::from_str(token.expose()).map_err(|_| {
+                Error::invalid("Consul: the ACL token holds characters a header cannot carry.")
+            })?;
             value.set_sensitive(true);
             let mut headers = reqwest::header::HeaderMap::new();
             headers.insert("X-Consul-Token", value);

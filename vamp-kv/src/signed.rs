@@ -140,7 +140,8 @@ impl SigningKey {
 
     fn mac(&self, key: &Key, value: &[u8]) -> Hmac<Sha256> {
         #[allow(clippy::expect_used)]
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
         mac.update(MAC_DOMAIN);
         mac.update(key.as_str().as_bytes());
         mac.update(b"\n");
@@ -262,7 +263,10 @@ mod tests {
         let signed = k.sign(&at("/vamp/c"), b"global\n  daemon\n");
         assert!(is_signed(&signed));
         assert_eq!(k.verify(&at("/vamp/c"), &signed).unwrap(), b"global\n  daemon\n");
-        assert_eq!(k.verify(&at("/vamp/c"), &k.sign(&at("/vamp/c"), b"")).unwrap(), b"");
+        assert_eq!(
+            k.verify(&at("/vamp/c"), &k.sign(&at("/vamp/c"), b"")).unwrap(),
+            b""
+        );
     }
 
     #[test]
@@ -306,7 +310,10 @@ mod tests {
         let k = key(A);
         for (value, why) in [
             (format!("{HEADER_PREFIX}key={}", k.id()), "end of line"),
-            (format!("{HEADER_PREFIX}key={} hmac-sha256=zz\nx", k.id()), "64 hex"),
+            (
+                format!("{HEADER_PREFIX}key={} hmac-sha256=zz\nx", k.id()),
+                "64 hex",
+            ),
             (format!("{HEADER_PREFIX}key={} extra=1\nx", k.id()), "malformed"),
             (format!("{HEADER_PREFIX}key={}\nx", k.id()), "without"),
         ] {

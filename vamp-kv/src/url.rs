@@ -108,10 +108,7 @@ impl KvUrl {
             password: true,
             tls: true,
         };
-        const NO_TLS: Takes = Takes {
-            tls: false,
-            ..ALL
-        };
+        const NO_TLS: Takes = Takes { tls: false, ..ALL };
         let no_path = |path: &str| {
             if path.is_empty() || path == "/" {
                 Ok(())
@@ -156,9 +153,15 @@ impl KvUrl {
                 };
                 let access = access(NO_TLS)?;
                 if access.password.is_some() && access.user.is_none() {
-                    return Err(bad("has a password without a user; ZooKeeper digest auth takes 'user:password@'.".into()));
+                    return Err(bad(
+                        "has a password without a user; ZooKeeper digest auth takes 'user:password@'.".into(),
+                    ));
                 }
-                Ok(KvUrl::ZooKeeper { hosts, chroot, access })
+                Ok(KvUrl::ZooKeeper {
+                    hosts,
+                    chroot,
+                    access,
+                })
             }
             "consul" => {
                 no_path(path)?;
@@ -541,7 +544,8 @@ mod tests {
 
     #[test]
     fn credentials_and_tls_are_read_for_the_stores_that_take_them() {
-        let KvUrl::Etcd { access, .. } = parsed("etcd://root:pw@h1,h2?ca=/ca.pem&cert=/c.pem&key=/k.pem") else {
+        let KvUrl::Etcd { access, .. } = parsed("etcd://root:pw@h1,h2?ca=/ca.pem&cert=/c.pem&key=/k.pem")
+        else {
             panic!("not etcd");
         };
         assert_eq!(access.user.as_deref(), Some("root"));
@@ -556,12 +560,20 @@ mod tests {
         let KvUrl::ZooKeeper { access, chroot, .. } = parsed("zk://vamp:pw@h1/root") else {
             panic!("not zk");
         };
-        assert_eq!((access.user.as_deref(), chroot.as_deref()), (Some("vamp"), Some("/root")));
+        assert_eq!(
+            (access.user.as_deref(), chroot.as_deref()),
+            (Some("vamp"), Some("/root"))
+        );
     }
 
     #[test]
     fn parsed_urls_never_print_their_password() {
-        for url in ["etcd://u:hunter2@h", "redis://u:hunter2@h", "zk://u:hunter2@h", "consul://:hunter2@h"] {
+        for url in [
+            "etcd://u:hunter2@h",
+            "redis://u:hunter2@h",
+            "zk://u:hunter2@h",
+            "consul://:hunter2@h",
+        ] {
             let shown = format!("{:?}", parsed(url));
             assert!(!shown.contains("hunter2"), "{shown}");
         }

@@ -175,9 +175,16 @@ async fn an_acl_token_is_sent_with_every_request_and_a_wrong_one_is_refused_at_c
     let key = vamp_core::kv::Key::parse("/vamp/acl/probe").unwrap();
     store.set(&key, b"v".to_vec()).await.unwrap();
     let mut watch = store.watch(&key);
-    let first = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.unwrap().unwrap().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(first.value.as_deref(), Some(&b"v"[..]));
-    assert_eq!(store.get(&key).await.unwrap().unwrap().value.as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        store.get(&key).await.unwrap().unwrap().value.as_deref(),
+        Some(&b"v"[..])
+    );
     for url in [
         format!("consul://:wrong-token-4711@{address}"),
         format!("consul://{address}"),

@@ -26,7 +26,11 @@ fn url(lease: &Lease, user: &str, query: &str) -> String {
         certs.client_cert.display(),
         certs.client_key.display()
     );
-    let query = if query.is_empty() { tls } else { query.replace("{tls}", &tls) };
+    let query = if query.is_empty() {
+        tls
+    } else {
+        query.replace("{tls}", &tls)
+    };
     format!("etcd://{user}@{}?{query}", lease.address())
 }
 
@@ -45,7 +49,10 @@ async fn secured() -> Arc<Leased<dyn KeyValueStore>> {
     );
     match vamp_kv::url::connect(&url).await {
         Ok(store) => Arc::new(Leased::new(store, lease)),
-        Err(e) => panic!("etcd with TLS and auth at {} is not reachable: {e}", lease.address()),
+        Err(e) => panic!(
+            "etcd with TLS and auth at {} is not reachable: {e}",
+            lease.address()
+        ),
     }
 }
 
@@ -79,10 +86,7 @@ async fn no_credentials_reach_nothing() {
     let lease = ETCD.lease();
     let no_user = url(&lease, "", "").replace("etcd://@", "etcd://");
     let e = refused(&no_user).await;
-    assert!(
-        matches!(e.kind(), ErrorKind::Backend | ErrorKind::Invalid),
-        "{e}"
-    );
+    assert!(matches!(e.kind(), ErrorKind::Backend | ErrorKind::Invalid), "{e}");
 }
 
 #[tokio::test]

@@ -32,7 +32,10 @@ async fn wrong_or_missing_credentials_are_refused_without_being_shown() {
     }
     let lease = REDIS.lease();
     for url in [
-        format!("redis://{REDIS_TEST_USER}:wrong-password-4711@{}", lease.address()),
+        format!(
+            "redis://{REDIS_TEST_USER}:wrong-password-4711@{}",
+            lease.address()
+        ),
         format!("redis://default:wrong-password-4711@{}", lease.address()),
         format!("redis://{}", lease.address()),
     ] {

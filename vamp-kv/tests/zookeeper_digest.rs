@@ -37,14 +37,20 @@ async fn znodes_of_a_user_are_closed_to_other_passwords_and_to_anonymous_clients
     let key = Key::parse("/vamp-digest/default/gateways/haproxy/2.6/configuration").unwrap();
     owner.set(&key, b"signed by the server".to_vec()).await.unwrap();
     for (who, url) in [
-        ("another password", format!("zk://vamp:wrong-password-4711@{}", lease.address())),
+        (
+            "another password",
+            format!("zk://vamp:wrong-password-4711@{}", lease.address()),
+        ),
         ("no credentials", format!("zk://{}", lease.address())),
     ] {
         let other = vamp_kv::url::connect(&url).await.unwrap();
         let read = other.get(&key).await;
         let e = read.expect_err(&format!("{who} read the znode"));
         let message = e.to_string();
-        assert!(message.contains("auth") || message.contains("Auth"), "{who}: {message}");
+        assert!(
+            message.contains("auth") || message.contains("Auth"),
+            "{who}: {message}"
+        );
         assert!(!message.contains("wrong-password-4711"), "{message}");
         assert!(
             other.set(&key, b"the attacker's".to_vec()).await.is_err(),

@@ -30,11 +30,7 @@ pub(crate) struct EmbeddedAgent {
 impl EmbeddedAgent {
     /// An agent for `namespace` with its work directory `dir`, configured by `settings`, applying only values
     /// signed with `signing` (the key the server signs with).
-    pub(crate) fn new(
-        settings: &ServerSettings,
-        dir: PathBuf,
-        signing: SigningKey,
-    ) -> Result<EmbeddedAgent> {
+    pub(crate) fn new(settings: &ServerSettings, dir: PathBuf, signing: SigningKey) -> Result<EmbeddedAgent> {
         let mut options = AgentOptions::default();
         options.signing_key = Some(signing);
         options.kv_url = "memory://".into();

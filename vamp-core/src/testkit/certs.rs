@@ -60,7 +60,16 @@ fn signed(dir: &Path, name: &str, cn: &str, extensions: &str) -> Result<(), Stri
     key(dir, &key_file)?;
     openssl(
         dir,
-        &["req", "-new", "-key", &key_file, "-subj", &format!("/CN={cn}"), "-out", &csr],
+        &[
+            "req",
+            "-new",
+            "-key",
+            &key_file,
+            "-subj",
+            &format!("/CN={cn}"),
+            "-out",
+            &csr,
+        ],
     )?;
     std::fs::write(dir.join(&ext), extensions).map_err(|e| e.to_string())?;
     openssl(

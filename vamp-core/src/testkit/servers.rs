@@ -162,10 +162,7 @@ impl TestServer {
             "etcd",
             Recipe::Etcd {
                 peer_port,
-                secured: Some(EtcdSecurity {
-                    metrics_port,
-                    certs,
-                }),
+                secured: Some(EtcdSecurity { metrics_port, certs }),
             },
         )
     }
@@ -270,7 +267,12 @@ impl TestServer {
                 ))
             }
         };
-        etcdctl(&["user", "add", "root", &format!("--new-user-password={TEST_PASSWORD}")])?;
+        etcdctl(&[
+            "user",
+            "add",
+            "root",
+            &format!("--new-user-password={TEST_PASSWORD}"),
+        ])?;
         etcdctl(&["auth", "enable"])
     }
 

@@ -352,7 +352,11 @@ mod tests {
         let o = options(&[], &[("VAMP_KV_SIGNING_KEY_FILE", "/e")]).unwrap();
         assert_eq!(o.signing_key_file.as_deref(), Some(std::path::Path::new("/e")));
         assert!(options(&["--insecure-unsigned"], &[]).unwrap().insecure_unsigned);
-        assert!(options(&[], &[("VAMP_INSECURE_UNSIGNED", "true")]).unwrap().insecure_unsigned);
+        assert!(
+            options(&[], &[("VAMP_INSECURE_UNSIGNED", "true")])
+                .unwrap()
+                .insecure_unsigned
+        );
         assert!(options(&[], &[("VAMP_INSECURE_UNSIGNED", "maybe")]).is_err());
     }
 

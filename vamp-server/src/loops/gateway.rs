@@ -161,7 +161,10 @@ async fn pass(vamp: &Vamp, state: &mut State) -> Result<bool> {
             .map(|b| String::from_utf8_lossy(&b).into_owned());
     }
     if state.written.as_deref() != Some(rendered.as_str()) {
-        vamp.inner.kv.set(&key, vamp.seal(&key, rendered.as_bytes())).await?;
+        vamp.inner
+            .kv
+            .set(&key, vamp.seal(&key, rendered.as_bytes()))
+            .await?;
         tracing::info!(gateways = deployable.len(), %key, "gateway configuration written");
         state.written = Some(rendered);
     }

@@ -52,7 +52,10 @@ impl Vamp {
         tokio::task::spawn_blocking(move || check_template(&owned, &haproxy))
             .await
             .map_err(|e| Error::backend(format!("The template check did not finish: {e}")))??;
-        self.inner.kv.set(&key, self.seal(&key, template.as_bytes())).await?;
+        self.inner
+            .kv
+            .set(&key, self.seal(&key, template.as_bytes()))
+            .await?;
         self.wake_gateways();
         Ok(())
     }

@@ -173,11 +173,23 @@ async fn a_kv_writer_without_the_signing_key_cannot_make_the_agent_run_a_program
     let kv_url = format!("etcd://{}", etcd.address());
     let server = Serve::start(
         &data.path().join("server"),
-        &["--kv", &kv_url, "--kv-signing-key", &key_file.display().to_string()],
+        &[
+            "--kv",
+            &kv_url,
+            "--kv-signing-key",
+            &key_file.display().to_string(),
+        ],
     );
-    assert!(wait_until(DEADLINE, || server.healthy()), "vamp serve never became healthy");
+    assert!(
+        wait_until(DEADLINE, || server.healthy()),
+        "vamp serve never became healthy"
+    );
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key_file).unwrap().permissions());
-    assert_eq!(mode & 0o777, 0o600, "the generated signing key is for its owner only");
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the generated signing key is for its owner only"
+    );
 
     let old = backend("old");
     let gateway_port = free_port();
@@ -248,7 +260,10 @@ async fn a_store_behind_tls_and_credentials_refuses_wrong_ones_without_printing_
     let mut refused = Serve::start(&data.path().join("wrong"), &["--kv", &wrong]);
     let (code, stderr) = refused.exit();
     assert_ne!(code, 0, "vamp serve started with a wrong etcd password");
-    assert!(stderr.contains("etcd"), "the failure does not name the store: {stderr}");
+    assert!(
+        stderr.contains("etcd"),
+        "the failure does not name the store: {stderr}"
+    );
     assert!(
         !stderr.contains(wrong_password),
         "the password was printed: {stderr}"
@@ -256,7 +271,11 @@ async fn a_store_behind_tls_and_credentials_refuses_wrong_ones_without_printing_
 
     let password_file = data.path().join("etcd-password");
     std::fs::write(&password_file, TEST_PASSWORD).unwrap();
-    let plain = format!("etcd://root@{}?password-file={}", etcd.address(), password_file.display());
+    let plain = format!(
+        "etcd://root@{}?password-file={}",
+        etcd.address(),
+        password_file.display()
+    );
     let mut no_tls = Serve::start(&data.path().join("plain"), &["--kv", &plain]);
     let (code, _) = no_tls.exit();
     assert_ne!(code, 0, "vamp serve reached a TLS-only etcd without TLS");
@@ -275,5 +294,8 @@ async fn a_store_behind_tls_and_credentials_refuses_wrong_ones_without_printing_
     let key = haproxy_configuration_key("default", "2.6").unwrap();
     let other = vamp_core::kv::Key::parse("/vamp-security/probe").unwrap();
     store.set(&other, b"x".to_vec()).await.unwrap();
-    assert!(store.get(&key).await.is_ok(), "the server's store is readable with the credentials");
+    assert!(
+        store.get(&key).await.is_ok(),
+        "the server's store is readable with the credentials"
+    );
 }
