@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use vamp_core::kv::{haproxy_configuration_key, KeyValueStore};
+use vamp_core::kv::haproxy_configuration_key;
 use vamp_core::testkit::servers::{wait_until, TestServer, TEST_PASSWORD};
 use vamp_kv::signed::SigningKey;
 
