@@ -92,13 +92,16 @@ async fn run() {
     )
     .unwrap();
     options.process = process_options(scratch.path(), stats_port);
+    let signing =
+        vamp_kv::signed::SigningKey::new(b"propagation-bench-key-0123456789abcdef".to_vec()).unwrap();
+    options.signing_key = Some(signing.clone());
     let (status_tx, mut status) = status_channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let agent = tokio::spawn(run_apply_loop(options, status_tx, async {
         let _ = stopped.await;
     }));
     let writer = vamp_kv::url::connect(&url).await.unwrap();
-    let text = |g: &[Gateway]| published_text(g).into_bytes();
+    let text = |g: &[Gateway]| signing.sign(&key, published_text(g).as_bytes());
 
     let v = writer
         .set(&key, text(&gateways(&ports, a.port, b.port, false)))

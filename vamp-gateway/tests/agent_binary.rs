@@ -17,6 +17,7 @@ use vamp_core::model::{Gateway, Protocol};
 use vamp_core::testkit::servers::{free_port, wait_until, TestServer};
 use vamp_gateway::haproxy::samples::{gateway, route};
 use vamp_gateway::haproxy::HaproxyMarshaller;
+use vamp_kv::signed::SigningKey;
 
 use support::backend::Backend;
 use support::client::try_get;
@@ -87,13 +88,19 @@ async fn the_agent_applies_serves_measures_and_stops_cleanly() {
     let gateway_port = free_port().unwrap();
     let marshaller = HaproxyMarshaller::new()
         .with_options(vamp_gateway::haproxy::HaproxyOptions::default().with_raw_acls(true));
-    let first = marshaller.render(&shop(gateway_port, &v1, 100, &v2, 0)).unwrap();
-    store.set(&key, first.into_bytes()).await.unwrap();
-
     let dir = TempDir::new("agent-binary");
+    let key_file = dir.0.join("kv-signing.key");
+    let (signing, _) = SigningKey::load_or_generate(&key_file).unwrap();
+    let first = marshaller.render(&shop(gateway_port, &v1, 100, &v2, 0)).unwrap();
+    store
+        .set(&key, signing.sign(&key, first.as_bytes()))
+        .await
+        .unwrap();
+
     let (http, stats, logs) = (free_port().unwrap(), free_port().unwrap(), free_port().unwrap());
     let child = Command::new(env!("CARGO_BIN_EXE_vamp-gateway-agent"))
         .args(["--kv", &kv_url, "--key", key.as_str()])
+        .args(["--signing-key", &key_file.display().to_string()])
         .args(["--dir", &dir.0.display().to_string()])
         .args(["--haproxy", &haproxy_binary().display().to_string()])
         .args(["--http", &format!("127.0.0.1:{http}")])
@@ -131,7 +138,10 @@ async fn the_agent_applies_serves_measures_and_stops_cleanly() {
     let pid_file = dir.0.join("haproxy.pid");
     let master_pid = std::fs::read_to_string(&pid_file).unwrap();
     let second = marshaller.render(&shop(gateway_port, &v1, 0, &v2, 100)).unwrap();
-    store.set(&key, second.into_bytes()).await.unwrap();
+    store
+        .set(&key, signing.sign(&key, second.as_bytes()))
+        .await
+        .unwrap();
     assert!(
         wait_until(DEADLINE, || split(gateway_port, 5) == (0, 5)),
         "the weight change never reached HAProxy"
@@ -157,5 +167,24 @@ async fn the_agent_applies_serves_measures_and_stops_cleanly() {
     assert!(
         wait_until(DEADLINE, || !process_alive(&master_pid)),
         "HAProxy's master outlived the agent"
+    );
+}
+
+#[test]
+fn the_agent_refuses_to_start_without_a_signing_key_unless_told_to_accept_unsigned_values() {
+    let dir = TempDir::new("agent-no-key");
+    let out = Command::new(env!("CARGO_BIN_EXE_vamp-gateway-agent"))
+        .args(["--kv", "memory://", "--dir", &dir.0.display().to_string()])
+        .args(["--http", "127.0.0.1:0"])
+        .env_remove("VAMP_KV_SIGNING_KEY_FILE")
+        .env_remove("VAMP_INSECURE_UNSIGNED")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the agent binary runs");
+    assert!(!out.status.success(), "the agent started without a key");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--signing-key") && stderr.contains("--insecure-unsigned"),
+        "the refusal does not say what to do: {stderr}"
     );
 }

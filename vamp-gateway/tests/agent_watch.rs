@@ -1,5 +1,6 @@
-//! The watch loop: values written to the store are applied, bad ones refused while the running configuration
-//! serves, and a store outage leaves HAProxy serving until the store returns with a newer value.
+//! The watch loop: signed values written to the store are applied, bad, unsigned and wrongly signed ones refused
+//! while the running configuration serves, and a store outage leaves HAProxy serving until the store returns
+//! with a newer value.
 
 mod agent_support;
 
@@ -13,13 +14,19 @@ use vamp_core::memory::MemoryKeyValueStore;
 use vamp_core::testkit::servers::{free_port, wait_until, TestServer};
 use vamp_gateway::agent::apply::Applier;
 use vamp_gateway::agent::options::AgentOptions;
+use vamp_gateway::agent::signature::SignatureCheck;
 use vamp_gateway::agent::watch::{run_apply_loop, status_channel, watch_and_apply, AgentStatus};
+use vamp_kv::signed::SigningKey;
 
 fn key() -> Key {
     Key::parse("/vamp/default/gateways/haproxy/2.6/configuration").unwrap()
 }
 
-fn text(port: u16, backend: &Backend) -> Vec<u8> {
+fn signing() -> SigningKey {
+    SigningKey::new(b"agent-watch-test-key-0123456789abcdef".to_vec()).unwrap()
+}
+
+fn unsigned_text(port: u16, backend: &Backend) -> Vec<u8> {
     let gateways = vec![GatewaySpec {
         id: "shop".into(),
         port,
@@ -29,6 +36,10 @@ fn text(port: u16, backend: &Backend) -> Vec<u8> {
         .to_text()
         .unwrap()
         .into_bytes()
+}
+
+fn text(port: u16, backend: &Backend) -> Vec<u8> {
+    signing().sign(&key(), &unsigned_text(port, backend))
 }
 
 async fn wait_status(
@@ -64,7 +75,8 @@ async fn values_written_to_the_store_are_applied_and_bad_ones_refused() {
         let store = store.clone();
         tokio::spawn(async move {
             let mut applier = Applier::new(options).unwrap();
-            watch_and_apply(store, &key(), &mut applier, &status_tx, async {
+            let check = SignatureCheck::Verify(signing());
+            watch_and_apply(store, &key(), &check, &mut applier, &status_tx, async {
                 let _ = stopped.await;
             })
             .await;
@@ -90,7 +102,7 @@ async fn values_written_to_the_store_are_applied_and_bad_ones_refused() {
     assert!(serves(port, "b"));
 
     let bad = store
-        .set(&key(), b"global\n    no-such-directive\n".to_vec())
+        .set(&key(), signing().sign(&key(), b"global\n    no-such-directive\n"))
         .await
         .unwrap();
     let s = wait_status(&mut status, "the bad value refused", |s| s.last_error.is_some()).await;
@@ -100,6 +112,30 @@ async fn values_written_to_the_store_are_applied_and_bad_ones_refused() {
         "{s:?}"
     );
     assert!(serves(port, "b"), "the running configuration keeps serving");
+
+    let other = SigningKey::new(b"someone-else-s-key-0123456789abcdef".to_vec()).unwrap();
+    for (what, value, why) in [
+        ("unsigned", unsigned_text(port, &c), "not signed"),
+        (
+            "signed with another key",
+            other.sign(&key(), &unsigned_text(port, &c)),
+            other.id(),
+        ),
+    ] {
+        let refused = store.set(&key(), value).await.unwrap();
+        let s = wait_status(&mut status, &format!("the {what} value refused"), |s| {
+            s.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains(&refused.to_string()))
+        })
+        .await;
+        assert!(s.last_error.as_deref().unwrap().contains(why), "{what}: {s:?}");
+        assert_eq!(s.applied_version, Some(v2), "{what}");
+        assert!(
+            serves(port, "b"),
+            "{what}: the running configuration keeps serving"
+        );
+    }
 
     let v3 = store.set(&key(), text(port, &c)).await.unwrap();
     let s = wait_status(&mut status, "a good value after the bad one", |s| {
@@ -131,6 +167,7 @@ async fn an_etcd_outage_keeps_haproxy_serving_and_the_agent_catches_up() {
     )
     .unwrap();
     options.process = process_options(scratch.path(), free_port().unwrap());
+    options.signing_key = Some(signing());
     let (status_tx, mut status) = status_channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let agent = tokio::spawn(run_apply_loop(options, status_tx, async {

@@ -31,6 +31,7 @@ use serde::Deserialize;
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 
+use crate::access::Access;
 use crate::large::check_one_write;
 use crate::reconnect::{close_signal, or_absent, CloseOnDrop, Closed, Reconnect, Reporting};
 
@@ -97,15 +98,53 @@ impl ConsulStore {
     /// Fails with `Invalid` for a URL that is not `http(s)://host[:port]`, and with `Unavailable` when the agent
     /// cannot be reached or knows no leader.
     pub async fn connect(base_url: &str) -> Result<Self> {
+        Self::connect_with(base_url, &Access::default()).await
+    }
+
+    /// [`ConsulStore::connect`] with `access`: its password is the ACL token, sent as `X-Consul-Token` on every
+    /// request (marked sensitive, so it is never logged) and checked at once through `/v1/acl/token/self` — an
+    /// unknown token fails with `Backend` saying the agent refused it; its TLS settings trust the CA given
+    /// (besides the system's roots) and present the client certificate given. Fails with `Invalid` when a file
+    /// cannot be read or holds no PEM.
+    pub async fn connect_with(base_url: &str, access: &Access) -> Result<Self> {
         let base = parse_base(base_url)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| {
-                Error::backend(format!("Consul: the HTTP client cannot be built: {e}")).with_source(e)
+        let bad_pem = |what: &str, e: reqwest::Error| {
+            Error::invalid(format!("Consul: the {what} is not usable PEM: {e}")).with_source(e)
+        };
+        let mut builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+        let token = access.login()?.map(|(_, token)| token);
+        if let Some(token) = &token {
+            let mut value = reqwest::header::HeaderValue::from_str(token.expose()).map_err(|_| {
+                Error::invalid("Consul: the ACL token holds characters a header cannot carry.")
             })?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("X-Consul-Token", value);
+            builder = builder.default_headers(headers);
+        }
+        if let Some(tls) = &access.tls {
+            if let Some(ca) = tls.ca_pem()? {
+                let certificate =
+                    reqwest::Certificate::from_pem(&ca).map_err(|e| bad_pem("CA certificate", e))?;
+                builder = builder.add_root_certificate(certificate);
+            }
+            if let Some((cert, key)) = tls.identity_pem()? {
+                let mut pem = cert;
+                pem.push(b'\n');
+                pem.extend_from_slice(&key);
+                let identity =
+                    reqwest::Identity::from_pem(&pem).map_err(|e| bad_pem("client certificate or key", e))?;
+                builder = builder.identity(identity);
+            }
+        }
+        let http = builder.build().map_err(|e| {
+            Error::backend(format!("Consul: the HTTP client cannot be built: {e}")).with_source(e)
+        })?;
         let api = Api { base, http };
         api.check_leader().await?;
+        if token.is_some() {
+            api.check_token().await?;
+        }
         let (close, closed) = close_signal();
         Ok(ConsulStore {
             api: Arc::new(api),
@@ -213,6 +252,19 @@ impl Api {
             .send()
             .await
             .map_err(|e| self.unreachable(what, key, e))
+    }
+
+    /// Whether the agent knows the token this client sends: `Backend` naming the refusal otherwise.
+    async fn check_token(&self) -> Result<()> {
+        let url = self.endpoint(&["v1", "acl", "token", "self"], false)?;
+        let response = self
+            .send(self.http.get(url), REQUEST_TIMEOUT, "the ACL token check", None)
+            .await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(self.refusal("the ACL token check", None, response).await)
+        }
     }
 
     async fn check_leader(&self) -> Result<()> {

@@ -18,14 +18,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use etcd_client::{
-    Client, ConnectOptions, EventType, GetOptions, KvClient, WatchClient, WatchOptions, WatchResponse,
-    WatchStream,
+    Certificate, Client, ConnectOptions, EventType, GetOptions, Identity, KvClient, TlsOptions, WatchClient,
+    WatchOptions, WatchResponse, WatchStream,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use futures::FutureExt;
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 
+use crate::access::Access;
 use crate::large::check_one_write;
 use crate::reconnect::{close_signal, or_absent, CloseOnDrop, Closed, Reconnect, Reporting};
 
@@ -57,27 +58,50 @@ impl EtcdStore {
     /// balanced over them) and checks that it answers. Fails with `Invalid` for a malformed endpoint and with a
     /// retryable `Unavailable` when no member answers within a few seconds.
     pub async fn connect(endpoints: &[String]) -> Result<Self> {
+        Self::connect_with(endpoints, &Access::default()).await
+    }
+
+    /// [`EtcdStore::connect`] with `access`: logged in as its RBAC user when it has a password (the client
+    /// renews the token), and over TLS (`https://` endpoints) trusting its CA and presenting its client
+    /// certificate when it has TLS settings. Wrong credentials fail here, with `Backend` saying etcd refused
+    /// them; a server certificate the CA does not vouch for, or plain HTTP where TLS is asked for, fails as
+    /// `Unavailable` (the connection does not come up). Fails with `Invalid` when a file cannot be read.
+    pub async fn connect_with(endpoints: &[String], access: &Access) -> Result<Self> {
         if endpoints.is_empty() {
             return Err(Error::invalid(
                 "etcd needs at least one endpoint, as in 'etcd://127.0.0.1:2379'.",
             ));
         }
+        let scheme = if access.tls.is_some() { "https" } else { "http" };
         let urls: Vec<String> = endpoints
             .iter()
             .map(|e| {
                 if e.contains("://") {
                     e.clone()
                 } else {
-                    format!("http://{e}")
+                    format!("{scheme}://{e}")
                 }
             })
             .collect();
         let described = urls.join(",");
-        let options = ConnectOptions::new()
+        let mut options = ConnectOptions::new()
             .with_connect_timeout(CONNECT_TIMEOUT)
             .with_timeout(REQUEST_TIMEOUT)
             .with_keep_alive(KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT)
             .with_keep_alive_while_idle(true);
+        if let Some((user, password)) = access.login()? {
+            options = options.with_user(user, password.expose());
+        }
+        if let Some(tls) = &access.tls {
+            let mut config = TlsOptions::new();
+            if let Some(ca) = tls.ca_pem()? {
+                config = config.ca_certificate(Certificate::from_pem(ca));
+            }
+            if let Some((cert, key)) = tls.identity_pem()? {
+                config = config.identity(Identity::from_pem(cert, key));
+            }
+            options = options.with_tls(config);
+        }
         let client = Client::connect(&urls, Some(options))
             .await
             .map_err(|e| etcd_error(&described, "connecting", e))?;

@@ -36,10 +36,11 @@ use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use futures::FutureExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubStream};
-use redis::{Client, RedisError, RetryMethod, Script};
+use redis::{Client, IntoConnectionInfo, RedisError, RetryMethod, Script};
 use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 
+use crate::access::Access;
 use crate::large::check_one_write;
 use crate::reconnect::{close_signal, or_absent, CloseOnDrop, Closed, Reconnect, Reporting};
 
@@ -134,8 +135,25 @@ impl RedisStore {
     /// form) and checks that it answers. Fails with `Invalid` for a malformed URL, with a retryable
     /// `Unavailable` when the server does not answer within a few seconds.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, &Access::default()).await
+    }
+
+    /// [`RedisStore::connect`] logged in as `access`'s ACL user (`AUTH user password`; the `default` user when
+    /// only a password is given), on every connection. Wrong credentials fail the connection: `Backend` saying
+    /// the server refused them. Fails with `Invalid` when the password file cannot be read.
+    pub async fn connect_with(url: &str, access: &Access) -> Result<Self> {
         let address = redacted(url);
-        let client = Client::open(url).map_err(|e| {
+        let mut info = url.into_connection_info().map_err(|e| {
+            Error::invalid(format!("The Redis URL '{address}' is not valid: {e}")).with_source(e)
+        })?;
+        if let Some((user, password)) = access.login()? {
+            let mut settings = info.redis_settings().clone().set_password(password.expose());
+            if !user.is_empty() {
+                settings = settings.set_username(user);
+            }
+            info = info.set_redis_settings(settings);
+        }
+        let client = Client::open(info).map_err(|e| {
             Error::invalid(format!("The Redis URL '{address}' is not valid: {e}")).with_source(e)
         })?;
         let config = ConnectionManagerConfig::new()

@@ -4,16 +4,22 @@
 //!
 //! | URL | backend | default port |
 //! |---|---|---|
-//! | `etcd://h1:2379,h2:2379` | etcd v3, requests balanced over the members | 2379 |
-//! | `zk://h1:2181,h2:2181[/chroot]` | ZooKeeper ensemble, optionally below a chroot path | 2181 |
-//! | `consul://host:8500` | Consul's KV HTTP API | 8500 |
-//! | `redis://[user][:password@]host:6379[/db]` | one Redis server, database `db` (default 0) | 6379 |
+//! | `etcd://[user:password@]h1:2379,h2:2379[?tls…]` | etcd v3, requests balanced over the members; RBAC user | 2379 |
+//! | `zk://[user:password@]h1:2181,h2:2181[/chroot]` | ZooKeeper ensemble, optionally below a chroot path; digest auth | 2181 |
+//! | `consul://[:token@]host:8500[?tls…]` | Consul's KV HTTP API; ACL token | 8500 |
+//! | `redis://[user][:password@]host:6379[/db]` | one Redis server, database `db` (default 0); ACL user | 6379 |
 //! | `memory://` | in-process memory, for tests and trials | — |
 //!
-//! Hosts are names, IPv4 addresses or bracketed IPv6 addresses (`[::1]:2379`). Queries, fragments, credentials
-//! (other than Redis') and paths where the scheme takes none are refused with `Invalid`, as is an unknown scheme
-//! (the message lists the known ones). A scheme whose backend feature was left out of the build fails with
-//! `Unsupported` naming the feature.
+//! Credentials and TLS are described in [`crate::access`]: a password can also come from a file
+//! (`?password-file=`), and etcd and Consul take `?tls=true`, `?ca=`, `?cert=` and `?key=`. With a ZooKeeper
+//! user, the nodes Vamp creates are readable and writable by that user only (ACL `auth`), so a client without
+//! the credentials can neither read nor change them.
+//!
+//! Hosts are names, IPv4 addresses or bracketed IPv6 addresses (`[::1]:2379`). Fragments, unknown query
+//! parameters, credentials where the scheme takes none and paths where the scheme takes none are refused with
+//! `Invalid`, as is an unknown scheme (the message lists the known ones). A scheme whose backend feature was
+//! left out of the build fails with `Unsupported` naming the feature. Messages and [`redacted`] URLs never show
+//! a password.
 
 use std::sync::Arc;
 
@@ -21,6 +27,7 @@ use vamp_core::kv::{Key, KeyValueStore};
 use vamp_core::memory::MemoryKeyValueStore;
 use vamp_core::{Error, Result};
 
+use crate::access::{Access, Takes};
 use crate::large::LargeValues;
 
 /// The schemes [`connect`] knows, in the order error messages list them.
@@ -33,6 +40,8 @@ pub enum KvUrl {
     Etcd {
         /// One `host:port` per member, in the order given.
         endpoints: Vec<String>,
+        /// RBAC user and TLS.
+        access: Access,
     },
     /// `zk://`: the ensemble as `host:port`, and the chroot path if any (`/vamp-root`).
     ZooKeeper {
@@ -40,16 +49,22 @@ pub enum KvUrl {
         hosts: Vec<String>,
         /// The path every key is placed below, when the URL has one.
         chroot: Option<String>,
+        /// Digest credentials.
+        access: Access,
     },
     /// `consul://`: the agent's HTTP base URL (`http://host:8500`).
     Consul {
-        /// `http://host:port`.
+        /// `http://host:port`, or `https://host:port` with TLS.
         base_url: String,
+        /// ACL token (the password) and TLS.
+        access: Access,
     },
-    /// `redis://`: the URL in the `redis` crate's form, with port and database filled in.
+    /// `redis://`: the server and database, and the credentials apart from them.
     Redis {
-        /// `redis://[credentials@]host:port/db`.
+        /// `redis://host:port/db`, without credentials.
         url: String,
+        /// ACL user and password.
+        access: Access,
     },
     /// `memory://`.
     Memory,
@@ -71,11 +86,13 @@ impl KvUrl {
                 "contains {c:?}; URLs take no white space or control characters."
             )));
         }
-        if rest.contains(['?', '#']) {
-            return Err(bad(
-                "has a query or fragment; remove everything from '?' or '#'.".into()
-            ));
+        if rest.contains('#') {
+            return Err(bad("has a fragment; remove everything from '#'.".into()));
         }
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (rest, None),
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
@@ -85,11 +102,13 @@ impl KvUrl {
             None => (None, authority),
         };
         let scheme = scheme.to_ascii_lowercase();
-        if credentials.is_some() && scheme != "redis" {
-            return Err(bad(format!(
-                "carries credentials; {scheme}:// takes none in the URL."
-            )));
-        }
+        let access = |takes: Takes| Access::parse(&scheme, credentials, query, takes).map_err(bad);
+        const ALL: Takes = Takes {
+            user: true,
+            password: true,
+            tls: true,
+        };
+        const NO_TLS: Takes = Takes { tls: false, ..ALL };
         let no_path = |path: &str| {
             if path.is_empty() || path == "/" {
                 Ok(())
@@ -103,12 +122,18 @@ impl KvUrl {
                     return Err(bad("names a host; write just 'memory://'.".into()));
                 }
                 no_path(path)?;
+                access(Takes {
+                    user: false,
+                    password: false,
+                    tls: false,
+                })?;
                 Ok(KvUrl::Memory)
             }
             "etcd" => {
                 no_path(path)?;
                 let endpoints = host_list(hosts, 2379, true).map_err(bad)?;
-                Ok(KvUrl::Etcd { endpoints })
+                let access = access(ALL)?;
+                Ok(KvUrl::Etcd { endpoints, access })
             }
             "zk" => {
                 let hosts = host_list(hosts, 2181, true).map_err(bad)?;
@@ -126,13 +151,26 @@ impl KvUrl {
                             .to_string(),
                     ),
                 };
-                Ok(KvUrl::ZooKeeper { hosts, chroot })
+                let access = access(NO_TLS)?;
+                if access.password.is_some() && access.user.is_none() {
+                    return Err(bad(
+                        "has a password without a user; ZooKeeper digest auth takes 'user:password@'.".into(),
+                    ));
+                }
+                Ok(KvUrl::ZooKeeper {
+                    hosts,
+                    chroot,
+                    access,
+                })
             }
             "consul" => {
                 no_path(path)?;
                 let host = single(host_list(hosts, 8500, false).map_err(bad)?).map_err(bad)?;
+                let access = access(Takes { user: false, ..ALL })?;
+                let scheme = if access.tls.is_some() { "https" } else { "http" };
                 Ok(KvUrl::Consul {
-                    base_url: format!("http://{host}"),
+                    base_url: format!("{scheme}://{host}"),
+                    access,
                 })
             }
             "redis" => {
@@ -149,9 +187,10 @@ impl KvUrl {
                             ))
                         })?,
                 };
-                let credentials = credentials.map(|c| format!("{c}@")).unwrap_or_default();
+                let access = access(NO_TLS)?;
                 Ok(KvUrl::Redis {
-                    url: format!("redis://{credentials}{host}/{db}"),
+                    url: format!("redis://{host}/{db}"),
+                    access,
                 })
             }
             other => Err(bad(format!(
@@ -179,41 +218,49 @@ impl KvUrl {
 pub async fn connect(url: &str) -> Result<Arc<dyn KeyValueStore>> {
     match KvUrl::parse(url)? {
         KvUrl::Memory => Ok(Arc::new(LargeValues::new(MemoryKeyValueStore::new(), usize::MAX))),
-        KvUrl::Etcd { endpoints } => connect_etcd(&endpoints).await,
-        KvUrl::ZooKeeper { hosts, chroot } => connect_zookeeper(&hosts, chroot.as_deref()).await,
-        KvUrl::Consul { base_url } => connect_consul(&base_url).await,
-        KvUrl::Redis { url } => connect_redis(&url).await,
+        KvUrl::Etcd { endpoints, access } => connect_etcd(&endpoints, &access).await,
+        KvUrl::ZooKeeper {
+            hosts,
+            chroot,
+            access,
+        } => connect_zookeeper(&hosts, chroot.as_deref(), &access).await,
+        KvUrl::Consul { base_url, access } => connect_consul(&base_url, &access).await,
+        KvUrl::Redis { url, access } => connect_redis(&url, &access).await,
     }
 }
 
 #[cfg(feature = "etcd")]
-async fn connect_etcd(endpoints: &[String]) -> Result<Arc<dyn KeyValueStore>> {
+async fn connect_etcd(endpoints: &[String], access: &Access) -> Result<Arc<dyn KeyValueStore>> {
     use crate::etcd::EtcdStore;
-    let store = EtcdStore::connect(endpoints).await?;
+    let store = EtcdStore::connect_with(endpoints, access).await?;
     Ok(Arc::new(LargeValues::new(store, EtcdStore::MAX_VALUE_BYTES)))
 }
 
 #[cfg(not(feature = "etcd"))]
-async fn connect_etcd(_: &[String]) -> Result<Arc<dyn KeyValueStore>> {
+async fn connect_etcd(_: &[String], _: &Access) -> Result<Arc<dyn KeyValueStore>> {
     Err(left_out("etcd", "etcd"))
 }
 
 #[cfg(feature = "redis")]
-async fn connect_redis(url: &str) -> Result<Arc<dyn KeyValueStore>> {
+async fn connect_redis(url: &str, access: &Access) -> Result<Arc<dyn KeyValueStore>> {
     use crate::redis::RedisStore;
-    let store = RedisStore::connect(url).await?;
+    let store = RedisStore::connect_with(url, access).await?;
     Ok(Arc::new(LargeValues::new(store, RedisStore::MAX_VALUE_BYTES)))
 }
 
 #[cfg(not(feature = "redis"))]
-async fn connect_redis(_: &str) -> Result<Arc<dyn KeyValueStore>> {
+async fn connect_redis(_: &str, _: &Access) -> Result<Arc<dyn KeyValueStore>> {
     Err(left_out("redis", "redis"))
 }
 
 /// A ZooKeeper store, wrapped in `LargeValues` with its per-node limit.
 #[cfg(feature = "zookeeper")]
-async fn connect_zookeeper(hosts: &[String], chroot: Option<&str>) -> Result<Arc<dyn KeyValueStore>> {
-    let store = crate::zookeeper::ZooKeeperStore::connect(hosts, chroot).await?;
+async fn connect_zookeeper(
+    hosts: &[String],
+    chroot: Option<&str>,
+    access: &Access,
+) -> Result<Arc<dyn KeyValueStore>> {
+    let store = crate::zookeeper::ZooKeeperStore::connect_with(hosts, chroot, access).await?;
     Ok(Arc::new(LargeValues::new(
         store,
         crate::zookeeper::ZooKeeperStore::MAX_VALUE_BYTES,
@@ -221,14 +268,14 @@ async fn connect_zookeeper(hosts: &[String], chroot: Option<&str>) -> Result<Arc
 }
 
 #[cfg(not(feature = "zookeeper"))]
-async fn connect_zookeeper(_: &[String], _: Option<&str>) -> Result<Arc<dyn KeyValueStore>> {
+async fn connect_zookeeper(_: &[String], _: Option<&str>, _: &Access) -> Result<Arc<dyn KeyValueStore>> {
     Err(left_out("zk", "zookeeper"))
 }
 
 /// A Consul store, wrapped in `LargeValues` with its per-value limit.
 #[cfg(feature = "consul")]
-async fn connect_consul(base_url: &str) -> Result<Arc<dyn KeyValueStore>> {
-    let store = crate::consul::ConsulStore::connect(base_url).await?;
+async fn connect_consul(base_url: &str, access: &Access) -> Result<Arc<dyn KeyValueStore>> {
+    let store = crate::consul::ConsulStore::connect_with(base_url, access).await?;
     Ok(Arc::new(LargeValues::new(
         store,
         crate::consul::ConsulStore::MAX_VALUE_BYTES,
@@ -236,7 +283,7 @@ async fn connect_consul(base_url: &str) -> Result<Arc<dyn KeyValueStore>> {
 }
 
 #[cfg(not(feature = "consul"))]
-async fn connect_consul(_: &str) -> Result<Arc<dyn KeyValueStore>> {
+async fn connect_consul(_: &str, _: &Access) -> Result<Arc<dyn KeyValueStore>> {
     Err(left_out("consul", "consul"))
 }
 
@@ -265,8 +312,8 @@ fn listed() -> String {
         .join(", ")
 }
 
-/// `url` with any credentials replaced by `***`, for messages.
-fn redacted(url: &str) -> String {
+/// `url` with any credentials replaced by `***`, for messages and logs.
+pub fn redacted(url: &str) -> String {
     match (url.split_once("://"), url.rfind('@')) {
         (Some((scheme, rest)), Some(_)) => {
             let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -378,19 +425,22 @@ mod tests {
         assert_eq!(
             parsed("etcd://h1:2379,h2,10.0.0.3:32379"),
             KvUrl::Etcd {
-                endpoints: strings(&["h1:2379", "h2:2379", "10.0.0.3:32379"])
+                endpoints: strings(&["h1:2379", "h2:2379", "10.0.0.3:32379"]),
+                access: Access::default()
             }
         );
         assert_eq!(
             parsed("etcd://[::1]:2379/"),
             KvUrl::Etcd {
-                endpoints: strings(&["[::1]:2379"])
+                endpoints: strings(&["[::1]:2379"]),
+                access: Access::default()
             }
         );
         assert_eq!(
             parsed("etcd://[fe80::1]"),
             KvUrl::Etcd {
-                endpoints: strings(&["[fe80::1]:2379"])
+                endpoints: strings(&["[fe80::1]:2379"]),
+                access: Access::default()
             }
         );
     }
@@ -401,14 +451,16 @@ mod tests {
             parsed("zk://h1:2181,h2:2182/vamp/root"),
             KvUrl::ZooKeeper {
                 hosts: strings(&["h1:2181", "h2:2182"]),
-                chroot: Some("/vamp/root".into())
+                chroot: Some("/vamp/root".into()),
+                access: Access::default()
             }
         );
         assert_eq!(
             parsed("zk://h1"),
             KvUrl::ZooKeeper {
                 hosts: strings(&["h1:2181"]),
-                chroot: None
+                chroot: None,
+                access: Access::default()
             }
         );
         assert!(refused("zk://h1/a//b").contains("chroot"));
@@ -420,7 +472,8 @@ mod tests {
         assert_eq!(
             parsed("consul://agent"),
             KvUrl::Consul {
-                base_url: "http://agent:8500".into()
+                base_url: "http://agent:8500".into(),
+                access: Access::default()
             }
         );
         assert!(refused("consul://a,b").contains("exactly one"));
@@ -432,15 +485,15 @@ mod tests {
         assert_eq!(
             parsed("redis://cache"),
             KvUrl::Redis {
-                url: "redis://cache:6379/0".into()
+                url: "redis://cache:6379/0".into(),
+                access: Access::default()
             }
         );
-        assert_eq!(
-            parsed("redis://:pw@cache:7000/3"),
-            KvUrl::Redis {
-                url: "redis://:pw@cache:7000/3".into()
-            }
-        );
+        let KvUrl::Redis { url, access } = parsed("redis://:pw@cache:7000/3") else {
+            panic!("not redis");
+        };
+        assert_eq!(url, "redis://cache:7000/3");
+        assert_eq!(access.login().unwrap().unwrap().1.expose(), "pw");
         assert!(refused("redis://cache/x").contains("database number"));
         assert!(refused("redis://cache/-1").contains("database number"));
         assert!(refused("redis://a:1,b:2").contains("exactly one"));
@@ -478,10 +531,52 @@ mod tests {
     }
 
     #[test]
-    fn queries_credentials_and_paths_are_refused_where_not_taken() {
-        assert!(refused("etcd://h1?timeout=1").contains("query"));
-        assert!(refused("etcd://user:pw@h1").contains("credentials"));
+    fn unknown_queries_fragments_credentials_and_paths_are_refused_where_not_taken() {
+        assert!(refused("etcd://h1?timeout=1").contains("timeout"));
+        assert!(refused("etcd://h1#x").contains("fragment"));
+        assert!(refused("memory://?tls=true").contains("TLS"));
+        assert!(refused("zk://h1?ca=/c").contains("TLS"));
+        assert!(refused("redis://h1?tls=true").contains("TLS"));
+        assert!(refused("consul://user:t@h1").contains("user"));
+        assert!(refused("zk://:pw@h1").contains("without a user"));
         assert!(refused("etcd://h1/prefix").contains("takes none"));
+    }
+
+    #[test]
+    fn credentials_and_tls_are_read_for_the_stores_that_take_them() {
+        let KvUrl::Etcd { access, .. } = parsed("etcd://root:pw@h1,h2?ca=/ca.pem&cert=/c.pem&key=/k.pem")
+        else {
+            panic!("not etcd");
+        };
+        assert_eq!(access.user.as_deref(), Some("root"));
+        let tls = access.tls.unwrap();
+        assert_eq!(tls.ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert!(tls.identity.is_some());
+        let KvUrl::Consul { base_url, access } = parsed("consul://:tok@h1?tls=true") else {
+            panic!("not consul");
+        };
+        assert_eq!(base_url, "https://h1:8500");
+        assert_eq!(access.login().unwrap().unwrap().1.expose(), "tok");
+        let KvUrl::ZooKeeper { access, chroot, .. } = parsed("zk://vamp:pw@h1/root") else {
+            panic!("not zk");
+        };
+        assert_eq!(
+            (access.user.as_deref(), chroot.as_deref()),
+            (Some("vamp"), Some("/root"))
+        );
+    }
+
+    #[test]
+    fn parsed_urls_never_print_their_password() {
+        for url in [
+            "etcd://u:hunter2@h",
+            "redis://u:hunter2@h",
+            "zk://u:hunter2@h",
+            "consul://:hunter2@h",
+        ] {
+            let shown = format!("{:?}", parsed(url));
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
     }
 
     #[test]

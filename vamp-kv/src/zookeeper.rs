@@ -33,6 +33,7 @@ use vamp_core::kv::{Key, KeyValueStore, Versioned};
 use vamp_core::{Error, Result};
 use zookeeper_client as zk;
 
+use crate::access::Access;
 use crate::large::check_one_write;
 use crate::reconnect::{close_signal, CloseOnDrop, Closed, Reconnect, Reporting};
 
@@ -81,6 +82,9 @@ impl std::fmt::Debug for ZooKeeperStore {
 }
 
 struct Shared {
+    /// Digest credentials (`user:password`) every session authenticates with; with them, new znodes are
+    /// readable and writable by their creator only.
+    auth: Option<Vec<u8>>,
     hosts: String,
     chroot: Option<String>,
     client: Mutex<zk::Client>,
@@ -97,6 +101,17 @@ impl ZooKeeperStore {
     /// `chroot` is a key path such as `/apps`; its znode is created when missing. Fails with `Invalid` for an empty
     /// host list, a malformed host or chroot, and with `Unavailable` when no host answers within 10 s.
     pub async fn connect(hosts: &[String], chroot: Option<&str>) -> Result<Self> {
+        Self::connect_with(hosts, chroot, &Access::default()).await
+    }
+
+    /// [`ZooKeeperStore::connect`] with digest authentication when `access` has a user and password: every
+    /// session adds `digest user:password`, and the znodes it creates carry the ACL `auth` (all permissions for
+    /// that user only). Wrong credentials show when a protected znode is read or written: `Backend` ("not
+    /// authenticated") naming the key. Fails with `Invalid` when the password file cannot be read.
+    pub async fn connect_with(hosts: &[String], chroot: Option<&str>, access: &Access) -> Result<Self> {
+        let auth = access
+            .login()?
+            .map(|(user, password)| format!("{user}:{}", password.expose()).into_bytes());
         let hosts = connect_string(hosts)?;
         let chroot = match chroot {
             None => None,
@@ -111,10 +126,11 @@ impl ZooKeeperStore {
                     .to_string(),
             ),
         };
-        let client = open_session(&hosts, chroot.as_deref()).await?;
+        let client = open_session(&hosts, chroot.as_deref(), auth.as_deref()).await?;
         let (close, closed) = close_signal();
         Ok(ZooKeeperStore {
             shared: Arc::new(Shared {
+                auth,
                 hosts,
                 chroot,
                 client: Mutex::new(client),
@@ -197,7 +213,7 @@ impl Shared {
         if current.session_id() != stale.session_id() {
             return Ok(current);
         }
-        let fresh = open_session(&self.hosts, self.chroot.as_deref()).await?;
+        let fresh = open_session(&self.hosts, self.chroot.as_deref(), self.auth.as_deref()).await?;
         *lock(&self.client) = fresh.clone();
         Ok(fresh)
     }
@@ -229,16 +245,20 @@ fn connect_string(hosts: &[String]) -> Result<String> {
     Ok(hosts.join(","))
 }
 
-async fn open_session(hosts: &str, chroot: Option<&str>) -> Result<zk::Client> {
+async fn open_session(hosts: &str, chroot: Option<&str>, auth: Option<&[u8]>) -> Result<zk::Client> {
     let unreachable = |why: String| {
         Error::unavailable(format!(
             "ZooKeeper at {hosts} is not reachable: {why}; retry when it runs."
         ))
     };
-    let connecting = zk::Client::connector()
+    let mut connector = zk::Client::connector()
         .with_session_timeout(SESSION_TIMEOUT)
-        .with_fail_eagerly()
-        .connect(hosts);
+        .with_fail_eagerly();
+    if let Some(auth) = auth {
+        connector = connector.with_auth("digest", auth);
+    }
+    let connecting = connector.connect(hosts);
+    let secured = auth.is_some();
     let client = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(client)) => client,
         Ok(Err(zk::Error::BadArguments(why))) => {
@@ -252,7 +272,7 @@ async fn open_session(hosts: &str, chroot: Option<&str>) -> Result<zk::Client> {
     let Some(root) = chroot else {
         return Ok(client);
     };
-    match tokio::time::timeout(REQUEST_TIMEOUT, client.mkdir(root, &persistent())).await {
+    match tokio::time::timeout(REQUEST_TIMEOUT, client.mkdir(root, &persistent(secured))).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             return Err(Error::backend(format!(
@@ -266,8 +286,13 @@ async fn open_session(hosts: &str, chroot: Option<&str>) -> Result<zk::Client> {
         .map_err(|_| Error::invalid(format!("ZooKeeper: the chroot '{root}' is not a valid path.")))
 }
 
-fn persistent() -> zk::CreateOptions<'static> {
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
+fn persistent(secured: bool) -> zk::CreateOptions<'static> {
+    let acls = if secured {
+        zk::Acls::creator_all()
+    } else {
+        zk::Acls::anyone_all()
+    };
+    zk::CreateMode::Persistent.with_acls(acls)
 }
 
 /// Maps a client error into the vamp error kinds: lost connections and sessions are retryable `Unavailable`.
@@ -333,7 +358,12 @@ async fn read(client: &zk::Client, path: &str) -> std::result::Result<Option<Ver
 }
 
 /// Writes `value` to the existing znode `path`; `NoNode` when it does not exist.
-async fn overwrite(client: &zk::Client, path: &str, value: &[u8]) -> std::result::Result<u64, zk::Error> {
+async fn overwrite(
+    client: &zk::Client,
+    path: &str,
+    value: &[u8],
+    secured: bool,
+) -> std::result::Result<u64, zk::Error> {
     if !value.is_empty() {
         let stat = client.set_data(path, value, None).await?;
         if stat.num_children > 0 {
@@ -345,7 +375,7 @@ async fn overwrite(client: &zk::Client, path: &str, value: &[u8]) -> std::result
         return Ok(version_of(&stat));
     }
     let mut multi = client.new_multi_writer();
-    multi.add_create(&marker_of(path), &[], &persistent())?;
+    multi.add_create(&marker_of(path), &[], &persistent(secured))?;
     multi.add_set_data(path, &[], None)?;
     match multi.commit().await {
         Ok(results) => set_data_version(results),
@@ -358,14 +388,19 @@ async fn overwrite(client: &zk::Client, path: &str, value: &[u8]) -> std::result
 }
 
 /// Creates the znode `path` holding `value`; `NodeExists` when it exists, `NoNode` when its parent does not.
-async fn create(client: &zk::Client, path: &str, value: &[u8]) -> std::result::Result<u64, zk::Error> {
+async fn create(
+    client: &zk::Client,
+    path: &str,
+    value: &[u8],
+    secured: bool,
+) -> std::result::Result<u64, zk::Error> {
     if !value.is_empty() {
-        let (stat, _) = client.create(path, value, &persistent()).await?;
+        let (stat, _) = client.create(path, value, &persistent(secured)).await?;
         return Ok(version_of(&stat));
     }
     let mut multi = client.new_multi_writer();
-    multi.add_create(path, &[], &persistent())?;
-    multi.add_create(&marker_of(path), &[], &persistent())?;
+    multi.add_create(path, &[], &persistent(secured))?;
+    multi.add_create(&marker_of(path), &[], &persistent(secured))?;
     multi.add_set_data(path, &[], None)?;
     set_data_version(multi.commit().await?)
 }
@@ -380,17 +415,22 @@ fn set_data_version(results: Vec<zk::MultiWriteResult>) -> std::result::Result<u
         .ok_or_else(|| zk::Error::UnexpectedError("a multi without its setData result".into()))
 }
 
-async fn write(client: &zk::Client, path: &str, value: &[u8]) -> std::result::Result<u64, zk::Error> {
+async fn write(
+    client: &zk::Client,
+    path: &str,
+    value: &[u8],
+    secured: bool,
+) -> std::result::Result<u64, zk::Error> {
     for _ in 0..MAX_ATTEMPTS {
-        match overwrite(client, path, value).await {
+        match overwrite(client, path, value, secured).await {
             Err(zk::Error::NoNode) => {}
             done => return done,
         }
-        match create(client, path, value).await {
+        match create(client, path, value, secured).await {
             Err(zk::Error::NodeExists) => {}
             Err(zk::Error::NoNode) => {
                 if let Some((parent, _)) = path.rsplit_once('/').filter(|(p, _)| !p.is_empty()) {
-                    client.mkdir(parent, &persistent()).await?;
+                    client.mkdir(parent, &persistent(secured)).await?;
                 }
             }
             done => return done,
@@ -586,8 +626,9 @@ impl KeyValueStore for ZooKeeperStore {
 
     async fn set(&self, key: &Key, value: Vec<u8>) -> Result<u64> {
         check_one_write("ZooKeeper", key, &value, MAX_VALUE_BYTES)?;
+        let secured = self.shared.auth.is_some();
         self.run("set", key, async |client| {
-            write(client, key.as_str(), &value).await
+            write(client, key.as_str(), &value, secured).await
         })
         .await
     }

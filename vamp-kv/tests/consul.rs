@@ -163,3 +163,39 @@ async fn a_watch_survives_a_ten_second_outage_and_delivers_the_final_value() {
     let store = ConsulStore::connect(&double.url()).await.expect("connect");
     support::watch_survives_an_outage(Arc::new(store), &mut double, "Consul", Duration::ZERO).await;
 }
+
+#[tokio::test]
+async fn an_acl_token_is_sent_with_every_request_and_a_wrong_one_is_refused_at_connect() {
+    let double = ConsulDouble::new();
+    double.require_token("s3cret-token");
+    let address = double.url().replace("http://", "");
+    let store = vamp_kv::url::connect(&format!("consul://:s3cret-token@{address}"))
+        .await
+        .unwrap_or_else(|e| panic!("the right token was refused: {e}"));
+    let key = vamp_core::kv::Key::parse("/vamp/acl/probe").unwrap();
+    store.set(&key, b"v".to_vec()).await.unwrap();
+    let mut watch = store.watch(&key);
+    let first = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.value.as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        store.get(&key).await.unwrap().unwrap().value.as_deref(),
+        Some(&b"v"[..])
+    );
+    for url in [
+        format!("consul://:wrong-token-4711@{address}"),
+        format!("consul://{address}"),
+    ] {
+        let e = match vamp_kv::url::connect(&url).await {
+            Ok(store) => store.get(&key).await.unwrap_err(),
+            Err(e) => e,
+        };
+        let message = format!("{e} {e:?}");
+        assert_eq!(e.kind(), ErrorKind::Backend, "{message}");
+        assert!(message.contains("403"), "{message}");
+        assert!(!message.contains("wrong-token-4711"), "{message}");
+    }
+}

@@ -17,6 +17,7 @@ use vamp_gateway::agent::process::ProcessOptions;
 use vamp_gateway::agent::watch::{status_channel, AgentStatus};
 use vamp_gateway::haproxy::{HaproxyMarshaller, HAPROXY_VERSION};
 use vamp_gateway::logs::aggregator::{Aggregator, AggregatorOptions};
+use vamp_kv::signed::SigningKey;
 
 use crate::settings::ServerSettings;
 use crate::vamp::Vamp;
@@ -30,9 +31,11 @@ pub(crate) struct EmbeddedAgent {
 }
 
 impl EmbeddedAgent {
-    /// An agent for `namespace` with its work directory `dir`, configured by `settings`.
-    pub(crate) fn new(settings: &ServerSettings, dir: PathBuf) -> Result<EmbeddedAgent> {
+    /// An agent for `namespace` with its work directory `dir`, configured by `settings`, applying only values
+    /// signed with `signing` (the key the server signs with).
+    pub(crate) fn new(settings: &ServerSettings, dir: PathBuf, signing: SigningKey) -> Result<EmbeddedAgent> {
         let mut options = AgentOptions::default();
+        options.signing_key = Some(signing);
         options.kv_url = "memory://".into();
         options.key = haproxy_configuration_key(&settings.namespace, HAPROXY_VERSION)?
             .as_str()
@@ -115,9 +118,32 @@ pub(crate) async fn embedded(data_dir: &Path, settings: ServerSettings) -> Resul
     embedded_with(data_dir, settings, process_config(data_dir)).await
 }
 
+/// The file the KV signing key is kept in unless configured: `<data-dir>/kv-signing.key`.
+pub fn default_signing_key_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("kv-signing.key")
+}
+
+/// The signing key in `file`, generated there (mode 0600) when missing; a generated key is logged with where it
+/// is, since agents outside this process need a copy of it.
+pub fn signing_key(file: &Path) -> Result<SigningKey> {
+    let (key, generated) = SigningKey::load_or_generate(file)?;
+    if generated {
+        tracing::warn!(
+            file = %file.display(),
+            key_id = key.id(),
+            "generated the key gateway configurations are signed with; gateway agents need a copy of this file \
+             (vamp-gateway-agent --signing-key <file>)"
+        );
+    } else {
+        tracing::info!(file = %file.display(), key_id = key.id(), "gateway configurations are signed");
+    }
+    Ok(key)
+}
+
 /// [`Vamp::embedded`] with the process driver's settings given (a search path for the commands breeds run,
 /// restart backoff, …); `process.state_dir` should lie under `data_dir` so a restarted server re-adopts the
-/// processes it started.
+/// processes it started. The gateway configuration is signed with the key in
+/// [`default_signing_key_file`] (generated when missing).
 pub async fn embedded_with(
     data_dir: &Path,
     settings: ServerSettings,
@@ -130,9 +156,11 @@ pub async fn embedded_with(
     let events = vamp_persistence::url::connect_events(&url).await?;
     let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryKeyValueStore::new());
     let driver = Arc::new(ProcessDriver::new(process).await?);
+    let signing = signing_key(&default_signing_key_file(data_dir))?;
     let mut builder = Vamp::builder()
         .persistence(artifacts, events)
         .kv(kv)
+        .kv_signing_key(signing.clone())
         .driver(driver)
         .marshaller(Arc::new(
             HaproxyMarshaller::new().with_options(settings.gateways.haproxy_options()),
@@ -144,7 +172,7 @@ pub async fn embedded_with(
             .clone()
             .unwrap_or_else(|| data_dir.join("agent"));
         create_dir(&dir)?;
-        let agent = EmbeddedAgent::new(&settings, dir)?;
+        let agent = EmbeddedAgent::new(&settings, dir, signing)?;
         builder = builder.metrics(agent.aggregator()).agent(agent);
     }
     builder.config(settings).build()

@@ -47,6 +47,9 @@ pub struct ServeConfig {
     pub persistence: Option<String>,
     /// The key-value store of gateway configurations (`vamp_kv::url`); default `memory://`.
     pub kv: String,
+    /// The file with the key gateway configurations are signed with; `None` = `<data-dir>/kv-signing.key`.
+    /// Generated (mode 0600) when the file does not exist.
+    pub kv_signing_key: Option<PathBuf>,
     /// The container driver (`vamp_drivers::url`); `None` = the process driver with its state in
     /// `<data-dir>/processes`.
     pub driver: Option<String>,
@@ -91,6 +94,7 @@ impl Default for ServeConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             persistence: None,
             kv: "memory://".into(),
+            kv_signing_key: None,
             driver: None,
             namespace: settings.namespace,
             log_level: "info".into(),
@@ -251,6 +255,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("data-dir", "VAMP_DATA_DIR", "data-dir", SettingType::Text, DEFAULT_DATA_DIR, "Where the embedded default keeps its state"),
     setting("persistence", "VAMP_PERSISTENCE_URL", "persistence", SettingType::Text, "sqlite://<data-dir>/vamp.db", "Artifacts and events store URL (sqlite://, postgres://, memory://, elasticsearch:// for events, kv+… for artifacts)"),
     setting("kv", "VAMP_KV_URL", "kv", SettingType::Text, "memory://", "Key-value store URL (memory://, etcd://, zk://, consul://, redis://)"),
+    setting("kv-signing-key", "VAMP_KV_SIGNING_KEY_FILE", "kv-signing-key", SettingType::Text, "<data-dir>/kv-signing.key (generated)", "File with the key gateway configurations are signed with (agents need a copy)"),
     setting("driver", "VAMP_DRIVER_URL", "driver", SettingType::Text, "process://<data-dir>/processes", "Container driver URL (process://, memory://, docker://, kubernetes://, plugin://)"),
     setting("namespace", "VAMP_NAMESPACE", "namespace", SettingType::Text, "default", "The Vamp namespace"),
     setting("log-level", "VAMP_LOG_LEVEL", "log-level", SettingType::Text, "info", "Log filter (error, warn, info, debug, trace or a tracing directive)"),
@@ -555,6 +560,13 @@ impl ServeConfig {
             .unwrap_or_else(|| format!("process://{}", self.data_dir.join("processes").display()))
     }
 
+    /// The file of the KV signing key: the configured one, or `<data-dir>/kv-signing.key`.
+    pub fn kv_signing_key_file(&self) -> PathBuf {
+        self.kv_signing_key
+            .clone()
+            .unwrap_or_else(|| crate::agent::default_signing_key_file(&self.data_dir))
+    }
+
     /// The HA election's name (the namespace unless configured).
     pub fn election(&self) -> String {
         self.ha.election.clone().unwrap_or_else(|| self.namespace.clone())
@@ -581,7 +593,8 @@ impl ServeConfig {
         }
     }
 
-    /// Connects the backends and assembles the [`Vamp`]: persistence, KV and driver by URL (the process driver
+    /// Connects the backends and assembles the [`Vamp`]: persistence, KV and driver by URL, the KV signing key
+    /// ([`ServeConfig::kv_signing_key_file`], generated when missing), (the process driver
     /// of the default keeps its state in `<data-dir>/processes` and runs commands from the data directory), the
     /// HAProxy marshaller, and, when `agent.enabled`, the embedded gateway agent over the same KV store, whose
     /// access-log aggregator is the metrics source. Creates the data directory. Fails with the backends'
@@ -599,6 +612,7 @@ impl ServeConfig {
         let artifacts = vamp_persistence::url::connect_artifacts(&url).await?;
         let events = vamp_persistence::url::connect_events(&url).await?;
         let kv = vamp_kv::url::connect(&self.kv).await?;
+        let signing = crate::agent::signing_key(&self.kv_signing_key_file())?;
         let driver: Arc<dyn ContainerDriver> = match &self.driver {
             None => {
                 Arc::new(vamp_drivers::process::ProcessDriver::new(process_config(&self.data_dir)).await?)
@@ -609,6 +623,7 @@ impl ServeConfig {
         let mut builder = Vamp::builder()
             .persistence(artifacts, events)
             .kv(kv)
+            .kv_signing_key(signing.clone())
             .driver(driver)
             .marshaller(Arc::new(
                 HaproxyMarshaller::new().with_options(settings.gateways.haproxy_options()),
@@ -620,7 +635,7 @@ impl ServeConfig {
                 .clone()
                 .unwrap_or_else(|| self.data_dir.join("agent"));
             private_dir(&dir)?;
-            let agent = EmbeddedAgent::new(&settings, dir)?;
+            let agent = EmbeddedAgent::new(&settings, dir, signing)?;
             builder = builder.metrics(agent.aggregator()).agent(agent);
         }
         builder.config(settings).build()

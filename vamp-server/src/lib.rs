@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod event_settings;
 pub mod ha;
+mod kv_signing;
 pub mod loops;
 pub mod ops;
 pub mod pulse;

@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     pub(crate) gateway_plan: RwLock<Vec<PlannedGateway>>,
     pub(crate) deployments: DeploymentCache,
     pub(crate) agent: Option<EmbeddedAgent>,
+    /// The key the gateway configuration and template are signed with in the KV store.
+    pub(crate) kv_signing: Option<vamp_kv::signed::SigningKey>,
     /// The workflows' executions and live logs.
     pub(crate) workflow_executions: crate::workflows::Executions,
     /// Script runs going at once across all workflows (`workflows.max-concurrent-runs` permits).
@@ -166,6 +168,7 @@ pub struct VampBuilder {
     marshaller: Option<Arc<dyn GatewayMarshaller>>,
     metrics: Option<Arc<dyn MetricsSource>>,
     agent: Option<EmbeddedAgent>,
+    kv_signing: Option<vamp_kv::signed::SigningKey>,
 }
 
 impl VampBuilder {
@@ -223,6 +226,13 @@ impl VampBuilder {
         self
     }
 
+    /// The key the gateway configuration (and a stored template) is signed with in the KV store, so agents
+    /// holding the same key apply only what this server wrote. Without it values are written unsigned.
+    pub fn kv_signing_key(mut self, key: vamp_kv::signed::SigningKey) -> Self {
+        self.kv_signing = Some(key);
+        self
+    }
+
     /// An embedded gateway agent that [`Vamp::run`] runs next to the loops.
     pub(crate) fn agent(mut self, agent: EmbeddedAgent) -> Self {
         self.agent = Some(agent);
@@ -256,6 +266,7 @@ impl VampBuilder {
             gateway_plan: RwLock::new(Vec::new()),
             deployments: DeploymentCache::default(),
             agent: self.agent,
+            kv_signing: self.kv_signing,
             workflow_executions: crate::workflows::Executions::new(
                 settings.workflows.history,
                 settings.workflows.max_log_lines,

@@ -23,6 +23,7 @@
 //! the macros honour it for the name given with `skip = "..."`, and hand-written tests call [`skip`].
 
 pub mod artifacts;
+pub mod certs;
 pub mod driver;
 pub mod events;
 pub mod kv;

@@ -20,6 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::testkit::certs::TestCerts;
+
 /// How long a server may take to answer after it is started.
 pub const START_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -62,12 +64,31 @@ pub fn exchange(port: u16, request: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// The root password of [`TestServer::etcd_secured`] and the password of the ACL user of
+/// [`TestServer::redis_with_acl`].
+pub const TEST_PASSWORD: &str = "vamp-test-password";
+
+/// The ACL user of [`TestServer::redis_with_acl`].
+pub const REDIS_TEST_USER: &str = "vamp";
+
+/// TLS and authentication of a secured etcd.
+#[derive(Debug, Clone)]
+struct EtcdSecurity {
+    metrics_port: u16,
+    certs: TestCerts,
+}
+
 /// Which server, with what it needs to start again on the same ports and data.
 #[derive(Debug, Clone)]
 enum Recipe {
-    Etcd { peer_port: u16 },
+    Etcd {
+        peer_port: u16,
+        secured: Option<EtcdSecurity>,
+    },
     Zookeeper,
-    Redis,
+    Redis {
+        acl: bool,
+    },
     Postgres,
     Dockerd,
     Podman,
@@ -120,7 +141,41 @@ impl TestServer {
     /// An etcd server (v3 API, v2 enabled) on a free client port.
     pub fn etcd() -> Result<Self, String> {
         let peer_port = free_port().map_err(|e| e.to_string())?;
-        Self::create("etcd", Recipe::Etcd { peer_port })
+        Self::create(
+            "etcd",
+            Recipe::Etcd {
+                peer_port,
+                secured: None,
+            },
+        )
+    }
+
+    /// An etcd server that takes only TLS clients presenting a certificate of its CA (`https://`, client
+    /// certificate authentication) and has authentication enabled with the user `root` (password
+    /// [`TEST_PASSWORD`]). The CA, server and client files are [`TestServer::certs`]; readiness is checked on a
+    /// plain-HTTP metrics port.
+    pub fn etcd_secured() -> Result<Self, String> {
+        let peer_port = free_port().map_err(|e| e.to_string())?;
+        let metrics_port = free_port().map_err(|e| e.to_string())?;
+        let certs = TestCerts::create(&scratch_dir("etcd-certs").map_err(|e| e.to_string())?)?;
+        Self::create(
+            "etcd",
+            Recipe::Etcd {
+                peer_port,
+                secured: Some(EtcdSecurity { metrics_port, certs }),
+            },
+        )
+    }
+
+    /// The certificates of a secured server ([`TestServer::etcd_secured`]); `None` for others.
+    pub fn certs(&self) -> Option<&TestCerts> {
+        match &self.recipe {
+            Recipe::Etcd {
+                secured: Some(secured),
+                ..
+            } => Some(&secured.certs),
+            _ => None,
+        }
     }
 
     /// A standalone ZooKeeper server on a free client port.
@@ -130,7 +185,13 @@ impl TestServer {
 
     /// A Redis server without persistence on a free port.
     pub fn redis() -> Result<Self, String> {
-        Self::create("redis", Recipe::Redis)
+        Self::create("redis", Recipe::Redis { acl: false })
+    }
+
+    /// A Redis server whose `default` user is off: only the ACL user [`REDIS_TEST_USER`] with the password
+    /// [`TEST_PASSWORD`] gets in.
+    pub fn redis_with_acl() -> Result<Self, String> {
+        Self::create("redis", Recipe::Redis { acl: true })
     }
 
     /// A PostgreSQL server (database `postgres`, user `postgres`, trust authentication on loopback) on a free
@@ -169,7 +230,50 @@ impl TestServer {
         };
         server.prepare()?;
         server.start()?;
+        server.after_first_start()?;
         Ok(server)
+    }
+
+    /// What a server needs once, after its first start: a secured etcd gets its root user and authentication.
+    fn after_first_start(&self) -> Result<(), String> {
+        let Recipe::Etcd {
+            secured: Some(secured),
+            ..
+        } = &self.recipe
+        else {
+            return Ok(());
+        };
+        let certs = &secured.certs;
+        let endpoint = format!("https://127.0.0.1:{}", self.port);
+        let etcdctl = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("etcdctl")
+                .env("ETCDCTL_API", "3")
+                .args(["--endpoints", &endpoint, "--cacert"])
+                .arg(&certs.ca)
+                .arg("--cert")
+                .arg(&certs.client_cert)
+                .arg("--key")
+                .arg(&certs.client_key)
+                .args(args)
+                .output()
+                .map_err(|e| format!("etcdctl cannot be run: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "etcdctl {} failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        };
+        etcdctl(&[
+            "user",
+            "add",
+            "root",
+            &format!("--new-user-password={TEST_PASSWORD}"),
+        ])?;
+        etcdctl(&["auth", "enable"])
     }
 
     /// The client port on 127.0.0.1.
@@ -250,6 +354,11 @@ impl TestServer {
                 );
                 std::fs::write(self.dir.join("zoo.cfg"), cfg).map_err(|e| e.to_string())
             }
+            Recipe::Redis { acl: true } => std::fs::write(
+                self.dir.join("users.acl"),
+                format!("user default off\nuser {REDIS_TEST_USER} on >{TEST_PASSWORD} ~* &* +@all\n"),
+            )
+            .map_err(|e| e.to_string()),
             Recipe::Podman => std::fs::write(
                 self.dir.join("containers.conf"),
                 "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
@@ -292,11 +401,24 @@ impl TestServer {
         let log = std::fs::File::create(self.dir.join("server.log")).map_err(|e| e.to_string())?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
         let mut cmd = match &self.recipe {
-            Recipe::Etcd { peer_port } => {
+            Recipe::Etcd { peer_port, secured } => {
                 let bin = find(&["/usr/bin/etcd", "/usr/local/bin/etcd"])
                     .ok_or_else(|| missing(self.name, "etcd"))?;
                 let mut c = Command::new(bin);
-                let client = format!("http://127.0.0.1:{}", self.port);
+                let scheme = if secured.is_some() { "https" } else { "http" };
+                let client = format!("{scheme}://127.0.0.1:{}", self.port);
+                if let Some(secured) = secured {
+                    let certs = &secured.certs;
+                    c.arg("--cert-file")
+                        .arg(&certs.server_cert)
+                        .arg("--key-file")
+                        .arg(&certs.server_key)
+                        .arg("--trusted-ca-file")
+                        .arg(&certs.ca)
+                        .args(["--client-cert-auth=true"])
+                        .arg("--listen-metrics-urls")
+                        .arg(format!("http://127.0.0.1:{}", secured.metrics_port));
+                }
                 let peer = format!("http://127.0.0.1:{peer_port}");
                 c.args(["--name", "vamp-test", "--data-dir"])
                     .arg(self.dir.join("data"))
@@ -333,10 +455,13 @@ impl TestServer {
                     .arg(self.dir.join("zoo.cfg"));
                 c
             }
-            Recipe::Redis => {
+            Recipe::Redis { acl } => {
                 let bin = find(&["/usr/bin/redis-server", "/usr/local/bin/redis-server"])
                     .ok_or_else(|| missing(self.name, "redis-server"))?;
                 let mut c = Command::new(bin);
+                if *acl {
+                    c.arg("--aclfile").arg(self.dir.join("users.acl"));
+                }
                 c.args([
                     "--bind",
                     "127.0.0.1",
@@ -406,13 +531,23 @@ impl TestServer {
     }
 
     fn answers(&self) -> bool {
-        match self.recipe {
-            Recipe::Etcd { .. } => exchange(self.port, b"GET /health HTTP/1.0\r\n\r\n")
-                .is_some_and(|r| r.contains("\"health\":\"true\"") || r.contains("\"health\": \"true\"")),
+        match &self.recipe {
+            Recipe::Etcd { secured, .. } => {
+                let port = secured.as_ref().map_or(self.port, |s| s.metrics_port);
+                exchange(port, b"GET /health HTTP/1.0\r\n\r\n")
+                    .is_some_and(|r| r.contains("\"health\":\"true\"") || r.contains("\"health\": \"true\""))
+            }
             Recipe::Zookeeper => {
                 exchange(self.port, b"srvr").is_some_and(|r| r.starts_with("Zookeeper version"))
             }
-            Recipe::Redis => exchange(self.port, b"PING\r\n").is_some_and(|r| r.starts_with("+PONG")),
+            Recipe::Redis { acl: false } => {
+                exchange(self.port, b"PING\r\n").is_some_and(|r| r.starts_with("+PONG"))
+            }
+            Recipe::Redis { acl: true } => exchange(
+                self.port,
+                format!("AUTH {REDIS_TEST_USER} {TEST_PASSWORD}\r\nPING\r\n").as_bytes(),
+            )
+            .is_some_and(|r| r.contains("+PONG")),
             Recipe::Postgres => postgres_bin("pg_isready").is_some_and(|bin| {
                 Command::new(bin)
                     .args([
@@ -537,6 +672,9 @@ impl Drop for TestServer {
         self.stop();
         if self.docker_api() {
             unmount_under(&self.dir);
+        }
+        if let Some(certs) = self.certs().and_then(|c| c.ca.parent()) {
+            let _ = std::fs::remove_dir_all(certs);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

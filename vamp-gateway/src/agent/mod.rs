@@ -9,6 +9,7 @@
 //! - [`stale`]: finding and stopping a previous HAProxy of the agent's directory.
 //! - [`work_dir`]: keeping the agent's work directory private.
 //! - [`runtime_api`]: the HAProxy admin socket client.
+//! - [`signature`]: which values the agent accepts (signed with the shared key, unless explicitly opted out).
 //! - [`run`]: the whole agent (logs, HTTP endpoint, apply loop) as one future; the binary calls it.
 //! - [`http`]: the agent's health, Prometheus and metrics-window endpoints.
 //! - [`metrics_client`]: the server's `MetricsSource` over agents' endpoints.
@@ -23,5 +24,6 @@ pub mod run;
 pub mod runtime_api;
 pub mod spawner;
 pub mod stale;
+pub mod signature;
 pub mod watch;
 pub mod work_dir;

@@ -16,6 +16,11 @@
 //! | `--logstash <host:port>` | `VAMP_LOGSTASH` | none (no forwarding) |
 //! | `--elasticsearch <url>` | `VAMP_ELASTICSEARCH_URL` | none (no forwarding) |
 //! | `--namespace <ns>` | `VAMP_NAMESPACE` | none (indices `vamp-vga-YYYY-MM-dd`; with it `vamp-vga-<ns>-YYYY-MM-dd`) |
+//! | `--signing-key <file>` | `VAMP_KV_SIGNING_KEY_FILE` | none: the agent refuses to start without it |
+//! | `--insecure-unsigned` | `VAMP_INSECURE_UNSIGNED=true` | off: values without a valid signature are refused |
+//!
+//! The agent applies only values the server signed with the shared key ([`vamp_kv::signed`]); without a key file
+//! it does not start unless `--insecure-unsigned` says unsigned values are to be applied.
 //!
 //! The original agent's variables are accepted: `VAMP_KEY_VALUE_STORE_TYPE` (`etcd`, `zookeeper`, `consul`,
 //! `redis`, `memory`) with `VAMP_KEY_VALUE_STORE_CONNECTION` (`http://etcd:2379[,http://…]`, ZooKeeper
@@ -24,10 +29,12 @@
 //! the original server wrote etcd values one level below the configuration key, this one writes them on it.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use vamp_core::kv::{haproxy_configuration_key, Key};
 use vamp_core::{Error, Result};
+use vamp_kv::signed::SigningKey;
 
 use crate::agent::process::ProcessOptions;
 use crate::logs::receiver::{parse_sources, DEFAULT_UDP_SOURCES};
@@ -54,6 +61,13 @@ pub struct AgentOptions {
     pub elasticsearch: Option<String>,
     /// The namespace in the Elasticsearch index names.
     pub namespace: Option<String>,
+    /// The file holding the key values are signed with (the server's `kv-signing-key`).
+    pub signing_key_file: Option<PathBuf>,
+    /// Apply values without a valid signature. Off: an agent without a key refuses to start.
+    pub insecure_unsigned: bool,
+    /// The signing key itself, for an agent embedded next to the server; wins over `signing_key_file`.
+    #[serde(skip)]
+    pub signing_key: Option<SigningKey>,
 }
 
 impl Default for AgentOptions {
@@ -69,6 +83,9 @@ impl Default for AgentOptions {
             logstash: None,
             elasticsearch: None,
             namespace: None,
+            signing_key_file: None,
+            insecure_unsigned: false,
+            signing_key: None,
         }
     }
 }
@@ -106,6 +123,18 @@ impl AgentOptions {
         options.logstash = env("VAMP_LOGSTASH");
         options.elasticsearch = env("VAMP_ELASTICSEARCH_URL");
         options.namespace = env("VAMP_NAMESPACE");
+        options.signing_key_file = env("VAMP_KV_SIGNING_KEY_FILE").map(PathBuf::from);
+        if let Some(flag) = env("VAMP_INSECURE_UNSIGNED") {
+            options.insecure_unsigned = match flag.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" | "on" => true,
+                "false" | "no" | "0" | "off" => false,
+                other => {
+                    return Err(Error::invalid(format!(
+                        "VAMP_INSECURE_UNSIGNED '{other}' is not true or false."
+                    )))
+                }
+            };
+        }
         let process = &mut options.process;
         if let Some(dir) = env("VAMP_GATEWAY_AGENT_DIR") {
             process.dir = dir.into();
@@ -129,6 +158,10 @@ impl AgentOptions {
                 Some((name, value)) => (name.to_string(), Some(value.to_string())),
                 None => (flag.clone(), None),
             };
+            if name == "--insecure-unsigned" && inline.is_none() {
+                options.insecure_unsigned = true;
+                continue;
+            }
             let mut value = || {
                 inline.clone().or_else(|| args.next()).ok_or_else(|| {
                     Error::invalid(format!(
@@ -151,11 +184,12 @@ impl AgentOptions {
                 "--logstash" => options.logstash = Some(value()?),
                 "--elasticsearch" => options.elasticsearch = Some(value()?),
                 "--namespace" => options.namespace = Some(value()?),
+                "--signing-key" => options.signing_key_file = Some(value()?.into()),
                 other => {
                     return Err(Error::invalid(format!(
                     "Unknown flag '{other}'; the agent takes --kv, --key, --dir, --haproxy, --log-target, \
-                         --log-sources, --stats-bind, --gateway-bind, --vhost-bind, --http, --logstash, --elasticsearch and \
-                         --namespace."
+                         --log-sources, --stats-bind, --gateway-bind, --vhost-bind, --http, --logstash, --elasticsearch, \
+                         --namespace, --signing-key and --insecure-unsigned."
                 )))
                 }
             }
@@ -167,6 +201,16 @@ impl AgentOptions {
     /// The configuration key, checked.
     pub fn key(&self) -> Result<Key> {
         configuration_key(&self.key)
+    }
+
+    /// How values are checked ([`SignatureCheck::from_options`]): fails with `Invalid` when no key is
+    /// configured and unsigned values are not explicitly accepted.
+    pub fn signature_check(&self) -> Result<crate::agent::signature::SignatureCheck> {
+        crate::agent::signature::SignatureCheck::from_options(
+            self.signing_key.as_ref(),
+            self.signing_key_file.as_deref(),
+            self.insecure_unsigned,
+        )
     }
 }
 
@@ -328,6 +372,24 @@ mod tests {
         assert_eq!(o.log_sources, vec![IpAddr::from([10, 0, 0, 5])]);
         let e = options(&[], &[("VAMP_LOG_SOURCES", "10.0.0.6,evil")]).unwrap_err();
         assert!(e.message().contains("'evil'"), "{e}");
+    }
+
+    #[test]
+    fn the_signing_key_comes_from_a_flag_or_the_environment_and_opting_out_is_explicit() {
+        let o = options(&[], &[]).unwrap();
+        assert!(o.signing_key_file.is_none() && !o.insecure_unsigned);
+        assert!(o.signature_check().is_err());
+        let o = options(&["--signing-key", "/k"], &[("VAMP_KV_SIGNING_KEY_FILE", "/e")]).unwrap();
+        assert_eq!(o.signing_key_file.as_deref(), Some(std::path::Path::new("/k")));
+        let o = options(&[], &[("VAMP_KV_SIGNING_KEY_FILE", "/e")]).unwrap();
+        assert_eq!(o.signing_key_file.as_deref(), Some(std::path::Path::new("/e")));
+        assert!(options(&["--insecure-unsigned"], &[]).unwrap().insecure_unsigned);
+        assert!(
+            options(&[], &[("VAMP_INSECURE_UNSIGNED", "true")])
+                .unwrap()
+                .insecure_unsigned
+        );
+        assert!(options(&[], &[("VAMP_INSECURE_UNSIGNED", "maybe")]).is_err());
     }
 
     #[test]

@@ -56,7 +56,8 @@ fn health_of(status: &AgentStatus) -> AgentHealth {
 /// ([`work_dir::prepare`]) and stops a previous HAProxy of it ([`stale::stop_previous`]) first, then binds the
 /// log target (by default the owner-only socket `<dir>/log.sock`; a UDP target reads only `log_sources`, and a
 /// port 0 one is replaced by the port it got, so HAProxy logs where the agent listens) and the HTTP endpoint:
-/// fails with `Invalid` for options that can never work and `Unavailable` when an address is taken.
+/// fails with `Invalid` for options that can never work (among them: no signing key and no
+/// `insecure_unsigned`) and `Unavailable` when an address is taken.
 pub async fn run(options: AgentOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
     let aggregator = Arc::new(Aggregator::new(AggregatorOptions::default()));
     run_agent(options, None, aggregator, status_channel().0, shutdown).await
@@ -95,6 +96,13 @@ async fn run_agent(
 ) -> Result<()> {
     let names = Names::new();
     let key = options.key()?;
+    let check = options.signature_check()?;
+    if check == crate::agent::signature::SignatureCheck::AcceptUnsigned {
+        tracing::warn!(
+            "--insecure-unsigned: configurations are applied without checking their signature; whoever can \
+             write the key runs what HAProxy runs"
+        );
+    }
     options.process.dir = std::path::absolute(&options.process.dir).map_err(|e| {
         Error::invalid(format!(
             "The work directory '{}' cannot be made absolute: {e}.",
@@ -127,7 +135,7 @@ async fn run_agent(
     tracing::info!(
         http = %options.http_bind,
         logs = %options.process.log_target,
-        kv = %options.kv_url,
+        kv = %vamp_kv::url::redacted(&options.kv_url),
         key = %options.key,
         "vamp-gateway-agent starting"
     );
@@ -155,7 +163,7 @@ async fn run_agent(
     applier.on_applied(move |envelope| names.update(envelope));
     let outcome = match store {
         Some(store) => {
-            watch_and_apply(store, &key, &mut applier, &status_tx, shutdown).await;
+            watch_and_apply(store, &key, &check, &mut applier, &status_tx, shutdown).await;
             applier.shutdown().await;
             Ok(())
         }

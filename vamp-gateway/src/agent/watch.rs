@@ -1,9 +1,9 @@
 //! The agent's main loop: watch the configuration key, apply the latest value, survive store outages.
 //!
 //! The store is opened by URL and watched; every value the watch delivers is applied through the
-//! [`Applier`], values that arrived while one was applied are skipped in favour of the latest. A value HAProxy
-//! (or the envelope parser) refuses is logged and recorded in the status, and the running configuration keeps
-//! serving. While the store is unreachable HAProxy keeps serving the last good configuration; the store is
+//! [`Applier`], values that arrived while one was applied are skipped in favour of the latest. A value without a
+//! valid signature ([`SignatureCheck`]) is never applied, nor one HAProxy (or the envelope parser) refuses: it is
+//! logged and recorded in the status, and the running configuration keeps serving. While the store is unreachable HAProxy keeps serving the last good configuration; the store is
 //! reconnected with a capped exponential backoff, and the watch delivers the current value when it returns.
 //! The state is published as an [`AgentStatus`] on a `tokio::sync::watch` channel, for the health endpoint.
 
@@ -21,6 +21,7 @@ use vamp_kv::reconnect::Backoff;
 
 use crate::agent::apply::Applier;
 use crate::agent::options::AgentOptions;
+use crate::agent::signature::SignatureCheck;
 
 /// How often HAProxy's master is checked (and restarted when it died) and pending server deletions retried.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(1);
@@ -52,7 +53,8 @@ pub fn status_channel() -> (watch::Sender<AgentStatus>, watch::Receiver<AgentSta
 
 /// Runs the agent until `shutdown` completes: connects to the store `options.kv_url` names (retrying with
 /// backoff while it is unreachable), watches `options.key`, applies every value to the HAProxy it starts, and
-/// stops HAProxy before returning. Fails only for options that can never work (an invalid URL or key).
+/// stops HAProxy before returning. Fails only for options that can never work (an invalid URL or key, no
+/// signing key without `insecure_unsigned`).
 pub async fn run_apply_loop(
     options: AgentOptions,
     status: watch::Sender<AgentStatus>,
@@ -70,6 +72,7 @@ pub async fn run_apply_loop_with(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let key = options.key()?;
+    let check = options.signature_check()?;
     vamp_kv::url::KvUrl::parse(&options.kv_url)?;
     let shutdown = shutdown.fuse();
     tokio::pin!(shutdown);
@@ -97,16 +100,18 @@ pub async fn run_apply_loop_with(
             }
         }
     };
-    watch_and_apply(store, &key, &mut applier, &status, shutdown).await;
+    watch_and_apply(store, &key, &check, &mut applier, &status, shutdown).await;
     applier.shutdown().await;
     Ok(())
 }
 
-/// Watches `key` in `store` and applies its values with `applier` until `shutdown` completes; HAProxy is left
-/// running (the caller owns the applier). A watch that ends is started again after a backoff delay.
+/// Watches `key` in `store` and applies its values that pass `check` with `applier` until `shutdown` completes;
+/// HAProxy is left running (the caller owns the applier). A watch that ends is started again after a backoff
+/// delay.
 pub async fn watch_and_apply(
     store: Arc<dyn KeyValueStore>,
     key: &Key,
+    check: &SignatureCheck,
     applier: &mut Applier,
     status: &watch::Sender<AgentStatus>,
     shutdown: impl Future<Output = ()>,
@@ -147,7 +152,7 @@ pub async fn watch_and_apply(
                             }
                         }
                         status.send_modify(|s| s.store_reachable = true);
-                        apply_value(applier, key, latest, status).await;
+                        apply_value(applier, key, check, latest, status).await;
                     }
                 }
             }
@@ -163,12 +168,26 @@ pub async fn watch_and_apply(
 async fn apply_value(
     applier: &mut Applier,
     key: &Key,
+    check: &SignatureCheck,
     value: Versioned,
     status: &watch::Sender<AgentStatus>,
 ) {
     let Some(bytes) = value.value else {
         tracing::warn!(%key, "the configuration key holds no value; HAProxy keeps the running configuration");
         return;
+    };
+    let bytes = match check.open(key, &bytes) {
+        Ok(inner) => inner.to_vec(),
+        Err(e) => {
+            let message = format!(
+                "The configuration version {} was refused: {} HAProxy keeps the running configuration.",
+                value.version,
+                e.message()
+            );
+            tracing::error!(version = value.version, %key, "{message}");
+            record_error(status, &message, None);
+            return;
+        }
     };
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,

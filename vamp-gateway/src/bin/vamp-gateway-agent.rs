@@ -42,9 +42,11 @@ async fn main() -> ExitCode {
             "vamp-gateway-agent [--kv <url>] [--key <key>] [--dir <dir>] [--haproxy <path>] [--log-target <addr>]\n\
              \x20                  [--log-sources <ips>] [--stats-bind <addr>] [--gateway-bind <addr>] [--vhost-bind <addr>]\n\
              \x20                  [--http <addr>] [--logstash <host:port>] [--elasticsearch <url>] [--namespace <ns>]\n\
+             \x20                  [--signing-key <file> | --insecure-unsigned]\n\
              Environment: VAMP_KEY_VALUE_STORE_TYPE/CONNECTION/PATH (or VAMP_KV_URL), VAMP_GATEWAY_AGENT_DIR,\n\
              VAMP_HAPROXY, VAMP_LOG_TARGET, VAMP_LOG_SOURCES, VAMP_STATS_BIND, VAMP_GATEWAY_BIND, VAMP_VHOST_BIND,\n\
-             VAMP_GATEWAY_AGENT_HTTP, VAMP_LOGSTASH, VAMP_ELASTICSEARCH_URL, VAMP_NAMESPACE. See docs/gateway.md."
+             VAMP_GATEWAY_AGENT_HTTP, VAMP_LOGSTASH, VAMP_ELASTICSEARCH_URL, VAMP_NAMESPACE,\n\
+             VAMP_KV_SIGNING_KEY_FILE, VAMP_INSECURE_UNSIGNED. See docs/gateway.md and docs/kv.md."
         );
         return ExitCode::SUCCESS;
     }

@@ -20,7 +20,12 @@
 //!   at most 10 min) answers once the index above is greater than `N`, or when `wait` has passed; as in Consul,
 //!   it answers at once when the index already is greater, so a client may see answers without a change.
 //!
-//! What it does not model: ACLs and tokens, sessions and locks (`?acquire`, `?release`, `LockIndex` stays 0),
+//! - ACL tokens, when [`ConsulDouble::require_token`] set one (default-deny ACLs): every request but the leader
+//!   check needs it in `X-Consul-Token`; without it or with another token KV requests answer `403 Permission
+//!   denied`, and `GET /v1/acl/token/self` answers `403 ACL not found` (`200` with the token's `SecretID` when
+//!   it is the one).
+//!
+//! What it does not model: ACL policies (one token may do everything), sessions and locks (`?acquire`, `?release`, `LockIndex` stays 0),
 //! transactions (`/v1/txn`), datacenters (`?dc`), consistency modes (`?stale`, `?consistent`), the jitter
 //! Consul adds to `wait`, tombstone reaping, a cluster (one node, always leader), and HTTP/2 or TLS.
 //!
@@ -146,6 +151,7 @@ impl Table {
 struct State {
     table: Mutex<Table>,
     changes: tokio::sync::watch::Sender<u64>,
+    token: Mutex<Option<String>>,
 }
 
 impl State {
@@ -177,6 +183,7 @@ impl ConsulDouble {
             state: Arc::new(State {
                 table: Mutex::new(Table::default()),
                 changes,
+                token: Mutex::new(None),
             }),
             running: None,
         };
@@ -221,6 +228,15 @@ impl ConsulDouble {
             let _ = running.shutdown.send(());
             let _ = running.thread.join();
         }
+    }
+
+    /// From now on, requests need `token` (see the module documentation).
+    pub fn require_token(&self, token: &str) {
+        *self
+            .state
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.to_string());
     }
 
     /// Whether it serves now.
@@ -427,6 +443,25 @@ async fn handle(state: &State, request: Request<Incoming>) -> Answer {
     };
     if path == "/v1/status/leader" && request.method() == Method::GET {
         return answer(StatusCode::OK, None, "\"127.0.0.1:8300\"");
+    }
+    let required = state
+        .token
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let presented = request
+        .headers()
+        .get("x-consul-token")
+        .and_then(|v| v.to_str().ok());
+    let allowed = required.as_deref().is_none_or(|t| presented == Some(t));
+    if path == "/v1/acl/token/self" && request.method() == Method::GET {
+        return match (allowed, presented) {
+            (true, Some(token)) => answer(StatusCode::OK, None, format!("{{\"SecretID\":\"{token}\"}}")),
+            _ => answer(StatusCode::FORBIDDEN, None, "ACL not found"),
+        };
+    }
+    if !allowed {
+        return answer(StatusCode::FORBIDDEN, None, "Permission denied");
     }
     let Some(raw_key) = path.strip_prefix("/v1/kv/") else {
         return answer(StatusCode::NOT_FOUND, None, "");

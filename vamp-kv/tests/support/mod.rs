@@ -50,9 +50,11 @@ impl Shared {
         }
         state.1 += 1;
         let address = state.0.as_ref().map(TestServer::address).unwrap_or_default();
+        let certs = state.0.as_ref().and_then(TestServer::certs).cloned();
         Lease {
             shared: self,
             address,
+            certs,
         }
     }
 }
@@ -61,12 +63,18 @@ impl Shared {
 pub struct Lease {
     shared: &'static Shared,
     address: String,
+    certs: Option<vamp_core::testkit::certs::TestCerts>,
 }
 
 impl Lease {
     /// `127.0.0.1:<port>`.
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// The server's certificates, for a server reached over TLS.
+    pub fn certs(&self) -> Option<&vamp_core::testkit::certs::TestCerts> {
+        self.certs.as_ref()
     }
 }
 

@@ -102,6 +102,7 @@ async fn marshaller(vamp: &Vamp) -> Result<Option<HaproxyMarshaller>> {
     let key = gateway_template_key(vamp.namespace(), &info.kind, &info.version)?;
     match vamp.inner.kv.get(&key).await?.and_then(|v| v.value) {
         Some(bytes) if !bytes.is_empty() => {
+            let bytes = vamp.unseal(&key, bytes)?;
             let text = String::from_utf8_lossy(&bytes);
             let options = vamp.settings().gateways.haproxy_options();
             Ok(Some(
@@ -159,10 +160,14 @@ async fn pass(vamp: &Vamp, state: &mut State) -> Result<bool> {
             .get(&key)
             .await?
             .and_then(|v| v.value)
+            .and_then(|b| vamp.unseal(&key, b).ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned());
     }
     if state.written.as_deref() != Some(rendered.as_str()) {
-        vamp.inner.kv.set(&key, rendered.as_bytes().to_vec()).await?;
+        vamp.inner
+            .kv
+            .set(&key, vamp.seal(&key, rendered.as_bytes()))
+            .await?;
         tracing::info!(gateways = deployable.len(), %key, "gateway configuration written");
         state.written = Some(rendered);
     }

@@ -17,7 +17,10 @@ impl Vamp {
     pub async fn gateway_configuration(&self, kind: &str, version: &str) -> Result<Option<String>> {
         let key = gateway_configuration_key(self.namespace(), kind, version)?;
         match self.inner.kv.get(&key).await? {
-            Some(v) => v.value.map(|b| text(b, "gateway configuration")).transpose(),
+            Some(v) => v
+                .value
+                .map(|b| text(self.unseal(&key, b)?, "gateway configuration"))
+                .transpose(),
             None => Ok(None),
         }
     }
@@ -28,7 +31,7 @@ impl Vamp {
         let key = gateway_template_key(self.namespace(), kind, version)?;
         if let Some(v) = self.inner.kv.get(&key).await? {
             if let Some(bytes) = v.value.filter(|b| !b.is_empty()) {
-                return Ok(Some(text(bytes, "gateway template")?));
+                return Ok(Some(text(self.unseal(&key, bytes)?, "gateway template")?));
             }
         }
         let info = self.inner.marshaller.info();
@@ -49,7 +52,10 @@ impl Vamp {
         tokio::task::spawn_blocking(move || check_template(&owned, &haproxy))
             .await
             .map_err(|e| Error::backend(format!("The template check did not finish: {e}")))??;
-        self.inner.kv.set(&key, template.as_bytes().to_vec()).await?;
+        self.inner
+            .kv
+            .set(&key, self.seal(&key, template.as_bytes()))
+            .await?;
         self.wake_gateways();
         Ok(())
     }
