@@ -1,7 +1,7 @@
 //! The `vamp-gateway-agent` binary end to end: a real etcd holds the marshaller's configuration, the agent
 //! applies it to the real HAProxy it starts, traffic flows through the gateway to loopback backends, HAProxy's
 //! access logs come back as metrics on the agent's endpoints, a weight change is applied without a reload, and
-//! SIGTERM stops the agent and HAProxy with it.
+//! SIGTERM stops the agent and HAProxy with it; an agent killed with SIGKILL takes its HAProxy with it too.
 
 mod support;
 
@@ -186,5 +186,83 @@ fn the_agent_refuses_to_start_without_a_signing_key_unless_told_to_accept_unsign
     assert!(
         stderr.contains("--signing-key") && stderr.contains("--insecure-unsigned"),
         "the refusal does not say what to do: {stderr}"
+    );
+}
+
+/// Whether `pid` runs (exists and is no zombie).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| !matches!(state, "Z" | "X" | "x"))
+    })
+}
+
+/// The running HAProxy processes whose command line mentions `dir`.
+fn haproxy_of(dir: &Path) -> Vec<u32> {
+    let needle = dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "haproxy")
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+                && running(*pid)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_dies_with_an_agent_killed_with_sigkill() {
+    let etcd = TestServer::etcd().expect("etcd must start: install etcd-server (bash .ci/test does)");
+    let kv_url = format!("etcd://{}", etcd.address());
+    let store: Arc<dyn KeyValueStore> = vamp_kv::url::connect(&kv_url).await.unwrap();
+    let key = haproxy_configuration_key("default", "2.6").unwrap();
+    let (v1, v2) = (Backend::http("v1"), Backend::http("v2"));
+    let gateway_port = free_port().unwrap();
+    let config = HaproxyMarshaller::new()
+        .render(&shop(gateway_port, &v1, 100, &v2, 0))
+        .unwrap();
+    let dir = TempDir::new("agent-sigkill");
+    let key_file = dir.0.join("kv-signing.key");
+    let (signing, _) = SigningKey::load_or_generate(&key_file).unwrap();
+    store
+        .set(&key, signing.sign(&key, config.as_bytes()))
+        .await
+        .unwrap();
+    let (http, stats) = (free_port().unwrap(), free_port().unwrap());
+    let child = Command::new(env!("CARGO_BIN_EXE_vamp-gateway-agent"))
+        .args(["--kv", &kv_url, "--key", key.as_str()])
+        .args(["--dir", &dir.0.display().to_string()])
+        .args(["--signing-key", &key_file.display().to_string()])
+        .args(["--haproxy", &haproxy_binary().display().to_string()])
+        .args(["--http", &format!("127.0.0.1:{http}")])
+        .args(["--stats-bind", &format!("127.0.0.1:{stats}")])
+        .args(["--gateway-bind", "127.0.0.1", "--vhost-bind", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the agent binary starts");
+    let mut agent = Agent(child);
+    assert!(
+        wait_until(DEADLINE, || try_get(gateway_port, "/", &[])
+            .is_ok_and(|r| r.backend() == "v1")),
+        "the gateway never served"
+    );
+    let haproxy = haproxy_of(&dir.0);
+    assert!(!haproxy.is_empty(), "the agent runs no HAProxy of its directory");
+
+    agent.0.kill().unwrap();
+    let _ = agent.0.wait();
+    assert!(
+        wait_until(DEADLINE, || haproxy.iter().all(|pid| !running(*pid))),
+        "HAProxy outlived the killed agent: {:?}",
+        haproxy_of(&dir.0)
+    );
+    assert!(
+        wait_until(DEADLINE, || try_get(gateway_port, "/", &[]).is_err()),
+        "the gateway port still answers"
     );
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use vamp_core::testkit::servers::wait_until;
 
-use crate::support::{free_port, TempDir};
+use crate::support::{free_range, TempDir};
 
 /// The admin token every test server gets.
 pub const TOKEN: &str = "dataplane-security-test-token";
@@ -239,6 +239,11 @@ impl Drop for Backend {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// A loopback port nothing listens on, below the ephemeral range (so no client connection takes it meanwhile).
+pub fn free_port() -> u16 {
+    free_range(1)
 }
 
 /// Whether `pid` runs (exists and is no zombie).

@@ -17,8 +17,7 @@ use std::time::Duration;
 
 use vamp_core::testkit::servers::wait_until;
 
-use crate::dataplane::{get, wait_for_traffic, Backend, DataDir, Serve, ServeOptions};
-use crate::support::free_port;
+use crate::dataplane::{free_port, get, wait_for_traffic, Backend, DataDir, Serve, ServeOptions};
 
 const FORGED: usize = 2_000;
 

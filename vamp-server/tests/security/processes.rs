@@ -14,9 +14,8 @@ use std::time::Duration;
 use vamp_core::testkit::servers::wait_until;
 
 use crate::dataplane::{
-    get, haproxy_of, is_running, wait_for_traffic, Backend, DataDir, Serve, ServeOptions,
+    free_port, get, haproxy_of, is_running, wait_for_traffic, Backend, DataDir, Serve, ServeOptions,
 };
-use crate::support::free_port;
 
 #[test]
 fn a_server_killed_with_sigkill_leaves_no_haproxy_holding_the_gateway_ports() {
@@ -35,13 +34,14 @@ fn a_server_killed_with_sigkill_leaves_no_haproxy_holding_the_gateway_ports() {
 
     serve.kill();
 
-    let gone = wait_until(Duration::from_secs(10), || haproxy_of(&agent_dir).is_empty());
+    let gone = wait_until(Duration::from_secs(10), || {
+        haproxy_of(&agent_dir).is_empty() && running.iter().all(|pid| !is_running(*pid))
+    });
     assert!(
         gone,
-        "HAProxy outlived the killed server: {:?} still run",
-        haproxy_of(&agent_dir)
+        "HAProxy outlived the killed server: {:?} of {running:?} still run",
+        running.iter().filter(|pid| is_running(**pid)).collect::<Vec<_>>()
     );
-    assert!(running.iter().all(|pid| !is_running(*pid)));
     assert!(
         wait_until(Duration::from_secs(5), || get(gateway).is_none()),
         "the gateway port still answers after the server died"
@@ -97,7 +97,9 @@ fn a_stale_haproxy_of_the_directory_is_stopped_before_the_new_one_serves() {
         stale.id()
     );
     assert!(
-        stale_pids.iter().all(|pid| !is_running(*pid)),
+        wait_until(Duration::from_secs(10), || stale_pids
+            .iter()
+            .all(|pid| !is_running(*pid))),
         "stale workers left: {stale_pids:?}"
     );
     assert!(
