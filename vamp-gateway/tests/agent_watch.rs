@@ -126,7 +126,7 @@ async fn values_written_to_the_store_are_applied_and_bad_ones_refused() {
         let s = wait_status(&mut status, &format!("the {what} value refused"), |s| {
             s.last_error
                 .as_deref()
-                .is_some_and(|e| e.contains(&refused.to_string()))
+                .is_some_and(|e| e.contains(&format!("version {refused} was refused")))
         })
         .await;
         assert!(s.last_error.as_deref().unwrap().contains(why), "{what}: {s:?}");

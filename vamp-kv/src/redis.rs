@@ -139,8 +139,8 @@ impl RedisStore {
     }
 
     /// [`RedisStore::connect`] logged in as `access`'s ACL user (`AUTH user password`; the `default` user when
-    /// only a password is given), on every connection. Wrong credentials fail the connection: `Backend` saying
-    /// the server refused them. Fails with `Invalid` when the password file cannot be read.
+    /// only a password is given), on every connection, and checked with a `PING`. Wrong or missing credentials
+    /// fail here: `Backend` saying the server refused them (`WRONGPASS`, `NOAUTH`). Fails with `Invalid` when the password file cannot be read.
     pub async fn connect_with(url: &str, access: &Access) -> Result<Self> {
         let address = redacted(url);
         let mut info = url.into_connection_info().map_err(|e| {
@@ -174,6 +174,10 @@ impl RedisStore {
             ))
         })?
         .map_err(|e| redis_error(&address, "connecting", e))?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection.clone())
+            .await
+            .map_err(|e| redis_error(&address, "checking the connection (PING)", e))?;
         let (close, closed) = close_signal();
         Ok(RedisStore {
             client,
