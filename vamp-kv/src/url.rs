@@ -312,18 +312,10 @@ fn listed() -> String {
         .join(", ")
 }
 
-/// `url` with any credentials replaced by `***`, for messages and logs.
+/// `url` with its password and credential parameters replaced by `***`, for messages and logs
+/// ([`vamp_core::redact::url`]).
 pub fn redacted(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, rest)), Some(_)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            match authority.rsplit_once('@') {
-                Some((_, hosts)) => format!("{scheme}://***@{hosts}{path}"),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    vamp_core::redact::url(url)
 }
 
 fn single(mut hosts: Vec<String>) -> std::result::Result<String, String> {
