@@ -69,14 +69,23 @@ mod tests {
 
     #[test]
     fn passwords_and_credential_parameters_are_masked() {
-        assert_eq!(url("postgres://vamp:s3cret@db:5432/vamp"), "postgres://vamp:***@db:5432/vamp");
-        assert_eq!(url("redis://:pw@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");
+        assert_eq!(
+            url("postgres://vamp:s3cret@db:5432/vamp"),
+            "postgres://vamp:***@db:5432/vamp"
+        );
+        assert_eq!(
+            url("redis://:pw@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
         assert_eq!(url("etcd://user@h:2379"), "etcd://user@h:2379");
         assert_eq!(
             url("consul://h:8500?token=abc&dc=x#f"),
             "consul://h:8500?token=***&dc=x#f"
         );
-        assert_eq!(url("sqlite://./vamp-data/vamp.db"), "sqlite://./vamp-data/vamp.db");
+        assert_eq!(
+            url("sqlite://./vamp-data/vamp.db"),
+            "sqlite://./vamp-data/vamp.db"
+        );
         assert_eq!(
             url("cannot connect to postgres://a:b@h/db: refused"),
             "cannot connect to postgres://a:***@h/db: refused"

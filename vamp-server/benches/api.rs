@@ -87,9 +87,14 @@ async fn http_rows(name: &str, vamp: Vamp) -> Vec<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_on(vamp, ApiOptions::insecure_open(), listener, async move {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(serve_on(
+        vamp,
+        ApiOptions::insecure_open(),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     let url = format!("http://127.0.0.1:{port}/api/v1/breeds/sava:1.0");
     let client = reqwest::Client::new();
     let created = client

@@ -185,14 +185,23 @@ mod tests {
     #[test]
     fn the_embedded_agent_logs_to_its_socket_and_checks_its_sources() {
         let settings = ServerSettings::default();
-        let agent = EmbeddedAgent::new(&settings, PathBuf::from("/d/agent"), SigningKey::generate().unwrap()).unwrap();
+        let agent = EmbeddedAgent::new(
+            &settings,
+            PathBuf::from("/d/agent"),
+            SigningKey::generate().unwrap(),
+        )
+        .unwrap();
         assert_eq!(agent.options.process.effective_log_target(), "/d/agent/log.sock");
         assert_eq!(agent.options.log_sources.len(), 2);
         let mut settings = ServerSettings::default();
         settings.agent.log_sources = vec!["127.0.0.1".into(), "gateway-host".into()];
-        let e = EmbeddedAgent::new(&settings, PathBuf::from("/d/agent"), SigningKey::generate().unwrap())
-            .err()
-            .unwrap();
+        let e = EmbeddedAgent::new(
+            &settings,
+            PathBuf::from("/d/agent"),
+            SigningKey::generate().unwrap(),
+        )
+        .err()
+        .unwrap();
         assert!(
             e.message().contains("agent.log-sources") && e.message().contains("'gateway-host'"),
             "{e}"

@@ -298,9 +298,7 @@ pub const SETTINGS: &[Setting] = &[
 
 /// The documentation's table of [`SETTINGS`] (docs/server.md holds it verbatim; a test keeps the two equal).
 pub fn settings_table() -> String {
-    let mut out = String::from(
-        "| file key | environment | flag | default | what |\n|---|---|---|---|---|\n",
-    );
+    let mut out = String::from("| file key | environment | flag | default | what |\n|---|---|---|---|---|\n");
     for s in SETTINGS {
         let flag = match s.kind {
             SettingType::List => format!("`--{}` (repeatable; env: comma-separated)", s.flag),
@@ -680,10 +678,7 @@ impl ServeConfig {
                 token_file = Some((path, created));
             }
         }
-        Ok(ApiCredentials {
-            security,
-            token_file,
-        })
+        Ok(ApiCredentials { security, token_file })
     }
 }
 

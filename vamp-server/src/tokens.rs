@@ -68,7 +68,9 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     })?;
     file.write_all(contents)
         .and_then(|()| file.sync_all())
-        .map_err(|e| Error::backend(format!("The file {} cannot be written: {e}", path.display())).with_source(e))
+        .map_err(|e| {
+            Error::backend(format!("The file {} cannot be written: {e}", path.display())).with_source(e)
+        })
 }
 
 /// Creates `dir` (and its parents) if missing, and makes it owner-only (0700): what the server keeps there —
@@ -153,7 +155,10 @@ mod tests {
         std::fs::write(&file, "# admins\n\n  one  \ntwo\n").unwrap();
         assert_eq!(read_token_file(&file).unwrap(), vec!["one", "two"]);
         std::fs::write(&file, "# nothing\n").unwrap();
-        assert!(read_token_file(&file).unwrap_err().message().contains("holds no token"));
+        assert!(read_token_file(&file)
+            .unwrap_err()
+            .message()
+            .contains("holds no token"));
         assert!(read_token_file(&dir.join("missing"))
             .unwrap_err()
             .message()

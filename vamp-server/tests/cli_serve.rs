@@ -51,8 +51,7 @@ impl Server {
         let request = format!(
             "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
         );
-        if s.write_all(request.as_bytes()).is_err()
-        {
+        if s.write_all(request.as_bytes()).is_err() {
             return false;
         }
         let mut answer = String::new();

@@ -217,10 +217,22 @@ mod tests {
     #[test]
     fn loopback_answers_addresses_and_localhost_only() {
         let g = guard("127.0.0.1:8080", &[], &[]);
-        for ok in ["127.0.0.1:8080", "localhost:8080", "LOCALHOST", "[::1]:8080", "10.1.2.3", "a.localhost:1"] {
+        for ok in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LOCALHOST",
+            "[::1]:8080",
+            "10.1.2.3",
+            "a.localhost:1",
+        ] {
             assert!(g.host_allowed(ok), "{ok}");
         }
-        for refused in ["evil.example:8080", "evil.example", "127.0.0.1.nip.io:8080", "localhost.evil.com"] {
+        for refused in [
+            "evil.example:8080",
+            "evil.example",
+            "127.0.0.1.nip.io:8080",
+            "localhost.evil.com",
+        ] {
             assert!(!g.host_allowed(refused), "{refused}");
         }
     }
@@ -250,10 +262,21 @@ mod tests {
 
     #[test]
     fn document_types() {
-        for ok in ["application/json", "application/json; charset=utf-8", "application/x-yaml", "text/yaml", "application/vnd.x+json"] {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/x-yaml",
+            "text/yaml",
+            "application/vnd.x+json",
+        ] {
             assert!(is_document_type(ok), "{ok}");
         }
-        for refused in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""] {
+        for refused in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "",
+        ] {
             assert!(!is_document_type(refused), "{refused}");
         }
     }

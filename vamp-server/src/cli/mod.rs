@@ -154,7 +154,8 @@ fn client_token(
     if let Some(token) = nonempty(opt(sub, "token").cloned()).or_else(|| nonempty(env("VAMP_TOKEN"))) {
         return Ok(Some(token));
     }
-    if let Some(file) = nonempty(opt(sub, "token-file").cloned()).or_else(|| nonempty(env("VAMP_TOKEN_FILE"))) {
+    if let Some(file) = nonempty(opt(sub, "token-file").cloned()).or_else(|| nonempty(env("VAMP_TOKEN_FILE")))
+    {
         let tokens = crate::tokens::read_token_file(std::path::Path::new(&file))
             .map_err(|e| CliError::usage(e.message().to_string()))?;
         return Ok(tokens.into_iter().next());
@@ -168,7 +169,8 @@ fn client_token(
     if !local {
         return Ok(None);
     }
-    let data_dir = nonempty(env("VAMP_DATA_DIR")).unwrap_or_else(|| crate::config::DEFAULT_DATA_DIR.to_string());
+    let data_dir =
+        nonempty(env("VAMP_DATA_DIR")).unwrap_or_else(|| crate::config::DEFAULT_DATA_DIR.to_string());
     let file = PathBuf::from(data_dir).join(crate::tokens::TOKEN_FILE);
     Ok(crate::tokens::read_token_file(&file)
         .ok()

@@ -168,7 +168,10 @@ fn announce_credentials(config: &ServeConfig, credentials: &ApiCredentials) {
         tracing::info!(file = %path.display(), created, "API admin token");
         if config.demo {
             if let Some(token) = credentials.security.admin_tokens.first() {
-                println!("vamp: demo: signed-in web UI link: {scheme}://{}/#token={token}", config.listen);
+                println!(
+                    "vamp: demo: signed-in web UI link: {scheme}://{}/#token={token}",
+                    config.listen
+                );
             }
         }
     }
@@ -181,7 +184,12 @@ fn announce_credentials(config: &ServeConfig, credentials: &ApiCredentials) {
     } else if config.api.insecure_open {
         tracing::warn!("api.insecure-open is ignored: tokens are configured");
     }
-    if std::env::args().any(|a| a == "--api-token" || a.starts_with("--api-token=") || a == "--api-read-token" || a.starts_with("--api-read-token=")) {
+    if std::env::args().any(|a| {
+        a == "--api-token"
+            || a.starts_with("--api-token=")
+            || a == "--api-read-token"
+            || a.starts_with("--api-read-token=")
+    }) {
         tracing::warn!(
             "API tokens given as flags are visible to every user of this machine (ps); use --api-token-file or \
              VAMP_API_TOKENS"

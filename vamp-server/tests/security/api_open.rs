@@ -47,14 +47,26 @@ fn a_default_server_refuses_an_unauthenticated_shell_command_and_says_where_its_
             .iter()
             .any(|l| l.contains("admin token") && l.contains(token_file.to_str().unwrap()))
     });
-    assert!(announced, "the server says where its token is: {:?}", serve.lines());
+    assert!(
+        announced,
+        "the server says where its token is: {:?}",
+        serve.lines()
+    );
     let token = std::fs::read_to_string(&token_file).unwrap().trim().to_string();
     assert_eq!(token.len(), 64);
     #[cfg(unix)]
     {
         assert_eq!(mode(&token_file), 0o600, "the token file is the owner's only");
-        assert_eq!(mode(&serve.data_dir()), 0o700, "the data directory is the owner's only");
-        assert_eq!(mode(&serve.data_dir().join("vamp.db")), 0o600, "the database is the owner's only");
+        assert_eq!(
+            mode(&serve.data_dir()),
+            0o700,
+            "the data directory is the owner's only"
+        );
+        assert_eq!(
+            mode(&serve.data_dir().join("vamp.db")),
+            0o600,
+            "the database is the owner's only"
+        );
     }
     let bearer = format!("Bearer {token}");
     let (status, body) = serve.http(
@@ -76,11 +88,14 @@ fn a_default_server_refuses_an_unauthenticated_shell_command_and_says_where_its_
 fn the_cli_on_this_machine_uses_the_created_token() {
     let serve = Serve::start(&[], &[]);
     let data_dir = serve.data_dir();
-    assert!(wait_until(Duration::from_secs(10), || data_dir.join("api-token").exists()));
+    assert!(wait_until(Duration::from_secs(10), || data_dir
+        .join("api-token")
+        .exists()));
     let url = format!("http://127.0.0.1:{}", serve.port);
     let cli = |env: &[(&str, &str)]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vamp"));
-        cmd.args(["list", "breeds", "--url", &url]).current_dir(&serve.data.0);
+        cmd.args(["list", "breeds", "--url", &url])
+            .current_dir(&serve.data.0);
         for (k, _) in std::env::vars() {
             if k.starts_with("VAMP_") {
                 cmd.env_remove(k);
@@ -89,9 +104,17 @@ fn the_cli_on_this_machine_uses_the_created_token() {
         cmd.envs(env.iter().copied()).output().unwrap()
     };
     let found = cli(&[("VAMP_DATA_DIR", data_dir.to_str().unwrap())]);
-    assert!(found.status.success(), "{}", String::from_utf8_lossy(&found.stderr));
+    assert!(
+        found.status.success(),
+        "{}",
+        String::from_utf8_lossy(&found.stderr)
+    );
     let from_cwd = cli(&[]);
-    assert!(from_cwd.status.success(), "./vamp-data/api-token from the working directory: {}", String::from_utf8_lossy(&from_cwd.stderr));
+    assert!(
+        from_cwd.status.success(),
+        "./vamp-data/api-token from the working directory: {}",
+        String::from_utf8_lossy(&from_cwd.stderr)
+    );
     let wrong = cli(&[("VAMP_TOKEN", "not-the-token")]);
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("not valid"));
@@ -105,35 +128,66 @@ fn an_open_api_still_refuses_cross_site_requests_and_dns_rebinding() {
     let simple = serve.http(
         "POST",
         "/api/v1/breeds",
-        &[("Host", &host), ("Origin", "https://evil.example"), ("Content-Type", "text/plain")],
+        &[
+            ("Host", &host),
+            ("Origin", "https://evil.example"),
+            ("Content-Type", "text/plain"),
+        ],
         breed,
     );
-    assert_eq!(simple.0, 403, "a page of another origin cannot write: {}", simple.1);
+    assert_eq!(
+        simple.0, 403,
+        "a page of another origin cannot write: {}",
+        simple.1
+    );
     let form = serve.http(
         "POST",
         "/api/v1/breeds",
-        &[("Host", &host), ("Content-Type", "application/x-www-form-urlencoded")],
+        &[
+            ("Host", &host),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
         breed,
     );
     assert_eq!(form.0, 415, "a form post is not a document: {}", form.1);
     let rebinding = serve.http(
         "POST",
         "/api/v1/breeds",
-        &[("Host", &format!("attacker.example:{}", serve.port)), ("Content-Type", "application/x-yaml")],
+        &[
+            ("Host", &format!("attacker.example:{}", serve.port)),
+            ("Content-Type", "application/x-yaml"),
+        ],
         breed,
     );
-    assert_eq!(rebinding.0, 421, "a rebound name is not this server: {}", rebinding.1);
+    assert_eq!(
+        rebinding.0, 421,
+        "a rebound name is not this server: {}",
+        rebinding.1
+    );
     let read_rebound = serve.http("GET", "/api/v1/breeds", &[("Host", "attacker.example")], "");
     assert_eq!(read_rebound.0, 421, "nor can a rebound page read");
 
     let same_origin = serve.http(
         "POST",
         "/api/v1/breeds",
-        &[("Host", &host), ("Origin", &format!("http://{host}")), ("Content-Type", "application/x-yaml")],
+        &[
+            ("Host", &host),
+            ("Origin", &format!("http://{host}")),
+            ("Content-Type", "application/x-yaml"),
+        ],
         breed,
     );
-    assert_eq!(same_origin.0, 201, "the web UI of this server may write: {}", same_origin.1);
-    let (status, body) = serve.http("GET", "/api/v1/breeds", &[("Host", &format!("localhost:{}", serve.port))], "");
+    assert_eq!(
+        same_origin.0, 201,
+        "the web UI of this server may write: {}",
+        same_origin.1
+    );
+    let (status, body) = serve.http(
+        "GET",
+        "/api/v1/breeds",
+        &[("Host", &format!("localhost:{}", serve.port))],
+        "",
+    );
     assert_eq!(status, 200);
     assert!(body.contains("evil"), "only the same-origin write landed: {body}");
     assert!(
@@ -149,7 +203,10 @@ fn an_open_api_on_a_public_address_is_refused_at_start() {
     let code = serve.wait_exit(Duration::from_secs(30));
     assert_eq!(code, Some(2), "{:?}", serve.lines());
     assert!(
-        serve.lines().iter().any(|l| l.contains("api.insecure-open") && l.contains("loopback")),
+        serve
+            .lines()
+            .iter()
+            .any(|l| l.contains("api.insecure-open") && l.contains("loopback")),
         "{:?}",
         serve.lines()
     );
@@ -179,7 +236,11 @@ fn tokens_come_from_files_and_the_environment() {
                     ("Authorization", &format!("Bearer {token}")),
                     ("Content-Type", "application/x-yaml"),
                 ],
-                if method == "POST" { "name: b\ndeployable: magneticio/sava:1.0.0\n" } else { "" },
+                if method == "POST" {
+                    "name: b\ndeployable: magneticio/sava:1.0.0\n"
+                } else {
+                    ""
+                },
             )
             .0
     };

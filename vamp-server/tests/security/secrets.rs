@@ -40,7 +40,10 @@ fn no_other_user_can_read_the_data_directory_the_database_or_its_wal() {
             checked += 1;
         }
     }
-    assert!(data.join("vamp.db-wal").exists(), "the write went through the WAL");
+    assert!(
+        data.join("vamp.db-wal").exists(),
+        "the write went through the WAL"
+    );
     assert!(checked >= 2, "the database and its WAL were checked");
 }
 
@@ -48,7 +51,10 @@ fn no_other_user_can_read_the_data_directory_the_database_or_its_wal() {
 fn a_persistence_password_is_never_printed() {
     let mut postgres = TestServer::postgres().expect("PostgreSQL must be installed (apt: postgresql)");
     postgres.start().unwrap();
-    let url = format!("postgres://postgres:hunter2-secret@127.0.0.1:{}/postgres", postgres.port());
+    let url = format!(
+        "postgres://postgres:hunter2-secret@127.0.0.1:{}/postgres",
+        postgres.port()
+    );
     let serve = Serve::start(
         &["--persistence", &url, "--log-level", "info"],
         &[("VAMP_API_TOKENS", "admin")],
@@ -79,7 +85,10 @@ fn tokens_from_files_or_the_environment_stay_out_of_ps_and_flags_are_warned_abou
 
     let flagged = Serve::start(&["--api-token", "flag-token"], &[]);
     let warned = wait_until(Duration::from_secs(10), || {
-        flagged.lines().iter().any(|l| l.contains("visible to every user"))
+        flagged
+            .lines()
+            .iter()
+            .any(|l| l.contains("visible to every user"))
     });
     assert!(warned, "{:?}", flagged.lines());
 }
