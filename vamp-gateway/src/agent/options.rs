@@ -203,7 +203,7 @@ impl AgentOptions {
         configuration_key(&self.key)
     }
 
-    /// How values are checked ([`SignatureCheck::from_options`]): fails with `Invalid` when no key is
+    /// How values are checked ([`crate::agent::signature::SignatureCheck::from_options`]): fails with `Invalid` when no key is
     /// configured and unsigned values are not explicitly accepted.
     pub fn signature_check(&self) -> Result<crate::agent::signature::SignatureCheck> {
         crate::agent::signature::SignatureCheck::from_options(

@@ -43,7 +43,7 @@ pub async fn serve(
 
 /// Serves the API on `listener` (its address wins over `options.listen`) until `shutdown` completes: TLS when
 /// `options.tls` is set, plain HTTP otherwise, each connection within `options.limits`. Connections in progress
-/// get [`DRAIN`] to finish their current request.
+/// get `DRAIN` (5 s) to finish their current request.
 pub async fn serve_on(
     vamp: Vamp,
     options: ApiOptions,

@@ -1,4 +1,4 @@
-//! `vamp serve`: the server process. Binds the API's address, builds the [`Vamp`] from the configuration,
+//! `vamp serve`: the server process. Binds the API's address, builds the [`crate::Vamp`] from the configuration,
 //! serves the REST API (on leader and standbys alike), and runs the loops while this process leads
 //! ([`LeaderElection::always`] without HA, an etcd election with it). On shutdown the loops stop first, then
 //! the election resigns (so a standby takes over at once), then the API stops.

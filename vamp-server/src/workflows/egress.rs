@@ -7,7 +7,7 @@
 //! address.
 //!
 //! The check applies to what is connected to, not to what the URL says: the client's resolver
-//! ([`GuardedResolver`]) checks every DNS answer and hands the connector only the addresses that pass, so the
+//! (`GuardedResolver`) checks every DNS answer and hands the connector only the addresses that pass, so the
 //! connection goes to a checked address; a URL naming an address (which skips the resolver) is checked before
 //! the request; every redirect is checked again (its address, or its name through the resolver) and at most
 //! [`MAX_REDIRECTS`] are followed. Proxies from the environment are not used, so no proxy resolves a name for
