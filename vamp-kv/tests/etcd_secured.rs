@@ -34,10 +34,16 @@ fn url(lease: &Lease, user: &str, query: &str) -> String {
     format!("etcd://{user}@{}?{query}", lease.address())
 }
 
+/// The password file, written once: tests run in parallel, and rewriting it under a reader that opens it at that
+/// moment would hand that reader an empty password.
 fn password_file() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("vamp-etcd-secured-{}.pw", std::process::id()));
-    std::fs::write(&path, format!("{TEST_PASSWORD}\n")).unwrap();
-    path
+    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("vamp-etcd-secured-{}.pw", std::process::id()));
+        std::fs::write(&path, format!("{TEST_PASSWORD}\n")).unwrap();
+        path
+    })
+    .clone()
 }
 
 async fn secured() -> Arc<Leased<dyn KeyValueStore>> {
