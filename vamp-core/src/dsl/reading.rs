@@ -93,6 +93,13 @@ pub fn read_node(kind: Kind, node: &Node) -> Result<Artifact, DslError> {
         Kind::Workflow => Artifact::Workflow(workflow::read_workflow(&ctx, node, "")?),
         Kind::Event => Artifact::Event(event::read_event(&ctx, node, "", Utc::now())?),
         Kind::Template => Artifact::Template(template::read_template(&ctx, node, "")?),
+        Kind::CanaryProgress => {
+            return Err(ctx.err(
+                ErrorCode::UnexpectedTypeError,
+                "",
+                "the progress of a canary is kept by the canary loop; it is not written as an artifact",
+            ))
+        }
     };
     validate::artifact(&artifact)?;
     Ok(artifact)

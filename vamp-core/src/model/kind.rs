@@ -35,10 +35,16 @@ pub enum Kind {
     Event,
     /// A definition other artifacts import.
     Template,
+    /// Internal: the canary loop's checkpoint of a canary's interval in progress
+    /// (`ops::canary::Progress`), kept in the artifact store so that it survives a restart and a change of
+    /// leader. Not an artifact users read or write: it is not in [`Kind::ALL`], so it has no API path and no
+    /// DSL.
+    CanaryProgress,
 }
 
 impl Kind {
-    /// Every kind, in the order the API lists them.
+    /// Every kind users read and write, in the order the API lists them (internal kinds such as
+    /// [`Kind::CanaryProgress`] are not among them).
     pub const ALL: [Kind; 13] = [
         Kind::Breed,
         Kind::Blueprint,
@@ -71,6 +77,7 @@ impl Kind {
             Kind::Workflow => "workflow",
             Kind::Event => "event",
             Kind::Template => "template",
+            Kind::CanaryProgress => "canary-progress",
         }
     }
 
@@ -90,6 +97,7 @@ impl Kind {
             Kind::Workflow => "workflows",
             Kind::Event => "events",
             Kind::Template => "templates",
+            Kind::CanaryProgress => "canary-progress",
         }
     }
 }

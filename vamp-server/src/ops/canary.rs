@@ -1,16 +1,21 @@
-//! Canary releases through the facade: the user gateways whose canary is progressing, the samples of their two
-//! routes read from the metrics source, and a judgement applied to the stored gateway — the two route weights
-//! and the policy's status, written with the revision read, so a concurrent change by a user wins and the
-//! canary loop judges again from the new state — plus one `canary` event per decision. The judgement itself is
-//! `vamp_core::ops::canary`; the loop that drives this is `loops::canary`.
+//! Canary releases through the facade: the canaries that are progressing — on user gateways and on the gateways
+//! of deployments' clusters — the samples of their two routes read from the metrics source, and a judgement
+//! applied where the canary's weights live: the stored user gateway, or the cluster's gateway settings in its
+//! deployment (`vamp_core::ops::canary::cluster`). Writes expect the state that was judged, so a concurrent
+//! change by a user wins and the canary loop judges again from the new state; every decision is one `canary`
+//! event. The judgement itself is `vamp_core::ops::canary`; the loop that drives this is `loops::canary`.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use serde::Deserialize;
+use vamp_core::dsl::validate::canary::validate_canary;
 use vamp_core::dsl::{DslError, ErrorCode};
 use vamp_core::model::{Artifact, CanaryStatus, Event, Gateway, Kind, Percentage, Ref};
-use vamp_core::ops::canary::{Decision, Judgement, Sample};
+use vamp_core::ops::canary::{
+    cluster_canaries, cluster_canary, write_cluster_canary, Decision, Judgement, Progress, Sample,
+};
+use vamp_core::ops::deployment::validate;
 use vamp_core::ops::gateways::normalize_gateway;
 use vamp_core::{Error, Result};
 
@@ -29,11 +34,19 @@ pub struct CanarySettings {
     /// canary is judged once per policy `interval`; between judgements every tick checks the absolute
     /// ceilings, so a breach is rolled back within one tick.
     pub tick_ms: u64,
+    /// How often, at most, the interval in progress of each canary is checkpointed to the artifact store, in
+    /// milliseconds (default 5000, at least one tick). The loop also checkpoints when an interval starts, after
+    /// every wait, and when it stops. Requests counted after the last checkpoint are lost when the server dies
+    /// (the metrics are in memory); the store keeps every checkpoint in its history, so this bounds its growth.
+    pub checkpoint_ms: u64,
 }
 
 impl Default for CanarySettings {
     fn default() -> Self {
-        CanarySettings { tick_ms: 1000 }
+        CanarySettings {
+            tick_ms: 1000,
+            checkpoint_ms: 5000,
+        }
     }
 }
 
@@ -42,12 +55,35 @@ impl CanarySettings {
     pub fn tick(&self) -> Duration {
         Duration::from_millis(self.tick_ms.max(10))
     }
+
+    /// The least time between two checkpoints of one canary (at least one tick).
+    pub fn checkpoint(&self) -> Duration {
+        Duration::from_millis(self.checkpoint_ms).max(self.tick())
+    }
 }
 
-/// A stored user gateway with a canary policy, and its revision.
+/// Where a canary's weights and policy are kept, and so where its decisions are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CanaryHome {
+    /// A stored user gateway, read at this revision.
+    User {
+        /// The revision read.
+        revision: u64,
+    },
+    /// The gateway settings of a cluster's port in a deployment.
+    Cluster {
+        /// The deployment.
+        deployment: String,
+        /// The cluster.
+        cluster: String,
+    },
+}
+
+/// A progressing canary: where it lives, and its gateway as judged (for a cluster, the internal gateway
+/// `deployment/cluster/port` with its weights filled in and the policy's routes as full paths).
 #[derive(Debug, Clone)]
 pub(crate) struct CanaryGateway {
-    pub(crate) revision: u64,
+    pub(crate) home: CanaryHome,
     pub(crate) gateway: Gateway,
 }
 
@@ -98,10 +134,10 @@ pub(crate) fn anchor_now() -> i64 {
     now - (now - 500).rem_euclid(1000)
 }
 
-/// A canary policy runs on a user gateway only: the gateways of deployments keep their routing in the
-/// deployment, which has no place for it (`CanaryPolicyError`).
-pub(crate) fn refuse_on_deployment_gateway(gateway: &Gateway) -> Result<()> {
-    if gateway.canary.is_none() {
+/// A canary policy runs on a user gateway or on a cluster's gateway (`deployment/cluster/port`); a deployment's
+/// own gateway (`deployment/port`) routes to whole clusters and takes none (`CanaryPolicyError`).
+pub(crate) fn refuse_on_deployment_port_gateway(gateway: &Gateway) -> Result<()> {
+    if gateway.canary.is_none() || gateway.is_internal() {
         return Ok(());
     }
     Err(DslError::about(
@@ -110,7 +146,7 @@ pub(crate) fn refuse_on_deployment_gateway(gateway: &Gateway) -> Result<()> {
         gateway.name.clone(),
         "canary",
         format!(
-            "'{}' is a gateway of a deployment; a canary policy runs on a user gateway: create one whose routes are the services to compare (e.g. deployment/cluster/service/port)",
+            "'{}' is a deployment's gateway, which routes to whole clusters; put the canary on the gateway of the cluster whose services it compares (deployment/cluster/port), or on a user gateway",
             gateway.name
         ),
     )
@@ -118,21 +154,44 @@ pub(crate) fn refuse_on_deployment_gateway(gateway: &Gateway) -> Result<()> {
 }
 
 impl Vamp {
-    /// The stored user gateways whose canary is `progressing`, in name order.
+    /// The canaries that are `progressing`: on stored user gateways in name order, then on the gateways of
+    /// deployments' clusters in deployment, cluster and port order. A cluster canary that no longer fits its
+    /// gateway (one of its services is being undeployed) is left out.
     pub(crate) async fn progressing_canaries(&self) -> Result<Vec<CanaryGateway>> {
+        let progressing = |g: &Gateway| {
+            g.canary
+                .as_ref()
+                .is_some_and(|c| c.status == CanaryStatus::Progressing)
+        };
         let mut out = Vec::new();
         for stored in self.list_all(Kind::Gateway).await? {
             if let Artifact::Gateway(gateway) = decode(&stored)? {
-                let progressing = gateway
-                    .canary
-                    .as_ref()
-                    .is_some_and(|c| c.status == CanaryStatus::Progressing);
-                if progressing {
+                if progressing(&gateway) && !gateway.is_internal() {
                     out.push(CanaryGateway {
-                        revision: stored.revision,
+                        home: CanaryHome::User {
+                            revision: stored.revision,
+                        },
                         gateway,
                     });
                 }
+            }
+        }
+        for (_, deployment) in self.load_deployments().await? {
+            for canary in cluster_canaries(&deployment) {
+                if !progressing(&canary.gateway) {
+                    continue;
+                }
+                if let Err(e) = validate_canary(&canary.gateway) {
+                    tracing::debug!(gateway = %canary.gateway.name, error = %e, "a cluster canary that does not fit its gateway is not judged");
+                    continue;
+                }
+                out.push(CanaryGateway {
+                    home: CanaryHome::Cluster {
+                        deployment: deployment.name.clone(),
+                        cluster: canary.cluster,
+                    },
+                    gateway: canary.gateway,
+                });
             }
         }
         Ok(out)
@@ -159,14 +218,17 @@ impl Vamp {
         Ok((Sample::of(&baseline), Sample::of(&canary)))
     }
 
-    /// Applies `judgement` to the stored gateway read at `revision`: weights and status are written (a `Wait`
-    /// writes nothing), expecting that revision — `Conflict` when the gateway changed since, so a user's edit
-    /// wins — and the gateway loop is woken to render the new weights. Publishes the `canary` event of the
-    /// decision in every case. Returns the gateway as it now stands.
+    /// Applies `judgement` to the canary where it lives: weights and status are written (a `Wait` writes
+    /// nothing) expecting the state that was judged — `Conflict` when it changed since, so a user's edit wins —
+    /// and the gateway loop is woken to render the new weights. A user gateway is written at the revision read;
+    /// a cluster canary is written into its deployment under the deployment lock, if the cluster's gateway
+    /// still is as judged. Publishes the `canary` event of the decision in every case, with the interval's
+    /// start and waits when `interval` is given. Returns the gateway as it now stands.
     pub(crate) async fn apply_canary(
         &self,
         current: &CanaryGateway,
         judgement: &Judgement,
+        interval: Option<&Progress>,
     ) -> Result<Gateway> {
         let gateway = &current.gateway;
         let Some(next) = decided(gateway, &judgement.decision) else {
@@ -176,19 +238,55 @@ impl Vamp {
             )));
         };
         if next != *gateway {
-            let normalized = normalize_gateway(&next).map_err(Error::from)?;
-            let document = encode(&Artifact::Gateway(normalized.clone()))?;
-            self.inner
-                .artifacts
-                .put(Kind::Gateway, &gateway.name, document, Some(current.revision))
-                .await?;
+            match &current.home {
+                CanaryHome::User { revision } => {
+                    let normalized = normalize_gateway(&next).map_err(Error::from)?;
+                    let document = encode(&Artifact::Gateway(normalized))?;
+                    self.inner
+                        .artifacts
+                        .put(Kind::Gateway, &gateway.name, document, Some(*revision))
+                        .await?;
+                }
+                CanaryHome::Cluster { deployment, .. } => {
+                    self.write_cluster_decision(deployment, gateway, &next).await?;
+                }
+            }
             self.wake_gateways();
         }
-        self.publish_canary(gateway, &next, judgement).await;
+        self.publish_canary(current, &next, judgement, interval).await;
         Ok(next)
     }
 
-    async fn publish_canary(&self, before: &Gateway, after: &Gateway, judgement: &Judgement) {
+    /// Writes `next` (the judged cluster canary `judged` with a decision applied) into deployment `name`.
+    async fn write_cluster_decision(&self, name: &str, judged: &Gateway, next: &Gateway) -> Result<()> {
+        let _guard = self.inner.deployment_lock.lock().await;
+        let Some((revision, mut deployment)) = self.load_deployment(name).await? else {
+            return Err(Error::not_found(format!(
+                "Deployment '{name}' of the canary on gateway '{}' is gone.",
+                judged.name
+            )));
+        };
+        let now = cluster_canary(&deployment, &judged.name).map(|c| c.gateway);
+        if now.as_ref() != Some(judged) {
+            return Err(Error::conflict(format!(
+                "The gateway '{}' of deployment '{name}' changed while its canary was judged.",
+                judged.name
+            )));
+        }
+        write_cluster_canary(&mut deployment, next)?;
+        validate(&deployment).map_err(Error::from)?;
+        self.store_deployment(&deployment, revision).await?;
+        Ok(())
+    }
+
+    async fn publish_canary(
+        &self,
+        current: &CanaryGateway,
+        after: &Gateway,
+        judgement: &Judgement,
+        interval: Option<&Progress>,
+    ) {
+        let before = &current.gateway;
         let Some(policy) = &after.canary else {
             return;
         };
@@ -199,20 +297,31 @@ impl Vamp {
             })
         };
         let mut value = serde_json::to_value(judgement).unwrap_or(serde_json::Value::Null);
+        let mut tags = vec![
+            "canary".to_string(),
+            format!("gateways:{}", after.name),
+            format!("canary:{}", judgement.decision.name()),
+        ];
         if let Some(object) = value.as_object_mut() {
             object.insert("gateway".into(), after.name.clone().into());
+            if let CanaryHome::Cluster { deployment, cluster } = &current.home {
+                object.insert("deployment".into(), deployment.clone().into());
+                object.insert("cluster".into(), cluster.clone().into());
+                tags.push(format!("deployments:{deployment}"));
+                tags.push(format!("clusters:{cluster}"));
+            }
             object.insert("baseline_route".into(), policy.baseline.0.clone().into());
             object.insert("canary_route".into(), policy.canary.0.clone().into());
             object.insert("weights_before".into(), weights(before));
             object.insert("weights".into(), weights(after));
             object.insert("status".into(), policy.status.as_str().into());
             object.insert("interval_s".into(), policy.interval.0.into());
+            if let Some(progress) = interval {
+                let waited = matches!(judgement.decision, Decision::Wait | Decision::Pause);
+                object.insert("interval_started".into(), progress.started.to_rfc3339().into());
+                object.insert("waits".into(), (progress.waits + u32::from(waited)).into());
+            }
         }
-        let tags = [
-            "canary".to_string(),
-            format!("gateways:{}", after.name),
-            format!("canary:{}", judgement.decision.name()),
-        ];
         let event = Event::new(tags, value).with_type(CANARY_EVENT_TYPE);
         match self.inner.events.publish(event).await {
             Ok(_) => tracing::info!(
@@ -275,7 +384,20 @@ mod tests {
             serde_json::from_value(serde_json::json!({"canary": {"tick-ms": 250}})).unwrap();
         assert_eq!(s.canary.tick(), Duration::from_millis(250));
         assert_eq!(CanarySettings::default().tick(), Duration::from_secs(1));
-        assert_eq!(CanarySettings { tick_ms: 0 }.tick(), Duration::from_millis(10));
+        let zero = CanarySettings {
+            tick_ms: 0,
+            checkpoint_ms: 0,
+        };
+        assert_eq!(zero.tick(), Duration::from_millis(10));
+        assert_eq!(zero.checkpoint(), Duration::from_millis(10), "at least one tick");
+        assert_eq!(CanarySettings::default().checkpoint(), Duration::from_secs(5));
+        let s: crate::ServerSettings =
+            serde_json::from_value(serde_json::json!({"canary": {"checkpoint-ms": 500}})).unwrap();
+        assert_eq!(
+            s.canary.checkpoint(),
+            Duration::from_secs(1),
+            "not below the default tick"
+        );
         assert!(serde_json::from_value::<CanarySettings>(serde_json::json!({"tick": 1})).is_err());
     }
 

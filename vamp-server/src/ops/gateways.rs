@@ -1,16 +1,19 @@
 //! Gateways through the API: user gateways are stored; the gateways of deployments (`deployment/port`) and the
 //! internal cluster gateways (`deployment/cluster/port`) live in their deployment, so writing one changes the
-//! deployment's routing. Reads show the gateways as the gateway loop plans them: ports assigned, weights filled
+//! deployment's routing — a canary policy on a cluster's gateway included, kept in the cluster's gateway
+//! settings with its routes by service name. Reads show the gateways as the gateway loop plans them: ports assigned, weights filled
 //! in, virtual hosts and targets resolved.
 
 use std::collections::HashSet;
 
+use vamp_core::dsl::validate::canary::validate_canary;
 use vamp_core::dsl::DslError;
-use vamp_core::model::{Artifact, Deployment, Gateway, GatewayPort, GatewayRoute, Kind, RoutePath};
+use vamp_core::model::{Artifact, Deployment, Gateway, GatewayPort, GatewayRoute, Kind};
 use vamp_core::ops::deployment::validate;
 use vamp_core::ops::gateways::{
-    check_gateway_create, check_gateway_remove, check_gateway_update, check_port_available,
-    internal_gateways, normalize_gateway, plan_gateways, GatewayPlan, GatewayPlanInput,
+    breed_of_route, check_gateway_create, check_gateway_remove, check_gateway_update, check_port_available,
+    contract_canary_policy, expand_canary_policy, internal_gateways, normalize_gateway, plan_gateways,
+    GatewayPlan, GatewayPlanInput,
 };
 use vamp_core::store::{Page, Paged};
 use vamp_core::{Error, Result};
@@ -19,16 +22,6 @@ use super::archive::ArchiveAction;
 use super::codec::{decode, encode};
 use super::options::WriteOptions;
 use crate::vamp::Vamp;
-
-/// The breed name of a route of an internal gateway: `breed` itself, or the third segment of the full path
-/// `deployment/cluster/breed/port`.
-fn breed_of_route(path: &RoutePath) -> String {
-    let segments = path.segments();
-    match segments.as_slice() {
-        [_, _, breed, _] => breed.clone(),
-        _ => path.0.clone(),
-    }
-}
 
 impl Vamp {
     /// Every stored (user) gateway, in name order.
@@ -150,7 +143,7 @@ impl Vamp {
 
     /// Applies a write of a deployment gateway or an internal gateway to its deployment's routing.
     async fn write_deployment_gateway(&self, gateway: Gateway, options: &WriteOptions) -> Result<Gateway> {
-        super::canary::refuse_on_deployment_gateway(&gateway)?;
+        super::canary::refuse_on_deployment_port_gateway(&gateway)?;
         let segments: Vec<String> = gateway.name.split('/').map(str::to_string).collect();
         let deployment_name = segments.first().cloned().unwrap_or_default();
         let guard = self.inner.deployment_lock.lock().await;
@@ -162,6 +155,12 @@ impl Vamp {
                 gateway.name
             )));
         };
+        let mut gateway = gateway;
+        if let [deployment, cluster, port] = segments.as_slice() {
+            gateway.canary = gateway
+                .canary
+                .map(|p| expand_canary_policy(&p, deployment, cluster, port));
+        }
         let normalized = normalize_gateway(&gateway)?;
         if let [_, cluster_name, port] = segments.as_slice() {
             let existing = internal_gateways(&deployment, |_| None)
@@ -183,11 +182,13 @@ impl Vamp {
             settings.metadata = gateway.metadata.clone();
             settings.sticky = gateway.sticky;
             settings.virtual_hosts = gateway.virtual_hosts.clone();
+            validate_canary(&normalized)?;
+            settings.canary = gateway.canary.as_ref().map(contract_canary_policy);
             settings.routes = gateway
                 .routes
                 .iter()
                 .map(|r| {
-                    let mut route = GatewayRoute::new(breed_of_route(&r.path));
+                    let mut route = GatewayRoute::new(breed_of_route(&r.path.0));
                     route.route = r.route.clone();
                     route
                 })

@@ -7,6 +7,7 @@ pub mod options;
 pub(crate) mod archive;
 pub(crate) mod cache;
 pub(crate) mod canary;
+pub(crate) mod canary_progress;
 pub(crate) mod codec;
 pub(crate) mod source;
 

@@ -70,7 +70,12 @@ pub(crate) fn read_gateway_map(ctx: &Ctx, node: &Node, path: &str, key_is_port: 
                     None if key_is_port => key_port(ctx, key, &p, v)?,
                     None => GatewayPort::default(),
                 };
-                let gw = read_gateway_body(&gc, key.clone(), port)?;
+                let mut gw = read_gateway_body(&gc, key.clone(), port)?;
+                if key_is_port {
+                    super::canary::refuse_canary(&gc)?;
+                } else {
+                    gw.canary = super::canary::read_optional_canary(&gc)?;
+                }
                 gc.finish()?;
                 gw
             }
@@ -278,7 +283,8 @@ fn read_cluster_gateways(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Gateway>> 
         .any(|(k, _)| GATEWAY_BODY_KEYS.contains(&k.as_str()));
     if anonymous {
         let c = MapCursor::new(ctx, node, path)?;
-        let gw = read_gateway_body(&c, String::new(), GatewayPort::default())?;
+        let mut gw = read_gateway_body(&c, String::new(), GatewayPort::default())?;
+        gw.canary = super::canary::read_optional_canary(&c)?;
         c.finish()?;
         return Ok(vec![gw]);
     }
@@ -290,7 +296,8 @@ fn read_cluster_gateways(ctx: &Ctx, node: &Node, path: &str) -> R<Vec<Gateway>> 
             Value::Null => Gateway::new(port_name.clone(), GatewayPort::default()),
             Value::Map(_) => {
                 let c = MapCursor::new(ctx, v, &p)?;
-                let gw = read_gateway_body(&c, port_name.clone(), GatewayPort::default())?;
+                let mut gw = read_gateway_body(&c, port_name.clone(), GatewayPort::default())?;
+                gw.canary = super::canary::read_optional_canary(&c)?;
                 c.finish()?;
                 gw
             }

@@ -1,6 +1,10 @@
 //! Reads a gateway's `canary` block. Malformed values (a step that is not a percentage, an interval without a
 //! unit the DSL knows, a status it does not know) are `InvalidValueError`; the consistency of the policy with its
-//! gateway (routes that exist, ascending steps, bounds) is checked by `dsl::validate::gateway`.
+//! gateway (routes that exist, ascending steps, bounds) is checked by `dsl::validate::canary`.
+//!
+//! A policy is read on a standalone (user) gateway and on a cluster's gateway settings in a blueprint or a
+//! deployment (there its routes name services by breed, like the settings' routes). A deployment's own gateways
+//! (`deployment/port`, a blueprint's `gateways:`) take none: [`refuse_canary`].
 
 use super::common::{read_optional_parsed, whole_number};
 use super::gateway::route_path;
@@ -56,6 +60,29 @@ pub(crate) fn read_canary(ctx: &Ctx, node: &Node, path: &str) -> R<CanaryPolicy>
     }
     c.finish()?;
     Ok(policy)
+}
+
+/// Reads the optional `canary` of a gateway body.
+pub(crate) fn read_optional_canary(c: &MapCursor) -> R<Option<CanaryPolicy>> {
+    match c.value("canary") {
+        None => Ok(None),
+        Some(n) => Ok(Some(read_canary(c.ctx, n, &c.path_of("canary"))?)),
+    }
+}
+
+/// A `canary` in the body of a deployment's own gateway (`deployment/port`) is `CanaryPolicyError`: those
+/// gateways route to clusters and their weights are the blueprint's, so a canary goes on the cluster's gateway
+/// (`clusters.<cluster>.gateways.<port>.canary`) or on a user gateway.
+pub(crate) fn refuse_canary(c: &MapCursor) -> R<()> {
+    let Some(node) = c.take("canary") else {
+        return Ok(());
+    };
+    Err(c.ctx.err_at(
+        ErrorCode::CanaryPolicyError,
+        &c.path_of("canary"),
+        node,
+        "a deployment's gateway runs no canary: put the policy on the gateway of the cluster whose services it compares (clusters.<cluster>.gateways.<port>.canary), or on a user gateway",
+    ))
 }
 
 const RATE: &str = "a percentage: use e.g. 5% or 0.5%";

@@ -11,9 +11,9 @@ use crate::model::{
 };
 
 /// Keys that mark a cluster's `gateways` map as one anonymous gateway rather than a map keyed by port name.
-pub(crate) const GATEWAY_BODY_KEYS: [&str; 4] = ["routes", "sticky", "virtual_hosts", "metadata"];
+pub(crate) const GATEWAY_BODY_KEYS: [&str; 5] = ["routes", "sticky", "virtual_hosts", "metadata", "canary"];
 
-/// Reads a standalone gateway; only a standalone (user) gateway may carry a `canary` policy.
+/// Reads a standalone gateway, its `canary` policy included.
 pub(crate) fn read_gateway(ctx: &Ctx, node: &Node, path: &str) -> R<Gateway> {
     let c = MapCursor::new(ctx, node, path)?;
     c.check_kind(crate::model::Kind::Gateway)?;
@@ -32,10 +32,7 @@ pub(crate) fn read_gateway(ctx: &Ctx, node: &Node, path: &str) -> R<Gateway> {
         None => None,
         Some(n) => Some(read_service(ctx, n, &c.path_of("service"))?),
     };
-    gw.canary = match c.value("canary") {
-        None => None,
-        Some(n) => Some(super::canary::read_canary(ctx, n, &c.path_of("canary"))?),
-    };
+    gw.canary = super::canary::read_optional_canary(&c)?;
     c.finish()?;
     Ok(gw)
 }

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use super::breed::{has_trait, trait_values, validate_breed, value_references};
+use super::canary::check_cluster_canary;
 use super::gateway::{check_gateway_routing, check_gateway_weights};
 use crate::dsl::error::{ArtifactId, DslError, ErrorCode};
 use crate::model::{Blueprint, Breed, Cluster, Escalation, EscalationKind, Kind, Port, Protocol, Ref, Sla};
@@ -326,12 +327,12 @@ fn check_cluster_gateways(v: &V) -> Result<(), DslError> {
     for c in &v.bp.clusters {
         for gw in &c.gateways {
             let path = format!("clusters.{}.gateways.{}", c.name, gw.name);
-            let protocol = if gw.name.is_empty() {
-                Protocol::Http
+            let declared = if gw.name.is_empty() {
+                None
             } else {
                 match v.find_port(c, &gw.name) {
-                    PortLookup::Found(p) => p,
-                    PortLookup::Unknown => Protocol::Http,
+                    PortLookup::Found(p) => Some(p),
+                    PortLookup::Unknown => None,
                     PortLookup::Missing => {
                         return Err(v.err(
                             ErrorCode::UnresolvedGatewayPortError,
@@ -370,7 +371,10 @@ fn check_cluster_gateways(v: &V) -> Result<(), DslError> {
                     ),
                 ));
             }
+            let protocol = declared.unwrap_or(Protocol::Http);
             check_gateway_routing(gw, protocol, &v.id, &path)?;
+            let services: Vec<&str> = c.services.iter().map(|s| s.breed_name()).collect();
+            check_cluster_canary(&c.name, gw, &services, declared, &v.id, &path)?;
         }
     }
     Ok(())

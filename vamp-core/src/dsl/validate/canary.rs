@@ -1,10 +1,15 @@
-//! Validation of a gateway's canary policy against its gateway (`CanaryPolicyError`, naming the gateway and the
-//! field): a user HTTP gateway, two different inline routes of it without conditions, no other route carrying
-//! weight, steps strictly ascending in 1%..=100%, an interval of 1 s to 10 min, at least 10 requests per side,
-//! a confidence in (0.5, 1) and positive ceilings.
+//! Validation of a canary policy against the gateway it runs on (`CanaryPolicyError`, naming the artifact and
+//! the field): an HTTP gateway, two different inline routes of it without conditions, no other route carrying
+//! weight, steps strictly ascending in 1%..=100%, an interval of 1 s to 10 min, at least 10 requests per side, a
+//! confidence in (0.5, 1) and positive ceilings.
+//!
+//! A policy runs on a user gateway ([`validate_canary`]: its routes are route paths) or on a deployment's
+//! cluster gateway ([`check_cluster_canary`]: the cluster's gateway settings name routes and the policy's two
+//! routes by service (breed) name, and the services are the cluster's).
 
 use crate::dsl::error::{ArtifactId, DslError, ErrorCode};
-use crate::model::{CanaryPolicy, Gateway, GatewayRoute, Protocol, Ref, RoutePath};
+use crate::model::{CanaryPolicy, Gateway, GatewayRoute, Kind, Protocol, Ref, Route, RoutePath};
+use crate::ops::gateways::breed_of_route;
 
 /// The longest interval: a judgement reads the last interval from the metrics source, whose agents keep 15
 /// minutes by default.
@@ -13,7 +18,13 @@ pub const MAX_INTERVAL_S: u64 = 600;
 /// not trustworthy.
 pub const MIN_MIN_REQUESTS: u64 = 10;
 
-/// Checks `gw.canary`, if any. Errors name the gateway (`artifact`) and the field under `path`.
+/// Checks `gw.canary`, if any, against `gw` (a user gateway, or the internal gateway of a cluster as planned,
+/// its routes full paths). Errors name the gateway and the field (`canary.steps[1]`).
+pub fn validate_canary(gw: &Gateway) -> Result<(), DslError> {
+    check_canary(gw, &ArtifactId::new(Kind::Gateway, gw.name.clone()), "")
+}
+
+/// Checks `gw.canary`, if any. Errors name `artifact` and the field under `path`.
 pub(crate) fn check_canary(gw: &Gateway, artifact: &ArtifactId, path: &str) -> Result<(), DslError> {
     let Some(policy) = &gw.canary else {
         return Ok(());
@@ -27,15 +38,6 @@ pub(crate) fn check_canary(gw: &Gateway, artifact: &ArtifactId, path: &str) -> R
             message,
         )
     };
-    if gw.is_internal() {
-        return Err(err(
-            "",
-            format!(
-                "'{}' is an internal gateway; a canary policy runs on a user gateway: create one whose routes are the services to compare (e.g. deployment/cluster/service/port)",
-                gw.name
-            ),
-        ));
-    }
     if gw.port.protocol != Protocol::Http {
         return Err(err(
             "",
@@ -45,6 +47,117 @@ pub(crate) fn check_canary(gw: &Gateway, artifact: &ArtifactId, path: &str) -> R
     check_routes(gw, policy, &err)?;
     check_steps(policy, &err)?;
     check_numbers(policy, &err)
+}
+
+/// Checks the canary policy of a cluster's gateway settings `setting` (keyed by the port name `setting.name`),
+/// if any: its two routes name different services among `services` (the cluster's services on that port, by
+/// breed name; a full path `deployment/cluster/breed/port` names its breed), the settings route them inline and
+/// without a condition, no other service's route carries weight, and the numbers are in bounds. `protocol` is
+/// the port's, when known. Errors name `artifact` and the field under `path` (e.g.
+/// `clusters.sava.gateways.web.canary.canary`).
+pub(crate) fn check_cluster_canary(
+    cluster: &str,
+    setting: &Gateway,
+    services: &[&str],
+    protocol: Option<Protocol>,
+    artifact: &ArtifactId,
+    path: &str,
+) -> Result<(), DslError> {
+    let Some(policy) = &setting.canary else {
+        return Ok(());
+    };
+    let base = join(path, "canary");
+    let err = |field: &str, message: String| {
+        DslError::new(
+            ErrorCode::CanaryPolicyError,
+            artifact.clone(),
+            join(&base, field),
+            message,
+        )
+    };
+    if protocol == Some(Protocol::Tcp) {
+        return Err(err(
+            "",
+            format!(
+                "a canary is judged on HTTP status codes and latencies; port '{}' of cluster '{cluster}' is TCP",
+                setting.name
+            ),
+        ));
+    }
+    let settings_route = |breed: &str| setting.routes.iter().find(|r| breed_of_route(&r.path.0) == breed);
+    let find = |field: &str, path: &RoutePath| -> Result<String, DslError> {
+        let breed = breed_of_route(&path.0);
+        if !services.contains(&breed) {
+            return Err(err(
+                field,
+                format!(
+                    "'{}' is not a service of cluster '{cluster}' on port '{}'; its services there are: {}",
+                    path.0,
+                    setting.name,
+                    if services.is_empty() {
+                        "none".to_string()
+                    } else {
+                        services.join(", ")
+                    }
+                ),
+            ));
+        }
+        if let Some(route) = settings_route(breed) {
+            check_route_form(&route.route, breed, field, &err)?;
+        }
+        Ok(breed.to_string())
+    };
+    let baseline = find("baseline", &policy.baseline)?;
+    let canary = find("canary", &policy.canary)?;
+    if baseline == canary {
+        return Err(err(
+            "canary",
+            format!("the canary '{canary}' is also the baseline; compare two different services"),
+        ));
+    }
+    for r in &setting.routes {
+        let breed = breed_of_route(&r.path.0);
+        if breed == baseline || breed == canary {
+            continue;
+        }
+        if let Ref::Inline(route) = &r.route {
+            if route.condition.is_none() && route.weight.is_some_and(|w| w.0 > 0) {
+                return Err(err(
+                    "",
+                    format!(
+                        "service '{breed}' has weight {}; the canary splits all weighted traffic between '{baseline}' and '{canary}', so give the other services 0% (or a condition)",
+                        route.weight.map(|w| w.to_string()).unwrap_or_default(),
+                    ),
+                ));
+            }
+        }
+    }
+    check_steps(policy, &err)?;
+    check_numbers(policy, &err)
+}
+
+/// A route the canary loop sets the weight of: inline and without a condition.
+fn check_route_form(
+    route: &Ref<Route>,
+    path: &str,
+    field: &str,
+    err: &impl Fn(&str, String) -> DslError,
+) -> Result<(), DslError> {
+    match route {
+        Ref::Named(name) => Err(err(
+            field,
+            format!(
+                "route '{path}' refers to the stored route '{name}'; give it inline, since the canary loop sets its weight"
+            ),
+        )),
+        Ref::Inline(r) if r.condition.is_some() => Err(err(
+            field,
+            format!(
+                "route '{path}' has a condition; a canary moves traffic by weight only, so remove the condition or compare other routes"
+            ),
+        )),
+        Ref::Inline(_) => Ok(()),
+    }
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -77,23 +190,8 @@ fn check_routes(
                 ),
             )
         })?;
-        match &route.route {
-            Ref::Named(name) => Err(err(
-                field,
-                format!(
-                    "route '{}' refers to the stored route '{name}'; give it inline, since the canary loop sets its weight",
-                    path.0
-                ),
-            )),
-            Ref::Inline(r) if r.condition.is_some() => Err(err(
-                field,
-                format!(
-                    "route '{}' has a condition; a canary moves traffic by weight only, so remove the condition or compare other routes",
-                    path.0
-                ),
-            )),
-            Ref::Inline(_) => Ok(route),
-        }
+        check_route_form(&route.route, &path.0, field, err)?;
+        Ok(route)
     };
     find("baseline", &policy.baseline)?;
     find("canary", &policy.canary)?;
@@ -346,7 +444,7 @@ mod tests {
     }
 
     #[test]
-    fn internal_gateways_cannot_run_a_canary() {
+    fn internal_gateways_run_a_canary_between_their_services() {
         let mut gw = crate::model::Gateway::new("shop/sava/web", crate::model::GatewayPort::default());
         gw.routes = vec![
             crate::model::GatewayRoute::new("shop/sava/sava:1.0/web"),
@@ -356,8 +454,16 @@ mod tests {
             "shop/sava/sava:1.0/web",
             "shop/sava/sava:1.1/web",
         ));
+        super::super::gateway::validate_gateway(&gw).unwrap();
+        gw.canary = Some(crate::model::CanaryPolicy::new(
+            "shop/sava/sava:1.0/web",
+            "shop/sava/sava:1.2/web",
+        ));
         let e = super::super::gateway::validate_gateway(&gw).unwrap_err();
-        assert_eq!(e.code, ErrorCode::CanaryPolicyError);
-        assert!(e.message.contains("internal gateway"), "{e}");
+        assert_eq!(
+            (e.code, e.path.as_str()),
+            (ErrorCode::CanaryPolicyError, "canary.canary")
+        );
+        assert_eq!(e.artifact.name, "shop/sava/web");
     }
 }

@@ -5,6 +5,7 @@
 use crate::condition::compile;
 use crate::dsl::error::{ArtifactId, DslError};
 use crate::model::{Condition, Gateway, Kind, Protocol, Ref, Route};
+use crate::ops::gateways::internal::expand_canary_policy;
 use crate::ops::gateways::validate::validate_port_type;
 use crate::ops::gateways::weights::{check_route_weights, fill_weights};
 
@@ -58,12 +59,21 @@ pub(crate) fn check_gateway_weights(gw: &Gateway, artifact: &ArtifactId, path: &
     check_route_weights(&filled).map_err(|e| e.within(artifact, path))
 }
 
-/// Validates a standalone gateway, its canary policy included.
+/// Validates a standalone gateway, its canary policy included. On a cluster's gateway
+/// (`deployment/cluster/port`) the policy may name its routes by service (`sava:1.1`) or by full path.
 pub fn validate_gateway(gw: &Gateway) -> Result<(), DslError> {
     let id = ArtifactId::new(Kind::Gateway, gw.name.clone());
     check_gateway_routing(gw, gw.port.protocol, &id, "")?;
     check_gateway_weights(gw, &id, "")?;
-    super::canary::check_canary(gw, &id, "")
+    let segments: Vec<&str> = gw.name.split('/').collect();
+    match (&gw.canary, segments.as_slice()) {
+        (Some(policy), [deployment, cluster, port]) => {
+            let mut expanded = gw.clone();
+            expanded.canary = Some(expand_canary_policy(policy, deployment, cluster, port));
+            super::canary::check_canary(&expanded, &id, "")
+        }
+        _ => super::canary::check_canary(gw, &id, ""),
+    }
 }
 
 /// Validates a stored route.

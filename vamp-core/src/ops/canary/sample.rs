@@ -5,24 +5,56 @@
 //! up to one bucket of older requests. The canary loop therefore reads cumulative windows from a fixed anchor and
 //! judges the difference of two of them ([`Sample::since`]): exactly the requests recorded between the two
 //! reads, whatever the source's bucket length.
+//!
+//! A sample serializes (for the canary loop's checkpoints) with its histogram written sparsely: `buckets` is a
+//! list of `[index, count]` pairs of the buckets that are not empty, so an interval's two samples stay a few
+//! hundred bytes.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::metrics::{bucket_upper_bound_ms, MetricsWindow, HISTOGRAM_BUCKETS};
 
 /// Requests, errors and latencies of one route over a span of time.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Sample {
     /// Every request.
     pub requests: u64,
     /// Requests answered with a 5xx status.
     pub errors: u64,
     /// Latency histogram bucket counts (the layout of [`crate::metrics::Histogram`]).
-    #[serde(skip)]
+    #[serde(
+        default,
+        serialize_with = "sparse_buckets",
+        deserialize_with = "dense_buckets"
+    )]
     pub buckets: Vec<u64>,
     /// The sum of the latencies in milliseconds.
-    #[serde(skip)]
+    #[serde(default)]
     pub latency_sum_ms: f64,
+}
+
+fn sparse_buckets<S: Serializer>(buckets: &[u64], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(
+        buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (i, *n)),
+    )
+}
+
+fn dense_buckets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    let pairs = Vec::<(usize, u64)>::deserialize(d)?;
+    let mut out = vec![0; HISTOGRAM_BUCKETS];
+    for (i, n) in pairs {
+        let slot = out.get_mut(i).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "latency bucket {i} is out of range: a histogram has {HISTOGRAM_BUCKETS} buckets"
+            ))
+        })?;
+        *slot = n;
+    }
+    Ok(out)
 }
 
 impl Sample {
@@ -61,6 +93,20 @@ impl Sample {
             errors: self.errors.saturating_sub(earlier.errors),
             buckets,
             latency_sum_ms: (self.latency_sum_ms - earlier.latency_sum_ms).max(0.0),
+        }
+    }
+
+    /// Both samples together: counts, buckets and latency sums added (a longer span read in two parts).
+    pub fn plus(&self, other: &Sample) -> Sample {
+        let len = self.buckets.len().max(other.buckets.len());
+        let at = |b: &[u64], i: usize| b.get(i).copied().unwrap_or(0);
+        Sample {
+            requests: self.requests.saturating_add(other.requests),
+            errors: self.errors.saturating_add(other.errors),
+            buckets: (0..len)
+                .map(|i| at(&self.buckets, i).saturating_add(at(&other.buckets, i)))
+                .collect(),
+            latency_sum_ms: self.latency_sum_ms + other.latency_sum_ms,
         }
     }
 
@@ -129,6 +175,38 @@ mod tests {
         assert_eq!((between.requests, between.errors, between.latencies()), (2, 1, 2));
         assert_eq!(between.mean_ms(), Some(100.0));
         assert_eq!(Sample::default().since(&first).requests, 0);
+    }
+
+    #[test]
+    fn two_parts_add_up_to_the_whole() {
+        let mut w = MetricsWindow::new();
+        w.record(200, 10.0);
+        let first = Sample::of(&w);
+        w.record(500, 100.0);
+        let whole = Sample::of(&w);
+        let second = whole.since(&first);
+        assert_eq!(first.plus(&second), whole);
+        assert_eq!(Sample::default().plus(&first), first);
+    }
+
+    #[test]
+    fn a_sample_round_trips_through_json_with_sparse_buckets() {
+        let mut w = MetricsWindow::new();
+        w.record(200, 10.0);
+        w.record(503, 30.0);
+        w.record(200, 30.0);
+        let s = Sample::of(&w);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["requests"], 3);
+        assert_eq!(json["errors"], 1);
+        assert_eq!(json["buckets"].as_array().unwrap().len(), 2, "{json}");
+        let back: Sample = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+        let empty: Sample = serde_json::from_value(serde_json::json!({"requests": 0, "errors": 0})).unwrap();
+        assert_eq!(empty.requests, 0);
+        let bad = serde_json::json!({"requests": 1, "errors": 0, "buckets": [[500, 1]]});
+        let e = serde_json::from_value::<Sample>(bad).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
     }
 
     #[test]

@@ -11,13 +11,15 @@ use crate::model::{
 use super::dependencies::check_dependencies;
 use super::deployment_error;
 use super::weights::port_weights;
+use crate::ops::gateways::breed_of_route;
 
 /// `existing` with the services `request` names marked for undeployment.
 ///
 /// For each cluster of `request` that `existing` has, every service whose breed the request's cluster names gets
 /// intention `Undeployment`, phase `Initiated` at `now` (unless it is already being undeployed and has not
 /// failed), and its runtime state (instances, health, interpolated values) cleared; its routes are removed from
-/// the cluster's gateways, and a cluster left without active services loses its gateways. Names the deployment
+/// the cluster's gateways, a canary policy comparing one of them is dropped (the release is over), and a cluster
+/// left without active services loses its gateways. Names the deployment
 /// does not have are ignored, so an empty request changes nothing.
 ///
 /// Before anything changes, each affected cluster's remaining services must still carry the traffic: on every
@@ -97,6 +99,14 @@ fn undeploy_services(cluster: &mut DeploymentCluster, removed: &[String], now: D
                 let last = r.path.segments().pop().unwrap_or_default();
                 !removed.contains(&last)
             });
+            let compares_removed = gateway.canary.as_ref().is_some_and(|p| {
+                [&p.baseline, &p.canary]
+                    .iter()
+                    .any(|r| removed.iter().any(|b| b == breed_of_route(&r.0)))
+            });
+            if compares_removed {
+                gateway.canary = None;
+            }
         }
     }
 }

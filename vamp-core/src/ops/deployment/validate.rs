@@ -1,7 +1,8 @@
 //! Validation of a merged deployment (§1.4 step 6). Only services not being undeployed are checked.
 
-use crate::dsl::{DslError, ErrorCode};
-use crate::model::{Deployment, DeploymentCluster, DeploymentService};
+use crate::dsl::validate::canary::check_cluster_canary;
+use crate::dsl::{ArtifactId, DslError, ErrorCode};
+use crate::model::{Deployment, DeploymentCluster, DeploymentService, Kind};
 use crate::resolve::environment::merged_environment;
 
 use super::dependencies::check_dependencies;
@@ -16,7 +17,10 @@ use super::weights::port_weights;
 /// 4. every breed variable without a value (`~`) gets one from the service or from a deployment variable
 ///    `cluster.VAR` (`UnresolvedVariableValueError`);
 /// 5. every cluster port's route weights total 0% or 100% once weightless routes share the rest
-///    (`UnsupportedRouteWeight`).
+///    (`UnsupportedRouteWeight`);
+/// 6. every canary policy of a cluster's gateway compares two different services of the cluster on that port,
+///    routed inline without a condition, with no other service's route carrying weight, and its numbers in
+///    bounds (`CanaryPolicyError`, e.g. at `clusters.sava.gateways.web.canary.canary`).
 ///
 /// Checks that need other artifacts (gateway port availability, escalation targets) belong to the callers that
 /// have them.
@@ -30,6 +34,7 @@ pub fn validate(deployment: &Deployment) -> Result<(), DslError> {
             }
         }
         check_weights(deployment, cluster)?;
+        check_canaries(deployment, cluster)?;
     }
     Ok(())
 }
@@ -97,6 +102,27 @@ fn check_variables(
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+fn check_canaries(deployment: &Deployment, cluster: &DeploymentCluster) -> Result<(), DslError> {
+    let artifact = ArtifactId::new(Kind::Deployment, deployment.name.clone());
+    for setting in cluster.gateways.iter().filter(|g| g.canary.is_some()) {
+        let port = setting.name.rsplit('/').next().unwrap_or_default();
+        let on_port: Vec<&DeploymentService> = cluster
+            .services
+            .iter()
+            .filter(|s| !s.status.is_undeploying())
+            .filter(|s| s.breed.port(port).is_some())
+            .collect();
+        let services: Vec<&str> = on_port.iter().map(|s| s.breed.name.as_str()).collect();
+        let protocol = on_port
+            .iter()
+            .find_map(|s| s.breed.port(port))
+            .map(|p| p.protocol);
+        let path = format!("clusters.{}.gateways.{port}", cluster.name);
+        check_cluster_canary(&cluster.name, setting, &services, protocol, &artifact, &path)?;
     }
     Ok(())
 }

@@ -1,8 +1,12 @@
 //! Internal gateways: one per cluster of a deployment and breed port name, routing to every service of the
 //! cluster that exposes that port. They give services a stable address (`$cluster.host:$cluster.ports.port`)
-//! and carry the cluster's canary weights and conditions.
+//! and carry the cluster's canary weights and conditions — and, when the cluster's gateway settings have one, its
+//! automated canary policy.
 
-use crate::model::{Deployment, DeploymentCluster, Gateway, GatewayPort, GatewayRoute, Protocol, Ref, Route};
+use crate::model::{
+    CanaryPolicy, Deployment, DeploymentCluster, Gateway, GatewayPort, GatewayRoute, Protocol, Ref, Route,
+    RoutePath,
+};
 
 /// The name of the internal gateway of `cluster`'s port `port` in `deployment`: `deployment/cluster/port`.
 pub fn internal_gateway_name(deployment: &str, cluster: &str, port: &str) -> String {
@@ -12,6 +16,53 @@ pub fn internal_gateway_name(deployment: &str, cluster: &str, port: &str) -> Str
 /// The route path of a service on a port: `deployment/cluster/service/port`, the service named by its breed.
 pub fn service_route_path(deployment: &str, cluster: &str, service: &str, port: &str) -> String {
     format!("{deployment}/{cluster}/{service}/{port}")
+}
+
+/// The breed (service) name a route of a cluster's gateway settings names: the third segment of a full path
+/// `deployment/cluster/breed/port`, otherwise the path itself (the settings key routes by breed name).
+pub fn breed_of_route(path: &str) -> &str {
+    let mut segments = path.split('/');
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(_), Some(_), Some(breed), Some(_), None) => breed,
+        _ => path,
+    }
+}
+
+/// `policy` as it runs on the internal gateway `deployment/cluster/port`: its two routes as full route paths
+/// `deployment/cluster/breed/port` (the settings name them by breed).
+pub fn expand_canary_policy(
+    policy: &CanaryPolicy,
+    deployment: &str,
+    cluster: &str,
+    port: &str,
+) -> CanaryPolicy {
+    let full = |p: &RoutePath| {
+        RoutePath(service_route_path(
+            deployment,
+            cluster,
+            breed_of_route(&p.0),
+            port,
+        ))
+    };
+    let mut out = policy.clone();
+    out.baseline = full(&policy.baseline);
+    out.canary = full(&policy.canary);
+    out
+}
+
+/// `policy` as a cluster's gateway settings keep it: its two routes by breed name.
+pub fn contract_canary_policy(policy: &CanaryPolicy) -> CanaryPolicy {
+    let short = |p: &RoutePath| RoutePath(breed_of_route(&p.0).to_string());
+    let mut out = policy.clone();
+    out.baseline = short(&policy.baseline);
+    out.canary = short(&policy.canary);
+    out
 }
 
 /// The distinct breed port names of the cluster's services that are not being undeployed, in the order they
@@ -37,7 +88,8 @@ fn cluster_ports(cluster: &DeploymentCluster) -> Vec<(&str, Protocol)> {
 /// keyed by port name or by the full gateway name) give `sticky`, `virtual_hosts` and metadata; their routes,
 /// keyed by service (breed) name or by the full route path, give each route's weight, condition, strength,
 /// rewrites and balance. Settings for services that are not in the cluster are dropped; routes without settings
-/// have no weight yet (see [`super::weights::fill_weights`]). Targets are left empty.
+/// have no weight yet (see [`super::weights::fill_weights`]). A canary policy of the settings is carried over with
+/// its routes as full paths ([`expand_canary_policy`]). Targets are left empty.
 pub fn internal_gateways(
     deployment: &Deployment,
     assigned_port: impl Fn(&str) -> Option<u16>,
@@ -58,6 +110,10 @@ pub fn internal_gateways(
                 gateway.metadata = s.metadata.clone();
                 gateway.sticky = s.sticky;
                 gateway.virtual_hosts = s.virtual_hosts.clone();
+                gateway.canary = s
+                    .canary
+                    .as_ref()
+                    .map(|p| expand_canary_policy(p, &deployment.name, &cluster.name, port));
             }
             for service in cluster.services.iter().filter(|s| !s.status.is_undeploying()) {
                 if service.breed.port(port).is_none() {

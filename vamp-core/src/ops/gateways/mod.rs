@@ -19,7 +19,10 @@ pub mod virtual_hosts;
 pub mod weights;
 
 pub use external::{deployment_gateway, deployment_gateway_name};
-pub use internal::{internal_gateway_name, internal_gateways, service_route_path};
+pub use internal::{
+    breed_of_route, contract_canary_policy, expand_canary_policy, internal_gateway_name, internal_gateways,
+    service_route_path,
+};
 pub use plan::{
     plan_gateways, GatewayDiff, GatewayPlan, GatewayPlanConfig, GatewayPlanInput, PlannedGateway,
 };

@@ -113,7 +113,9 @@ pub fn validate_port_type(gateway: &Gateway) -> Result<(), DslError> {
 /// ([`fill_weights`]), routes without a condition strength get the default ([`default_condition_strengths`]),
 /// and the result must total 0% or 100% ([`check_route_weights`]) with strengths in 0..100%
 /// ([`check_condition_strengths`]), and a canary policy must fit the gateway
-/// ([`crate::dsl::validate::canary`]). The first failure is returned. Route order and everything else is kept.
+/// ([`crate::dsl::validate::canary`]) — except on an internal gateway, whose policy lives in its deployment and is
+/// checked with it (`ops::deployment::validate`), so a cluster's traffic is never held back for its canary. The
+/// first failure is returned. Route order and everything else is kept.
 pub fn normalize_gateway(gateway: &Gateway) -> Result<Gateway, DslError> {
     validate_gateway_name(&gateway.name)?;
     validate_route_paths(gateway)?;
@@ -123,8 +125,9 @@ pub fn normalize_gateway(gateway: &Gateway) -> Result<Gateway, DslError> {
     default_condition_strengths(&mut out.routes);
     check_route_weights(&out)?;
     check_condition_strengths(&out)?;
-    let id = crate::dsl::ArtifactId::new(Kind::Gateway, out.name.clone());
-    crate::dsl::validate::canary::check_canary(&out, &id, "")?;
+    if !out.is_internal() {
+        crate::dsl::validate::canary::validate_canary(&out)?;
+    }
     Ok(out)
 }
 
