@@ -212,6 +212,32 @@ clusters:
     }
 
     #[test]
+    fn a_deployment_whose_canary_does_not_fit_its_cluster_is_invalid() {
+        let mut d = deployment();
+        let policy = d.cluster_mut("sava").unwrap().gateways[0].canary.as_mut().unwrap();
+        policy.canary = crate::model::RoutePath("sava:2.0".into());
+        let e = crate::ops::deployment::validate(&d).unwrap_err();
+        assert_eq!(
+            (e.code, e.path.as_str(), e.artifact.name.as_str()),
+            (
+                crate::dsl::ErrorCode::CanaryPolicyError,
+                "clusters.sava.gateways.web.canary.canary",
+                "shop"
+            )
+        );
+        assert!(e.message.contains("its services there are: sava:1.0, sava:1.1"), "{e}");
+        let mut d = deployment();
+        d.cluster_mut("sava").unwrap().gateways[0].routes[0].route = Ref::Inline(Route {
+            weight: Some(Percentage(100)),
+            condition: Some(Ref::Named("beta".into())),
+            ..Route::default()
+        });
+        let e = crate::ops::deployment::validate(&d).unwrap_err();
+        assert_eq!(e.path, "clusters.sava.gateways.web.canary.baseline", "{e}");
+        assert!(e.message.contains("has a condition"), "{e}");
+    }
+
+    #[test]
     fn a_vanished_canary_is_not_found() {
         let mut d = deployment();
         let after = cluster_canary(&d, "shop/sava/web").unwrap().gateway;
