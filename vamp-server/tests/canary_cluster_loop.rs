@@ -19,7 +19,8 @@ use vamp_server::{ServerSettings, Vamp, WriteOptions};
 const GATEWAY: &str = "sava/sava/web";
 const BASELINE: &str = "sava/sava/sava:1.0/web";
 const CANARY: &str = "sava/sava/sava:1.1/web";
-const POLICY: &str = "{baseline: 'sava:1.0', canary: 'sava:1.1', steps: [10%, 50%, 100%], interval: 1s, min_requests: 20}";
+const POLICY: &str =
+    "{baseline: 'sava:1.0', canary: 'sava:1.1', steps: [10%, 50%, 100%], interval: 1s, min_requests: 20}";
 
 const BLUEPRINT_CLUSTERS: &str = "clusters:\n  sava:\n    services:\n      - breed: {name: 'sava:1.0', deployable: sava, ports: {web: 8080/http}}\n      - breed: {name: 'sava:1.1', deployable: sava, ports: {web: 8080/http}}\n";
 
@@ -67,7 +68,9 @@ impl Setup {
     }
 
     async fn deploy(&self, blueprint: Artifact) -> Result<Vec<Artifact>, Error> {
-        self.vamp.deploy("sava", blueprint, &WriteOptions::default()).await
+        self.vamp
+            .deploy("sava", blueprint, &WriteOptions::default())
+            .await
     }
 
     async fn deployment(&self) -> Deployment {
@@ -130,14 +133,23 @@ async fn a_canary_in_the_blueprint_moves_the_clusters_weights_to_promotion() {
     })
     .await;
     let planned = s.gateway().await;
-    let weight = |g: &Gateway, path: &str| g.route(path).and_then(GatewayRoute::inline).and_then(|r| r.weight);
+    let weight = |g: &Gateway, path: &str| {
+        g.route(path)
+            .and_then(GatewayRoute::inline)
+            .and_then(|r| r.weight)
+    };
     until(Duration::from_secs(2), "the plan showing 90/10", || async {
         let g = s.gateway().await;
         (weight(&g, CANARY) == Some(Percentage(10))).then_some(())
     })
     .await;
-    let policy = planned.canary.expect("GET of the cluster gateway shows its canary");
-    assert_eq!((policy.baseline.0.as_str(), policy.canary.0.as_str()), (BASELINE, CANARY));
+    let policy = planned
+        .canary
+        .expect("GET of the cluster gateway shows its canary");
+    assert_eq!(
+        (policy.baseline.0.as_str(), policy.canary.0.as_str()),
+        (BASELINE, CANARY)
+    );
 
     s.until_state(Duration::from_secs(10), "the promotion", |(_, _, st)| {
         st == Some(CanaryStatus::Promoted)
@@ -171,7 +183,11 @@ async fn a_canary_in_the_blueprint_moves_the_clusters_weights_to_promotion() {
     assert_eq!(canary["status"], "promoted", "{shown}");
     let written = dsl::to_yaml(&Artifact::Deployment(s.deployment().await)).unwrap();
     let back = dsl::read(Kind::Deployment, &written).unwrap();
-    assert_eq!(back, Artifact::Deployment(s.deployment().await), "the deployment round-trips");
+    assert_eq!(
+        back,
+        Artifact::Deployment(s.deployment().await),
+        "the deployment round-trips"
+    );
     s.stop().await;
 }
 
@@ -210,7 +226,10 @@ async fn a_canary_put_on_the_cluster_gateway_is_rolled_back_when_it_fails() {
         s.state().await,
         (Some(100), Some(0), Some(CanaryStatus::RolledBack))
     );
-    assert_eq!(decisions(&events(&s.vamp, GATEWAY).await), ["advance", "rollback"]);
+    assert_eq!(
+        decisions(&events(&s.vamp, GATEWAY).await),
+        ["advance", "rollback"]
+    );
     s.stop().await;
 }
 
@@ -247,9 +266,12 @@ async fn a_users_weights_on_the_cluster_gateway_win_and_the_canary_goes_on_from_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slicing_a_compared_service_ends_the_canary() {
     let s = Setup::start().await;
-    s.deploy(with_canary(&format!("{}, status: paused}}", POLICY.trim_end_matches('}'))))
-        .await
-        .unwrap();
+    s.deploy(with_canary(&format!(
+        "{}, status: paused}}",
+        POLICY.trim_end_matches('}')
+    )))
+    .await
+    .unwrap();
     let slice = "name: sava\nclusters:\n  sava:\n    services:\n      - breed: 'sava:1.1'\n";
     s.vamp
         .undeploy(
@@ -269,9 +291,7 @@ async fn slicing_a_compared_service_ends_the_canary() {
 }
 
 fn canary_error(e: &Error) -> (String, String, String) {
-    let dsl = e
-        .dsl()
-        .unwrap_or_else(|| panic!("not a DSL error: {e}"));
+    let dsl = e.dsl().unwrap_or_else(|| panic!("not a DSL error: {e}"));
     assert_eq!(dsl.code, ErrorCode::CanaryPolicyError, "{e}");
     (dsl.artifact.name.clone(), dsl.path.clone(), dsl.message.clone())
 }
@@ -289,7 +309,10 @@ async fn policies_that_do_not_fit_the_cluster_are_refused_naming_artifact_and_fi
     let (artifact, path, message) = canary_error(&e);
     assert_eq!(artifact, "sava");
     assert_eq!(path, "clusters.sava.gateways.web.canary.canary");
-    assert!(message.contains("'sava:1.2' is not a service of cluster 'sava'"), "{message}");
+    assert!(
+        message.contains("'sava:1.2' is not a service of cluster 'sava'"),
+        "{message}"
+    );
     assert!(message.contains("sava:1.0, sava:1.1"), "{message}");
 
     let e = Error::from(
@@ -308,11 +331,17 @@ async fn policies_that_do_not_fit_the_cluster_are_refused_naming_artifact_and_fi
     );
     let (_, path, message) = canary_error(&e);
     assert_eq!(path, "gateways.9060/http.canary");
-    assert!(message.contains("clusters.<cluster>.gateways.<port>.canary"), "{message}");
+    assert!(
+        message.contains("clusters.<cluster>.gateways.<port>.canary"),
+        "{message}"
+    );
 
     s.deploy(blueprint("")).await.unwrap();
     let mut g = s.gateway().await;
-    g.canary = Some(vamp_core::model::CanaryPolicy::new(BASELINE, "sava/sava/sava:2.0/web"));
+    g.canary = Some(vamp_core::model::CanaryPolicy::new(
+        BASELINE,
+        "sava/sava/sava:2.0/web",
+    ));
     let e = s
         .vamp
         .update(Artifact::Gateway(g.clone()), &WriteOptions::default())
@@ -320,7 +349,10 @@ async fn policies_that_do_not_fit_the_cluster_are_refused_naming_artifact_and_fi
         .unwrap_err();
     let (artifact, path, message) = canary_error(&e);
     assert_eq!((artifact.as_str(), path.as_str()), (GATEWAY, "canary.canary"));
-    assert!(message.contains("not a route of gateway 'sava/sava/web'"), "{message}");
+    assert!(
+        message.contains("not a route of gateway 'sava/sava/web'"),
+        "{message}"
+    );
 
     g.canary = Some(vamp_core::model::CanaryPolicy::new("sava:1.0", "sava:1.1"));
     s.vamp

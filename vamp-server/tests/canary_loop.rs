@@ -355,7 +355,8 @@ async fn policies_that_cannot_run_are_refused_through_the_facade() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
     assert!(
-        e.to_string().contains("put the canary on the gateway of the cluster"),
+        e.to_string()
+            .contains("put the canary on the gateway of the cluster"),
         "{e}"
     );
 }

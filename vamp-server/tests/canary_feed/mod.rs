@@ -14,8 +14,8 @@ use vamp_core::model::{Event, EventQuery};
 use vamp_core::store::Page;
 use vamp_server::Vamp;
 
-/// Records `per_tick` requests on each of two routes of a gateway every 10 ms, `canary_errors` percent of the
-/// canary's with status 500, until dropped.
+/// Records `per_tick` requests on each of two routes of a gateway every 10 ms (or every `period`, see
+/// [`Feeder::every`]), `canary_errors` percent of the canary's with status 500, until dropped.
 pub struct Feeder {
     /// The canary's share of 500s, in percent.
     pub canary_errors: Arc<AtomicU32>,
@@ -25,7 +25,32 @@ pub struct Feeder {
 }
 
 impl Feeder {
-    pub fn start(metrics: Arc<MemoryMetrics>, gateway: &str, baseline: &str, canary: &str, per_tick: u32) -> Feeder {
+    pub fn start(
+        metrics: Arc<MemoryMetrics>,
+        gateway: &str,
+        baseline: &str,
+        canary: &str,
+        per_tick: u32,
+    ) -> Feeder {
+        Self::every(
+            Duration::from_millis(10),
+            metrics,
+            gateway,
+            baseline,
+            canary,
+            per_tick,
+        )
+    }
+
+    /// A feeder recording `per_tick` requests per route every `period`.
+    pub fn every(
+        period: Duration,
+        metrics: Arc<MemoryMetrics>,
+        gateway: &str,
+        baseline: &str,
+        canary: &str,
+        per_tick: u32,
+    ) -> Feeder {
         let canary_errors = Arc::new(AtomicU32::new(0));
         let rate = Arc::new(AtomicU32::new(per_tick));
         let (errors, count) = (canary_errors.clone(), rate.clone());
@@ -49,7 +74,7 @@ impl Feeder {
                     ));
                 }
                 MetricsRecorder::record(metrics.as_ref(), &samples).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(period).await;
             }
         });
         Feeder {
@@ -66,7 +91,13 @@ impl Drop for Feeder {
     }
 }
 
-fn sample(gateway: &str, route: &str, status: u16, latency_ms: f64, at: chrono::DateTime<Utc>) -> RequestSample {
+fn sample(
+    gateway: &str,
+    route: &str,
+    status: u16,
+    latency_ms: f64,
+    at: chrono::DateTime<Utc>,
+) -> RequestSample {
     RequestSample {
         gateway: gateway.into(),
         route: Some(route.into()),
@@ -123,7 +154,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(started.elapsed() < within, "{what} did not happen within {within:?}");
+        assert!(
+            started.elapsed() < within,
+            "{what} did not happen within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -214,7 +214,10 @@ clusters:
     #[test]
     fn a_deployment_whose_canary_does_not_fit_its_cluster_is_invalid() {
         let mut d = deployment();
-        let policy = d.cluster_mut("sava").unwrap().gateways[0].canary.as_mut().unwrap();
+        let policy = d.cluster_mut("sava").unwrap().gateways[0]
+            .canary
+            .as_mut()
+            .unwrap();
         policy.canary = crate::model::RoutePath("sava:2.0".into());
         let e = crate::ops::deployment::validate(&d).unwrap_err();
         assert_eq!(
@@ -225,7 +228,10 @@ clusters:
                 "shop"
             )
         );
-        assert!(e.message.contains("its services there are: sava:1.0, sava:1.1"), "{e}");
+        assert!(
+            e.message.contains("its services there are: sava:1.0, sava:1.1"),
+            "{e}"
+        );
         let mut d = deployment();
         d.cluster_mut("sava").unwrap().gateways[0].routes[0].route = Ref::Inline(Route {
             weight: Some(Percentage(100)),
