@@ -1,7 +1,8 @@
 //! The canary's interval in progress, on the memory backends with requests fed straight into the metrics source:
 //! waits keep the samples (a low-traffic canary gathers evidence over several intervals), the interval is
 //! checkpointed to the artifact store and resumed — start, waits and samples — by a new server on the same
-//! store (a restart, a change of leader), and the checkpoint is removed when the canary stops progressing.
+//! store (a restart; a change of leader, with the store on a real PostgreSQL as in HA), and the checkpoint is
+//! removed when the canary stops progressing.
 
 mod canary_feed;
 
@@ -14,23 +15,29 @@ use vamp_core::memory::{MemoryArtifactStore, MemoryEventStore, MemoryMetrics};
 use vamp_core::model::{Event, Kind};
 use vamp_core::ops::canary::Progress;
 use vamp_core::store::{ArtifactStore, EventStore};
+use vamp_core::testkit::servers::TestServer;
 use vamp_server::{ServerSettings, Vamp, WriteOptions};
 
 const BASELINE: &str = "[10.0.0.1:8080]";
 const CANARY: &str = "[10.0.0.2:8080]";
 
+fn memory() -> (Arc<dyn ArtifactStore>, Arc<dyn EventStore>) {
+    (
+        Arc::new(MemoryArtifactStore::new()),
+        Arc::new(MemoryEventStore::new()),
+    )
+}
+
 fn vamp(
-    artifacts: &Arc<MemoryArtifactStore>,
-    events: &Arc<MemoryEventStore>,
+    artifacts: &Arc<dyn ArtifactStore>,
+    events: &Arc<dyn EventStore>,
     metrics: &Arc<MemoryMetrics>,
 ) -> Vamp {
     let mut settings = ServerSettings::default();
     settings.canary.tick_ms = 20;
     settings.canary.checkpoint_ms = 100;
-    let artifacts: Arc<dyn ArtifactStore> = artifacts.clone();
-    let events: Arc<dyn EventStore> = events.clone();
     Vamp::builder()
-        .persistence(artifacts, events)
+        .persistence(artifacts.clone(), events.clone())
         .metrics(metrics.clone())
         .config(settings)
         .build()
@@ -50,18 +57,15 @@ fn requests(e: &Event, side: &str) -> u64 {
     e.value["numbers"][side]["requests"].as_u64().unwrap_or(0)
 }
 
-async fn checkpoint(store: &MemoryArtifactStore) -> Option<Progress> {
+async fn checkpoint(store: &Arc<dyn ArtifactStore>) -> Option<Progress> {
     let stored = store.get(Kind::CanaryProgress, "shop").await.unwrap()?;
     Some(serde_json::from_value(stored.document).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waits_keep_the_samples_until_there_are_enough() {
-    let (artifacts, events_store, metrics) = (
-        Arc::new(MemoryArtifactStore::new()),
-        Arc::new(MemoryEventStore::new()),
-        Arc::new(MemoryMetrics::new()),
-    );
+    let (artifacts, events_store) = memory();
+    let metrics = Arc::new(MemoryMetrics::new());
     let v = vamp(&artifacts, &events_store, &metrics);
     let (stop, task) = run(&v);
     let _feeder = Feeder::every(Duration::from_millis(50), metrics, "shop", BASELINE, CANARY, 1);
@@ -112,10 +116,22 @@ async fn waits_keep_the_samples_until_there_are_enough() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_server_on_the_same_store_resumes_the_interval_in_progress() {
-    let (artifacts, events_store) = (
-        Arc::new(MemoryArtifactStore::new()),
-        Arc::new(MemoryEventStore::new()),
-    );
+    let (artifacts, events) = memory();
+    resumes_on(artifacts, events).await;
+}
+
+/// A change of leader in HA: the loops stop on one server and start on another, both on the same PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_on_the_same_postgresql_resumes_the_interval_in_progress() {
+    let server = TestServer::postgres().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    let url = format!("postgres://postgres@{}/postgres", server.address());
+    let artifacts = vamp_persistence::url::connect_artifacts(&url).await.unwrap();
+    let events = vamp_persistence::url::connect_events(&url).await.unwrap();
+    resumes_on(artifacts, events).await;
+}
+
+/// One server runs the canary for two waits and stops; another on the same stores resumes its interval.
+async fn resumes_on(artifacts: Arc<dyn ArtifactStore>, events_store: Arc<dyn EventStore>) {
     let policy = "  baseline: '[10.0.0.1:8080]'\n  canary: '[10.0.0.2:8080]'\n  steps: [10%, 100%]\n  interval: 1s\n  min_requests: 100000\n  max_waits: 100\n";
 
     let metrics = Arc::new(MemoryMetrics::new());

@@ -102,7 +102,7 @@ catalogue! {
     InvalidRouteWeight => "After removing services, the remaining route weight is not 100%; re-weight first.",
     UnavailableGatewayPortError => "A gateway port is already used by another gateway.",
     NoAvailablePortError => "Every port of the configured gateway port range is in use.",
-    CanaryPolicyError => "A gateway's canary policy does not fit it: unknown or equal routes, steps not ascending in 1..100%, an interval outside 1 s..10 min, too few minimum requests, a confidence outside (0.5, 1).",
+    CanaryPolicyError => "A canary policy does not fit its gateway or cluster: unknown or equal routes or services, a deployment's own gateway, steps not ascending in 1..100%, an interval outside 1 s..10 min, too few minimum requests, a confidence outside (0.5, 1).",
     InternalGatewayCreateError => "Internal gateways are created by deployments, not through the API.",
     InternalGatewayUpdateError => "The routes of an internal gateway are set by its deployment.",
     InternalGatewayRemoveError => "An internal gateway is removed with its deployment.",

@@ -24,6 +24,13 @@ pub struct ClusterCanary {
 /// The gateways of `deployment`'s clusters that carry a canary policy, whatever its status, in cluster and port
 /// order (see [`ClusterCanary::gateway`]). Services being undeployed are not routes of them.
 pub fn cluster_canaries(deployment: &Deployment) -> Vec<ClusterCanary> {
+    let any = deployment
+        .clusters
+        .iter()
+        .any(|c| c.gateways.iter().any(|g| g.canary.is_some()));
+    if !any {
+        return Vec::new();
+    }
     let prefix = format!("{}/", deployment.name);
     internal_gateways(deployment, |_| None)
         .into_iter()
