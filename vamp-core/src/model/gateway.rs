@@ -207,7 +207,9 @@ pub struct Gateway {
     /// Routes, in the order written.
     #[serde(serialize_with = "routes_as_map")]
     pub routes: Vec<GatewayRoute>,
-    /// An automated canary release between two of the routes (user gateways only).
+    /// An automated canary release between two of the routes: on a user gateway, or in a cluster's gateway
+    /// settings (there its routes name services by breed) and on the internal gateway planned from them (full
+    /// paths). A deployment's own gateways (`deployment/port`) take none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryPolicy>,
 }

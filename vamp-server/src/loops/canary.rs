@@ -203,8 +203,10 @@ async fn step(vamp: &Vamp, state: &mut State, current: &CanaryGateway) -> Result
     };
     vamp.apply_canary(current, &judgement, Some(&t.progress)).await?;
     if judgement.decision == Decision::Wait {
-        fold(vamp, t, current, &baseline, &canary).await?;
         t.progress.waited(policy, Utc::now());
+        if let Err(e) = fold(vamp, t, current, &baseline, &canary).await {
+            tracing::warn!(gateway = %name, error = %e, "the canary's reads could not start again; going on from the last ones");
+        }
         save(vamp, &mut state.persisted, t).await;
     } else {
         state.tracked.remove(name);
@@ -231,7 +233,7 @@ async fn track(vamp: &Vamp, state: &mut State, current: &CanaryGateway, progress
 
 /// Adds what was read since the last fold (`baseline`, `canary`) to the interval's samples and starts the next
 /// reads from a new anchor, so no read spans longer than a checkpoint period or an interval (the metrics
-/// source keeps a bounded past).
+/// source keeps a bounded past). When the new reads cannot start, nothing changes.
 async fn fold(
     vamp: &Vamp,
     t: &mut Tracked,
@@ -239,9 +241,11 @@ async fn fold(
     baseline: &Sample,
     canary: &Sample,
 ) -> Result<()> {
+    let anchor = anchor_now();
+    let base = vamp.canary_reads(&current.gateway, anchor).await?;
     t.progress.accumulate(baseline, canary, Utc::now());
-    t.anchor = anchor_now();
-    t.base = vamp.canary_reads(&current.gateway, t.anchor).await?;
+    t.anchor = anchor;
+    t.base = base;
     Ok(())
 }
 
