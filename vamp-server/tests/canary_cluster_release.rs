@@ -574,7 +574,7 @@ async fn a_restart_mid_interval_resumes_the_interval_with_its_samples_and_waits(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     eprintln!("around the restart:\n{}", describe(&after));
-    let last = after.iter().filter(|e| at(e) <= stopped_at).last().unwrap();
+    let last = after.iter().rfind(|e| at(e) <= stopped_at).unwrap();
     let resumed = after.iter().find(|e| at(e) > stopped_at).unwrap();
     assert_eq!(last["value"]["decision"], "wait", "{last}");
     let waits = last["value"]["waits"].as_u64().unwrap();
