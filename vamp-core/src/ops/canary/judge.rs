@@ -9,7 +9,8 @@
 //!    breach is certain. Otherwise a ceiling is judged on the observed value over at least `min_requests`
 //!    requests.
 //! 3. **Too few samples** on either side (fewer than `min_requests`) → wait, never guess; after `max_waits`
-//!    consecutive waits → pause.
+//!    consecutive waits → pause. The same when the medians cannot be bounded yet (a `min_requests` below
+//!    what the budget needs, about 20).
 //! 4. **Comparison** ([`compare`](super::compare)): the error rates and the latency quantiles (p50, p90), each an
 //!    effect size with an always-valid interval. Any interval wholly beyond its margin → roll back.
 //! 5. An estimate beyond its margin that is not proven yet → wait for more samples (a canary that looks worse
@@ -26,6 +27,7 @@ use serde::Serialize;
 use super::budget::Budget;
 use super::compare::{compare, ErrorComparison, LatencyComparison, Verdict};
 use super::sample::Sample;
+use super::sequence::fewest_for_quantile;
 use crate::model::CanaryPolicy;
 
 /// What a judgement decides.
@@ -517,6 +519,20 @@ pub fn judge(interval: &Interval) -> Judgement {
     if let Some((rule, reason)) = numbers.worse() {
         return done(Decision::Rollback, rule, reason);
     }
+    let median_open = numbers
+        .latency
+        .iter()
+        .any(|l| l.quantile == 50 && (l.lower_ms.is_none() || l.upper_ms.is_none()));
+    if median_open {
+        let needed = fewest_for_quantile(0.5, numbers.budget.alpha);
+        return waiting(
+            Rule::TooFewSamples,
+            format!(
+                "too few samples to compare the median: it needs {needed} requests on each side at this confidence, baseline has {} and canary {}",
+                numbers.baseline.requests, numbers.canary.requests
+            ),
+        );
+    }
     if let Some(why) = numbers.unclear() {
         return waiting(Rule::Unclear, why);
     }
@@ -601,6 +617,16 @@ mod tests {
             Decision::Wait,
             "the baseline needs samples too"
         );
+    }
+
+    #[test]
+    fn a_median_without_bounds_waits_whatever_min_requests_says() {
+        let mut p = policy();
+        p.min_requests = 10;
+        let j = judged(&p, 10, &spread(900, 0, 10.0, 5.0), &spread(12, 0, 10.0, 5.0), 0);
+        assert_eq!(j.decision, Decision::Wait, "{}", j.reason);
+        assert_eq!(j.rule, Rule::TooFewSamples);
+        assert!(j.reason.contains("to compare the median"), "{}", j.reason);
     }
 
     #[test]

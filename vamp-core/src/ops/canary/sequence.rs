@@ -102,6 +102,15 @@ pub fn quantile_ranks(n: u64, q: f64, alpha: f64) -> (Option<u64>, Option<u64>) 
     (lower, upper)
 }
 
+/// The fewest observations for which the `q`-quantile has both bounds at level `alpha`, counted up to 100,000
+/// (the ranks are integers, so whether a size bounds it is not monotone near the threshold: the first size
+/// that does).
+pub fn fewest_for_quantile(q: f64, alpha: f64) -> u64 {
+    (1..100_000)
+        .find(|n| matches!(quantile_ranks(*n, q, alpha), (Some(_), Some(_))))
+        .unwrap_or(100_000)
+}
+
 /// The smallest `c` in `(outside, inside]` for which `inside(c)` holds, given `inside(inside)` and not
 /// `inside(outside)` (the set is an interval: the evidence is convex in the count).
 fn first_inside(inside: &dyn Fn(u64) -> bool, mut outside: u64, mut within: u64) -> u64 {
@@ -173,6 +182,16 @@ mod tests {
         }
         assert_eq!(quantile_ranks(0, 0.5, 0.05), (None, None));
         assert_eq!(quantile_ranks(3, 0.5, 0.001), (None, None));
+    }
+
+    #[test]
+    fn the_fewest_observations_bound_a_quantile_on_both_sides() {
+        let alpha = 0.05 / 24.0;
+        let n = fewest_for_quantile(0.5, alpha);
+        assert!(matches!(quantile_ranks(n, 0.5, alpha), (Some(_), Some(_))));
+        assert!((1..n).all(|m| !matches!(quantile_ranks(m, 0.5, alpha), (Some(_), Some(_)))));
+        assert_eq!(n, 16, "as an exhaustive scan in scipy finds");
+        assert_eq!(fewest_for_quantile(0.9, alpha), 73, "the p90 needs more");
     }
 
     /// Coverage, time-uniformly: in 500 runs of 2,000 draws each (a share of 20%), checked every 50 draws, the
