@@ -7,8 +7,9 @@
 //! - **Latency**: for each quantile the shift of the canary's quantile over the baseline's. A quantile's
 //!   interval comes from ranks (distribution-free: a few 40–50 ms stalls move a mean, not a median), read off
 //!   the latency histogram with latencies spread evenly within each bucket. Equal latencies are ties on both
-//!   sides alike, and the margin is never below [`RESOLUTION_MS`]: HAProxy logs whole milliseconds, so a
-//!   difference below one is not a difference.
+//!   sides alike, and the margin is never below [`RESOLUTION_MS`]: the agents log microseconds, but a gateway
+//!   rendered from a user template without the start rule logs HAProxy's whole milliseconds, where a difference
+//!   below one is not a difference.
 //!
 //! A verdict compares the interval to the margin: [`Verdict::Worse`] when even its lower end is beyond the
 //! margin, [`Verdict::NotWorse`] when even its upper end is within it; otherwise the estimate decides whether
@@ -22,7 +23,7 @@ use super::sequence::{quantile_ranks, rate_bounds};
 use crate::metrics::bucket_upper_bound_ms;
 use crate::model::CanaryPolicy;
 
-/// HAProxy's latency resolution: whole milliseconds.
+/// The coarsest latency resolution a source may have: HAProxy's whole milliseconds.
 pub const RESOLUTION_MS: f64 = 1.0;
 
 /// What a comparison concludes.

@@ -87,16 +87,8 @@ pub fn quantile_ranks(n: u64, q: f64, alpha: f64) -> (Option<u64>, Option<u64>) 
         return (None, None);
     }
     // The count of observations at or below the true quantile lies in [lowest, highest].
-    let lowest = if inside(0) {
-        0
-    } else {
-        first_inside(&inside, 0, centre)
-    };
-    let highest = if inside(n) {
-        n
-    } else {
-        last_inside(&inside, centre, n)
-    };
+    let lowest = if inside(0) { 0 } else { edge(&inside, centre, 0) };
+    let highest = if inside(n) { n } else { edge(&inside, centre, n) };
     let lower = (lowest > 0).then_some(lowest);
     let upper = (highest < n).then_some(highest + 1);
     (lower, upper)
@@ -111,25 +103,11 @@ pub fn fewest_for_quantile(q: f64, alpha: f64) -> u64 {
         .unwrap_or(100_000)
 }
 
-/// The smallest `c` in `(outside, inside]` for which `inside(c)` holds, given `inside(inside)` and not
-/// `inside(outside)` (the set is an interval: the evidence is convex in the count).
-fn first_inside(inside: &dyn Fn(u64) -> bool, mut outside: u64, mut within: u64) -> u64 {
-    while within - outside > 1 {
-        let mid = outside + (within - outside) / 2;
-        if inside(mid) {
-            within = mid;
-        } else {
-            outside = mid;
-        }
-    }
-    within
-}
-
-/// The largest `c` in `[within, outside)` for which `inside(c)` holds, given `inside(within)` and not
-/// `inside(outside)`.
-fn last_inside(inside: &dyn Fn(u64) -> bool, mut within: u64, mut outside: u64) -> u64 {
-    while outside - within > 1 {
-        let mid = within + (outside - within) / 2;
+/// The count nearest `outside` for which `inside` holds, between `within` (where it holds) and `outside` (where
+/// it does not), in either order: the set is an interval, the evidence being convex in the count.
+fn edge(inside: &dyn Fn(u64) -> bool, mut within: u64, mut outside: u64) -> u64 {
+    while within.abs_diff(outside) > 1 {
+        let mid = within / 2 + outside / 2 + (within % 2 + outside % 2) / 2;
         if inside(mid) {
             within = mid;
         } else {
