@@ -7,7 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use logs_support::{eventually, free_port, Backend, Haproxy, TempDir, HTTP_LOG_FORMAT, TCP_LOG_FORMAT};
+use logs_support::{
+    eventually, free_port, Backend, Haproxy, TempDir, HTTP_LOG_FORMAT, HTTP_START_RULE, TCP_LOG_FORMAT,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vamp_core::ErrorKind;
 use vamp_gateway::haproxy::envelope::Envelope;
@@ -39,6 +41,7 @@ frontend g_aaa
   bind 127.0.0.1:{shop}
   log global
   log-format '{HTTP_LOG_FORMAT}'
+  {HTTP_START_RULE}
   use_backend g_aaa_r1 if {{ path_beg /two }}
   use_backend g_aaa_none if {{ path_beg /none }}
   default_backend g_aaa_r0
@@ -151,6 +154,11 @@ async fn requests_are_counted(target: LogTarget, dir: TempDir) {
     assert_eq!(shop.latency.count(), 8);
     let v1 = aggregator.window_now("shop", Some("shop/v1"), minute).unwrap();
     assert_eq!((v1.requests, v1.status), (5, [0, 4, 0, 0, 1]));
+    let sum_ms = v1.latency.mean().unwrap() * v1.latency.count() as f64;
+    assert!(
+        sum_ms.fract() > 1e-9,
+        "latencies in microseconds, not whole milliseconds: {sum_ms} ms in all"
+    );
     let v2 = aggregator.window_now("shop", Some("shop/v2"), minute).unwrap();
     assert_eq!((v2.requests, v2.status), (2, [0, 0, 0, 2, 0]));
     let db = aggregator.window_now("db", Some("db/v1"), minute).unwrap();

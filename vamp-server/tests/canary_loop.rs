@@ -181,16 +181,11 @@ async fn a_healthy_canary_walks_the_steps_to_promotion() {
     s.until(Duration::from_secs(1), "the start", |_, c, _| c == 10)
         .await;
     assert_eq!(s.state().await, (90, 10, CanaryStatus::Progressing));
-    let took = s
-        .until(Duration::from_secs(10), "the promotion", |_, _, st| {
-            st == CanaryStatus::Promoted
-        })
-        .await;
+    s.until(Duration::from_secs(10), "the promotion", |_, _, st| {
+        st == CanaryStatus::Promoted
+    })
+    .await;
     assert_eq!(s.state().await, (0, 100, CanaryStatus::Promoted));
-    assert!(
-        took >= Duration::from_millis(1900),
-        "two judged intervals of 1 s took only {took:?}"
-    );
     assert_eq!(s.decisions().await, ["advance", "advance", "promote"]);
     let events = s.events().await;
     let promote = events.last().unwrap();
@@ -203,33 +198,31 @@ async fn a_healthy_canary_walks_the_steps_to_promotion() {
     assert_eq!(promote.value["status"], "promoted");
     let canary_requests = promote.value["numbers"]["canary"]["requests"].as_u64().unwrap();
     assert!(
-        (1_000..=4_000).contains(&canary_requests),
-        "one interval of 2,000 requests per second was judged, not {canary_requests}"
+        (20..=4_000).contains(&canary_requests),
+        "at most one interval of 2,000 requests per second was judged, not {canary_requests}"
     );
+    let rule = promote.value["rule"].as_str().unwrap();
+    assert!(rule == "passed" || rule == "shown_not_worse", "{}", promote.value);
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_canary_with_a_fifth_of_errors_is_rolled_back_at_the_end_of_the_interval() {
+async fn a_canary_with_a_fifth_of_errors_is_rolled_back_as_soon_as_it_is_proven_worse() {
     let s = Setup::start().await;
     s.canary_errors.store(20, Ordering::Relaxed);
     s.create(POLICY).await;
     s.until(Duration::from_secs(1), "the start", |_, c, _| c == 10)
         .await;
-    let took = s
-        .until(Duration::from_secs(5), "the rollback", |_, _, st| {
-            st == CanaryStatus::RolledBack
-        })
-        .await;
-    assert!(
-        took >= Duration::from_millis(900),
-        "no ceiling is set, so the interval ends first: {took:?}"
-    );
+    s.until(Duration::from_secs(5), "the rollback", |_, _, st| {
+        st == CanaryStatus::RolledBack
+    })
+    .await;
     assert_eq!(s.state().await, (100, 0, CanaryStatus::RolledBack));
     assert_eq!(s.decisions().await, ["advance", "rollback"]);
     let rollback = s.events().await.pop().unwrap();
+    assert_eq!(rollback.value["rule"], "errors_worse", "{}", rollback.value);
     assert!(
-        rollback.value["numbers"]["errors"]["z"].as_f64().unwrap() > 10.0,
+        rollback.value["numbers"]["errors"]["lower"].as_f64().unwrap() > 0.01,
         "{}",
         rollback.value
     );

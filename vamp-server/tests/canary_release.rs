@@ -95,11 +95,12 @@ async fn a_healthy_canary_is_promoted_step_by_step() {
             e.value
         );
         assert!(
-            number(e, "numbers.latency.u").is_some(),
-            "the Mann-Whitney U is in {}",
+            e.value["numbers"]["latency"][1]["upper_ms"].is_number()
+                || e.value["numbers"]["latency"][1]["lower_ms"].is_number(),
+            "the p90 comparison is in {}",
             e.value
         );
-        assert!(number(e, "numbers.errors.p_value").is_some(), "{}", e.value);
+        assert!(number(e, "numbers.errors.upper").is_some(), "{}", e.value);
         assert!(number(e, "numbers.canary.p99_ms").is_some(), "{}", e.value);
     }
     let promote = events.last().unwrap();
@@ -147,8 +148,8 @@ async fn a_canary_failing_a_fifth_of_its_requests_is_rolled_back_by_the_comparis
     let events = h.events().await;
     let rollback = events.iter().find(|e| e.value["decision"] == "rollback").unwrap();
     let reason = rollback.value["reason"].as_str().unwrap();
-    assert!(reason.contains("significantly above"), "{reason}");
-    assert!(number(rollback, "numbers.errors.p_value").unwrap() < 0.025);
+    assert!(reason.contains("beyond the margin"), "{reason}");
+    assert!(number(rollback, "numbers.errors.lower").unwrap() > 0.01);
     assert!(number(rollback, "numbers.canary.errors").unwrap() > 0.0);
     assert_eq!(number(rollback, "weights.canary"), Some(0.0));
     assert_eq!(number(rollback, "weights.baseline"), Some(100.0));
@@ -308,4 +309,84 @@ async fn sticky_users_keep_their_version_during_the_ramp_and_leave_a_rolled_back
         tally.total()
     );
     h.stop().await;
+}
+
+/// The false-alarm rate, through real HAProxy: the canary is the same build as the baseline, under keep-alive
+/// and new-connection clients, and the judge runs with its default confidence and margins. The old
+/// per-interval Mann-Whitney judge rolled back half of such releases; the judge's budget allows 5% of them,
+/// its margins make them far rarer, so one rollback in eight releases fails the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_canaries_are_promoted_release_after_release() {
+    const RELEASES: usize = 8;
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let h = Harness::start(100).await;
+    h.gateway(false, IDENTICAL).await;
+    let load = Load::start(h.gateway_port, 4, 50);
+    let fresh = FreshConnections::start(h.gateway_port, 50);
+    for release in 1..=RELEASES {
+        h.gateway(false, IDENTICAL).await;
+        h.until(Duration::from_secs(90), "the end of the release", |_, s| {
+            s != CanaryStatus::Progressing
+        })
+        .await;
+        let (weight, status) = h.state().await;
+        assert_eq!(
+            (weight, status),
+            (100, CanaryStatus::Promoted),
+            "release {release} of {RELEASES} of an identical canary was not promoted:\n{}",
+            h.describe_events().await
+        );
+    }
+    let fresh_failed = fresh.stop();
+    let tally = load.stop();
+    assert_eq!(tally.failed.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(fresh_failed, 0, "no request on a new connection failed");
+    let events = h.events().await;
+    let rules: Vec<&str> = events.iter().filter_map(|e| e.value["rule"].as_str()).collect();
+    assert!(
+        !rules
+            .iter()
+            .any(|r| r.ends_with("_worse") || r.ends_with("ceiling")),
+        "{rules:?}"
+    );
+    h.stop().await;
+}
+
+/// Steps as in the other tests, a 2 s interval, every statistical setting at its default.
+const IDENTICAL: &str = "  baseline: sava/sava/sava:1.0/web\n  canary: sava/sava/sava:1.1/web\n  steps: [10%, 25%, 50%, 100%]\n  interval: 2s\n";
+
+/// A client opening a new connection for every request, `rate` a second; counts its failures.
+struct FreshConnections {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl FreshConnections {
+    fn start(port: u16, rate: u32) -> FreshConnections {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let halt = stop.clone();
+        let pause = Duration::from_secs_f64(1.0 / f64::from(rate));
+        let thread = std::thread::spawn(move || {
+            let mut failed = 0;
+            let mut next = Instant::now();
+            while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+                if !matches!(Client::new(port).get(), Ok(a) if a.status == 200) {
+                    failed += 1;
+                }
+                next += pause;
+                if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                } else {
+                    next = Instant::now();
+                }
+            }
+            failed
+        });
+        FreshConnections { stop, thread }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
 }

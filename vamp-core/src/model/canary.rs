@@ -1,6 +1,6 @@
 //! Canary policy: the `canary` block of a gateway. It names the stable route (`baseline`) and the new one
-//! (`canary`), the weights the canary ramps through, how often it is judged, the thresholds and the
-//! significance of the comparison, and the status the canary loop writes back.
+//! (`canary`), the weights the canary ramps through, how often it is judged, the ceilings, the margins and the
+//! confidence of the comparison, and the status the canary loop writes back.
 //!
 //! The policy is data only; `ops::canary` judges an interval, and the server's canary loop acts on the judgement.
 
@@ -146,17 +146,17 @@ pub const DEFAULT_CONFIDENCE: f64 = 0.95;
 pub const DEFAULT_MAX_WAITS: u32 = 10;
 /// The default error margin: 1 percentage point.
 pub const DEFAULT_ERROR_MARGIN: f64 = 1.0;
-/// The default latency margin: 10%.
-pub const DEFAULT_LATENCY_MARGIN: f64 = 10.0;
+/// The default latency margin: 5%.
+pub const DEFAULT_LATENCY_MARGIN: f64 = 5.0;
 /// The default latency floor: 5 ms.
 pub const DEFAULT_LATENCY_FLOOR_MS: u64 = 5;
 
 /// An automated canary release between two routes of a gateway.
 ///
-/// Every `interval` the canary loop reads the last interval's requests of both routes and judges them
+/// Every `interval` the canary loop judges the requests of both routes since the interval began
 /// (`ops::canary::judge`): too few samples on either side → wait; the canary above an absolute ceiling, or
-/// significantly worse than the baseline (at `confidence`) by more than its margin → roll back to 0%; else
-/// advance to the next step, and after the last step promote to 100%.
+/// proven worse than the baseline by more than a margin → roll back to 0%; looking worse but not proven → wait
+/// for more samples; else advance to the next step, and after the last step promote to 100%.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CanaryPolicy {
     /// The route path of the stable version.
@@ -178,20 +178,20 @@ pub struct CanaryPolicy {
     /// The canary's absolute p99 latency ceiling; none when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_p99: Option<Millis>,
-    /// How many percentage points the canary's error rate must exceed the baseline's by, on top of the
-    /// difference being significant, to count as worse.
+    /// How many percentage points the canary's error rate may exceed the baseline's by without being worse: a
+    /// rollback needs the whole always-valid interval of the difference beyond it.
     pub error_margin: Rate,
-    /// How much slower (in percent of the baseline's mean latency) the canary's mean must be, on top of the
-    /// difference being significant, to count as worse.
+    /// How much slower (in percent of the baseline's quantile) the canary's p50 or p90 may be without being
+    /// worse; a rollback needs the whole always-valid interval of the shift beyond it.
     pub latency_margin: Rate,
-    /// How much slower in milliseconds the canary's mean must be, on top of `latency_margin`: below it a
-    /// difference is never a regression, however significant (sub-millisecond services differ by scheduling
-    /// noise alone).
+    /// The smallest latency margin in milliseconds, whatever `latency_margin` gives: below it a shift is never a
+    /// regression (sub-millisecond services differ by scheduling noise alone; HAProxy logs whole milliseconds).
     pub latency_floor: Millis,
-    /// The confidence of the comparison, in (0.5, 1): a difference counts when its p-value is below
-    /// `1 - confidence` (shared by the error and the latency test).
+    /// The confidence of the whole release, in (0.5, 1): an identical canary is rolled back in at most
+    /// `1 − confidence` of releases, however many intervals and ticks look at it (`ops::canary::budget`).
     pub confidence: f64,
-    /// Consecutive intervals without enough samples before the loop pauses the canary.
+    /// Consecutive intervals without a verdict (too few samples, or a difference not proven yet) before the loop
+    /// pauses the canary.
     pub max_waits: u32,
     /// Where the release stands.
     pub status: CanaryStatus,

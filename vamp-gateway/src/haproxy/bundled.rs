@@ -75,8 +75,8 @@ fn gateway(out: &mut String, model: &TemplateModel, g: &GatewayModel) {
     if g.http {
         let _ = writeln!(
             out,
-            "    option idle-close-on-response\n    log-format {}",
-            model.http_log_format
+            "    option idle-close-on-response\n    log-format {}\n    {}",
+            model.http_log_format, model.http_start_rule
         );
         for acl in &g.acls {
             let _ = writeln!(out, "    acl {} {}", acl.name, acl.definition);

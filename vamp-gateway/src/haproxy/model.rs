@@ -25,8 +25,13 @@ use super::HaproxyOptions;
 pub const DEFAULT_MAPS_DIR: &str = "/var/lib/vamp-gateway-agent/maps";
 /// The virtual-hosts map file.
 pub const VIRTUAL_HOSTS_MAP: &str = "virtual_hosts.map";
-/// The JSON access-log format of HTTP frontends (one object per request; see `docs/gateway.md`).
-pub const HTTP_LOG_FORMAT: &str = r#"{"ci":"%ci","cp":%cp,"t":"%tr","ft":"%f","b":"%b","s":"%s","Tq":%TR,"Tw":%Tw,"Tc":%Tc,"Tr":%Tr,"Tt":%Ta,"ST":%ST,"B":%B,"tsc":"%tsc","ac":%ac,"fc":%fc,"bc":%bc,"sc":%sc,"rc":%rc,"sq":%sq,"bq":%bq,"r":%{+Q,+E}r}"#;
+/// The JSON access-log format of HTTP frontends (one object per request; see `docs/gateway.md`). `Tu` is the
+/// time from the request's headers to the log line in microseconds (from [`HTTP_START_RULE`]); a string, `-`
+/// when the start was not recorded.
+pub const HTTP_LOG_FORMAT: &str = r#"{"ci":"%ci","cp":%cp,"t":"%tr","ft":"%f","b":"%b","s":"%s","Tq":%TR,"Tw":%Tw,"Tc":%Tc,"Tr":%Tr,"Tt":%Ta,"Tu":"%[date(0,us),sub(txn.vamp_t0)]","ST":%ST,"B":%B,"tsc":"%tsc","ac":%ac,"fc":%fc,"bc":%bc,"sc":%sc,"rc":%rc,"sq":%sq,"bq":%bq,"r":%{+Q,+E}r}"#;
+/// The first rule of every HTTP frontend: the request's start in microseconds, for `Tu` in the log (HAProxy's
+/// own timers are whole milliseconds).
+pub const HTTP_START_RULE: &str = "http-request set-var(txn.vamp_t0) date(0,us)";
 /// The JSON access-log format of TCP frontends. `%t` (accept date) stands where HTTP has `%tr`, which HAProxy
 /// reserves for HTTP mode.
 pub const TCP_LOG_FORMAT: &str = r#"{"ci":"%ci","cp":%cp,"t":"%t","ft":"%f","b":"%b","s":"%s","Tw":%Tw,"Tc":%Tc,"Tt":%Tt,"B":%B,"ts":"%ts","ac":%ac,"fc":%fc,"bc":%bc,"sc":%sc,"rc":%rc,"sq":%sq,"bq":%bq}"#;
@@ -44,6 +49,8 @@ pub struct TemplateModel {
     pub maps_dir: String,
     /// The HTTP log format, as one double-quoted configuration word.
     pub http_log_format: String,
+    /// The first rule of every HTTP frontend ([`HTTP_START_RULE`]): records the request's start for `Tu`.
+    pub http_start_rule: String,
     /// The TCP log format, as one double-quoted configuration word.
     pub tcp_log_format: String,
     /// The gateways, in render order (fewer name segments first, then by name).
@@ -213,6 +220,7 @@ pub fn build(gateways: &[Gateway], options: &HaproxyOptions) -> Result<Built> {
             maxconn: options.maxconn,
             maps_dir: format!("${{VAMP_MAPS_DIR-{DEFAULT_MAPS_DIR}}}"),
             http_log_format: log_format(HTTP_LOG_FORMAT),
+            http_start_rule: HTTP_START_RULE.to_string(),
             tcp_log_format: log_format(TCP_LOG_FORMAT),
             gateways: Vec::with_capacity(ordered.len()),
             has_virtual_hosts: false,

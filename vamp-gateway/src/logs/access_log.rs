@@ -31,6 +31,10 @@ pub struct AccessLog {
     pub status: Option<u16>,
     /// Total time in milliseconds (`Tt`: `%Ta` for HTTP, `%Tt` for TCP); `None` when -1.
     pub total_ms: Option<u64>,
+    /// The time from the request's headers to the log line in microseconds (`Tu`, HTTP only); `None` when the
+    /// line has none (a user template without the start rule, a request refused before it) or an implausible one
+    /// (more than a millisecond beyond `Tt`).
+    pub total_us: Option<u64>,
     /// Bytes sent to the client (`B`).
     pub bytes: Option<u64>,
     /// The termination state (`tsc` for HTTP, `ts` for TCP).
@@ -121,7 +125,24 @@ fn count(fields: &Map<String, Value>, key: &str) -> Option<u64> {
     fields.get(key).and_then(Value::as_u64)
 }
 
+/// `Tu`: a string of microseconds, plausible against `Tt` (at most 2 ms beyond it: `Tt` is truncated and the
+/// log line written after the last byte).
+fn micros(fields: &Map<String, Value>, total_ms: Option<u64>) -> Option<u64> {
+    let us: u64 = fields.get("Tu")?.as_str()?.parse().ok()?;
+    let limit = total_ms.map_or(3_600_000_000, |ms| ms.saturating_add(2).saturating_mul(1000));
+    (us <= limit).then_some(us)
+}
+
 impl AccessLog {
+    /// The request's latency in milliseconds: `Tu` when the line has it, else `Tt`; `None` with neither.
+    pub fn latency_ms(&self) -> Option<f64> {
+        match (self.total_us, self.total_ms) {
+            (Some(us), _) => Some(us as f64 / 1000.0),
+            (None, Some(ms)) => Some(ms as f64),
+            (None, None) => None,
+        }
+    }
+
     /// Parses the message of one log line. Fails with `Invalid` when it is not a JSON object or lacks the
     /// frontend (`ft`) or backend (`b`).
     pub fn parse(message: &str) -> Result<AccessLog> {
@@ -138,13 +159,15 @@ impl AccessLog {
         let status = count(fields, "ST")
             .and_then(|s| u16::try_from(s).ok())
             .filter(|_| http);
+        let total_ms = count(fields, "Tt");
         Ok(AccessLog {
             mode: if http { Mode::Http } else { Mode::Tcp },
             frontend,
             backend,
             server: text(fields, "s").unwrap_or_default(),
             status,
-            total_ms: count(fields, "Tt"),
+            total_ms,
+            total_us: micros(fields, total_ms),
             bytes: count(fields, "B"),
             termination: text(fields, if http { "tsc" } else { "ts" }),
             request: text(fields, "r"),
@@ -179,6 +202,22 @@ mod tests {
     fn minus_one_timers_and_status_are_none() {
         let log = AccessLog::parse(r#"{"ft":"f","b":"b","ST":-1,"Tt":-1,"B":0}"#).unwrap();
         assert_eq!((log.mode, log.status, log.total_ms), (Mode::Http, None, None));
+    }
+
+    #[test]
+    fn microseconds_refine_the_milliseconds_when_plausible() {
+        let log = AccessLog::parse(r#"{"ft":"f","b":"b","ST":200,"Tt":0,"Tu":"431"}"#).unwrap();
+        assert_eq!((log.total_ms, log.total_us), (Some(0), Some(431)));
+        assert_eq!(log.latency_ms(), Some(0.431));
+        let log = AccessLog::parse(r#"{"ft":"f","b":"b","ST":200,"Tt":12,"Tu":"12999"}"#).unwrap();
+        assert_eq!(log.latency_ms(), Some(12.999));
+        for tu in [r#""-""#, r#""1699999999999999""#, r#""x""#, "17"] {
+            let line = format!(r#"{{"ft":"f","b":"b","ST":200,"Tt":3,"Tu":{tu}}}"#);
+            let log = AccessLog::parse(&line).unwrap();
+            assert_eq!((log.total_us, log.latency_ms()), (None, Some(3.0)), "{tu}");
+        }
+        let log = AccessLog::parse(r#"{"ft":"f","b":"b","ST":-1,"Tt":-1}"#).unwrap();
+        assert_eq!(log.latency_ms(), None);
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl LogPipeline {
             self.counters.unknown_frontend();
             return Handled::UnknownFrontend;
         };
-        let latency = log.total_ms.map_or(0.0, |ms| ms as f64);
+        let latency = log.latency_ms().unwrap_or(0.0);
         let recorded = self.aggregator.record(
             &resolved.gateway,
             resolved.route.as_deref(),

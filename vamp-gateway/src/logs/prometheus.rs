@@ -87,7 +87,7 @@ pub fn render(snapshot: &Snapshot) -> String {
         &mut out,
         histogram,
         "histogram",
-        "Total time of requests (HAProxy %Ta, %Tt for TCP), by gateway and route.",
+        "Total time of requests (HTTP: from the request headers to the log line, in microseconds, else HAProxy %Ta; TCP: %Tt), by gateway and route.",
     );
     for (series, labels) in snapshot.series.iter().zip(&labels) {
         let t = &series.totals;

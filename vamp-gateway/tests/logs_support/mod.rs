@@ -20,7 +20,8 @@ use tokio::task::JoinHandle;
 pub const CAPTURED_LINES: &str = include_str!("haproxy-2.6.12-lines.txt");
 
 /// The contract's HTTP log format (§4).
-pub const HTTP_LOG_FORMAT: &str = r#"{"ci":"%ci","cp":%cp,"t":"%tr","ft":"%f","b":"%b","s":"%s","Tq":%TR,"Tw":%Tw,"Tc":%Tc,"Tr":%Tr,"Tt":%Ta,"ST":%ST,"B":%B,"tsc":"%tsc","ac":%ac,"fc":%fc,"bc":%bc,"sc":%sc,"rc":%rc,"sq":%sq,"bq":%bq,"r":%{+Q,+E}r}"#;
+#[allow(unused_imports)]
+pub use vamp_gateway::haproxy::model::{HTTP_LOG_FORMAT, HTTP_START_RULE};
 
 /// The contract's TCP log format (§4) with `%t` for `%tr`, which HAProxy 2.6 refuses outside HTTP mode.
 pub const TCP_LOG_FORMAT: &str = r#"{"ci":"%ci","cp":%cp,"t":"%t","ft":"%f","b":"%b","s":"%s","Tw":%Tw,"Tc":%Tc,"Tt":%Tt,"B":%B,"ts":"%ts","ac":%ac,"fc":%fc,"bc":%bc,"sc":%sc,"rc":%rc,"sq":%sq,"bq":%bq}"#;

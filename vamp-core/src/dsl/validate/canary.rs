@@ -14,8 +14,8 @@ use crate::ops::gateways::breed_of_route;
 /// The longest interval: a judgement reads the last interval from the metrics source, whose agents keep 15
 /// minutes by default.
 pub const MAX_INTERVAL_S: u64 = 600;
-/// The fewest requests per side a policy may ask for: below that the normal approximations of the tests are
-/// not trustworthy.
+/// The fewest requests per side a policy may ask for: a floor against judging a process's first, cold requests
+/// (the bounds themselves are valid at any sample size).
 pub const MIN_MIN_REQUESTS: u64 = 10;
 
 /// Checks `gw.canary`, if any, against `gw` (a user gateway, or the internal gateway of a cluster as planned,
