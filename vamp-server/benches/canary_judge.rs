@@ -39,7 +39,7 @@
 //! | `CANARY_BENCH_AB_RELEASES` | 20 (quick 10) | releases of each A/B scenario at high traffic |
 //! | `CANARY_BENCH_LOW_AA_RELEASES` | 30 (quick 10) | A/A releases at low traffic |
 //! | `CANARY_BENCH_LOW_AB_RELEASES` | 10 (quick 10) | releases of each A/B scenario at low traffic |
-//! | `CANARY_BENCH_HIGH_PARALLEL` | 8 | releases side by side at high traffic |
+//! | `CANARY_BENCH_HIGH_PARALLEL` | 4 | releases side by side at high traffic |
 //! | `CANARY_BENCH_LOW_PARALLEL` | 30 | releases side by side at low traffic |
 //! | `CANARY_BENCH_HIGH_INTERVAL_S` | 5 | the policy's `interval` at high traffic |
 //! | `CANARY_BENCH_LOW_INTERVAL_S` | 10 | the policy's `interval` at low traffic |
@@ -85,6 +85,9 @@ const SERVICE: &str = "delay-ms=100&jitter-ms=20&stall-rate=0.03&stall-ms=40-50"
 const CLIENT_RATE: f64 = 4.0;
 /// How long a user request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// "Within two intervals": a rollback decided at most two intervals and this much after the start decision (the
+/// end of an interval is noticed up to one canary tick late).
+const WITHIN_SLACK: Duration = Duration::from_secs(1);
 /// How often a release's gateway is looked at while it runs.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -169,7 +172,11 @@ fn env_or<T: FromStr>(name: &str, default: T) -> T {
 impl Config {
     fn from_env() -> Config {
         let quick = env_or("CANARY_BENCH_QUICK", 0u8) != 0;
-        let (aa, ab, low_aa, low_ab) = if quick { (10, 10, 10, 10) } else { (100, 20, 30, 10) };
+        let (aa, ab, low_aa, low_ab) = if quick {
+            (10, 10, 10, 10)
+        } else {
+            (100, 20, 30, 10)
+        };
         let aa = env_or("CANARY_BENCH_AA_RELEASES", aa);
         let ab = env_or("CANARY_BENCH_AB_RELEASES", ab);
         let low_aa = env_or("CANARY_BENCH_LOW_AA_RELEASES", low_aa);
@@ -184,7 +191,7 @@ impl Config {
                     name: "high",
                     rate: 400,
                     interval_s: env_or("CANARY_BENCH_HIGH_INTERVAL_S", 5),
-                    parallel: env_or("CANARY_BENCH_HIGH_PARALLEL", 8usize).max(1),
+                    parallel: env_or("CANARY_BENCH_HIGH_PARALLEL", 4usize).max(1),
                     counts: vec![aa, ab, ab, ab],
                 },
                 Level {
@@ -484,10 +491,7 @@ impl Bench {
     async fn start(slots: usize, tick_ms: u64) -> Bench {
         let data = TempDir::new("vamp-canary-judge");
         let cleanup = ProcessCleanup(demo_processes(data.path(), true));
-        let mut settings = haproxy_settings(
-            u16::try_from(slots + 10).unwrap(),
-            "the canary judge benchmark",
-        );
+        let mut settings = haproxy_settings(u16::try_from(slots + 10).unwrap(), "the canary judge benchmark");
         settings.canary.tick_ms = tick_ms;
         let vamp = embedded_with(data.path(), settings, demo_processes(data.path(), true))
             .await
@@ -571,15 +575,9 @@ impl Bench {
             .unwrap()
             .is_some();
         if exists {
-            self.vamp
-                .update(gateway, &WriteOptions::default())
-                .await
-                .unwrap();
+            self.vamp.update(gateway, &WriteOptions::default()).await.unwrap();
         } else {
-            self.vamp
-                .create(gateway, &WriteOptions::default())
-                .await
-                .unwrap();
+            self.vamp.create(gateway, &WriteOptions::default()).await.unwrap();
         }
     }
 
@@ -628,13 +626,17 @@ impl Bench {
 }
 
 async fn put_fault(port: u16, query: &str) {
-    let request =
-        format!("PUT /fault?{query} HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "PUT /fault?{query} HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut out = String::new();
     stream.read_to_string(&mut out).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "PUT /fault?{query} answered {out}");
+    assert!(
+        out.starts_with("HTTP/1.1 200"),
+        "PUT /fault?{query} answered {out}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -654,6 +656,9 @@ struct Release {
     outcome: Outcome,
     /// From the gateway write that started it to the final decision's event.
     decision: Duration,
+    /// From the start decision's event (the canary moved to its first step) to the final decision's: the
+    /// time the judge took.
+    judging: Duration,
     /// From the write to the end of the release (for the request rate).
     elapsed: Duration,
     tally: Tally,
@@ -689,7 +694,12 @@ async fn release(bench: &Bench, slot: &Slot, scenario: &Scenario, level: &Level,
     let tally = slot.take_tally();
     // Hold the slot (weights back to 100/0, the loop no longer looks) until its next release.
     bench
-        .write_gateway(slot, level.interval_s, CanaryStatus::Paused, config.steps.as_deref())
+        .write_gateway(
+            slot,
+            level.interval_s,
+            CanaryStatus::Paused,
+            config.steps.as_deref(),
+        )
         .await;
     let events = bench.events_since(slot, started_at).await;
     let last = events.iter().find(|e| {
@@ -698,9 +708,11 @@ async fn release(bench: &Bench, slot: &Slot, scenario: &Scenario, level: &Level,
             Some("rollback" | "promote" | "pause")
         )
     });
-    let decision = match (outcome, last) {
-        (Outcome::Undecided, _) | (_, None) => elapsed,
-        (_, Some(e)) => (e.timestamp - started_at).to_std().unwrap_or_default(),
+    let since = |from: DateTime<Utc>, to: DateTime<Utc>| (to - from).to_std().unwrap_or_default();
+    let first = events.last().map_or(started_at, |e| e.timestamp);
+    let (decision, judging) = match (outcome, last) {
+        (Outcome::Undecided, _) | (_, None) => (elapsed, since(first, Utc::now())),
+        (_, Some(e)) => (since(started_at, e.timestamp), since(first, e.timestamp)),
     };
     let reason = last
         .or(events.first())
@@ -710,6 +722,7 @@ async fn release(bench: &Bench, slot: &Slot, scenario: &Scenario, level: &Level,
     Release {
         outcome,
         decision,
+        judging,
         elapsed,
         tally,
         reason,
@@ -809,16 +822,23 @@ fn row(scenario: &Scenario, level: &Level, releases: &[Release]) -> String {
         Expect::Promote => format!("**{rolled_back}** false rollbacks"),
         Expect::Rollback => format!("**{}** missed", releases.len() - rolled_back),
     };
-    let mut times: Vec<f64> = releases.iter().map(|r| r.decision.as_secs_f64()).collect();
-    times.sort_by(f64::total_cmp);
     let interval = level.interval_s as f64;
+    let sorted = |f: &dyn Fn(&Release) -> f64| {
+        let mut v: Vec<f64> = releases.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let times = sorted(&|r| r.decision.as_secs_f64());
     let (median, p90) = (quantile(&times, 0.5), quantile(&times, 0.9));
+    let judged = sorted(&|r| r.judging.as_secs_f64() / interval);
     let within_two = match scenario.expect {
         Expect::Rollback => {
-            let limit = 2.0 * interval + 1.0;
             let caught = releases
                 .iter()
-                .filter(|r| r.outcome == Outcome::RolledBack && r.decision.as_secs_f64() <= limit)
+                .filter(|r| {
+                    r.outcome == Outcome::RolledBack
+                        && r.judging.as_secs_f64() <= 2.0 * interval + WITHIN_SLACK.as_secs_f64()
+                })
                 .count();
             format!("{caught}/{}", releases.len())
         }
@@ -842,8 +862,8 @@ fn row(scenario: &Scenario, level: &Level, releases: &[Release]) -> String {
         level.rate,
         level.interval_s,
         releases.len(),
-        median / interval,
-        p90 / interval,
+        quantile(&judged, 0.5),
+        quantile(&judged, 0.9),
         tally.requests,
         tally.requests as f64 / seconds.max(0.001),
         tally.failed,
@@ -919,7 +939,12 @@ fn main() {
         .arg("-v")
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_string))
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_string)
+        })
         .unwrap_or_default();
     println!(
         "\nCanary judge, A/A and A/B{} — {}, {} cores, {haproxy}; took {:.1} min",
@@ -939,7 +964,7 @@ fn main() {
         config.burners,
     );
     println!(
-        "| scenario | traffic, interval | releases | promoted | rolled back | paused | undecided | wrong | decision median / p90 (s) | (intervals) | caught ≤ 2 intervals | requests (rate) | failed requests | client mean ms baseline / canary |"
+        "| scenario | traffic, interval | releases | promoted | rolled back | paused | undecided | wrong | decision median / p90 (s) | judged median / p90 (intervals) | caught ≤ 2 intervals | requests (rate) | failed requests | client mean ms baseline / canary |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (level, per_scenario) in &results {
