@@ -18,7 +18,9 @@
 //! The service (both sides, unless the scenario changes the canary): 100 ms + a uniform 0–20 ms jitter, and
 //! 3% of the requests, chosen at random, stall 40–50 ms more (mean ≈ 111.35 ms). Scenarios:
 //!
-//! - **A/A**: the canary is the same build as the baseline. Any rollback is a false rollback.
+//! - **A/A, 100 ms service**: the canary is the same build as the baseline. Any rollback is a false rollback.
+//! - **A/A, 1 ms service**: the same with a fast service, a uniform 0–2 ms and the same 3% stalls of 40–50 ms
+//!   (which then make up more than half the mean): HAProxy's whole-millisecond latencies tie at 0, 1 and 2 ms.
 //! - **A/B 20% 5xx**: the canary answers 500 to every fifth request.
 //! - **A/B +50 ms on half**: half the canary's requests, chosen at random, take 50 ms more.
 //! - **A/B +10% latency**: the canary is 10% slower at everything: 110 ms + 0–22 ms, stalls 44–55 ms (mean
@@ -34,10 +36,10 @@
 //!
 //! | variable | default | what |
 //! |---|---|---|
-//! | `CANARY_BENCH_QUICK` | off | `1`: 10 releases per scenario (a smoke check) |
-//! | `CANARY_BENCH_AA_RELEASES` | 100 (quick 10) | A/A releases at high traffic |
+//! | `CANARY_BENCH_QUICK` | off | `1`: about 10 releases per scenario (a smoke check) |
+//! | `CANARY_BENCH_AA_RELEASES` | 100 (quick 10) | A/A releases at high traffic, half on each service |
 //! | `CANARY_BENCH_AB_RELEASES` | 20 (quick 10) | releases of each A/B scenario at high traffic |
-//! | `CANARY_BENCH_LOW_AA_RELEASES` | 30 (quick 10) | A/A releases at low traffic |
+//! | `CANARY_BENCH_LOW_AA_RELEASES` | 30 (quick 10) | A/A releases at low traffic, half on each service |
 //! | `CANARY_BENCH_LOW_AB_RELEASES` | 10 (quick 10) | releases of each A/B scenario at low traffic |
 //! | `CANARY_BENCH_HIGH_PARALLEL` | 4 | releases side by side at high traffic |
 //! | `CANARY_BENCH_LOW_PARALLEL` | 30 | releases side by side at low traffic |
@@ -47,17 +49,20 @@
 //! | `CANARY_BENCH_DEADLINE_INTERVALS` | 30 | a release not finished after this many intervals (+ 30 s) is undecided |
 //! | `CANARY_BENCH_TICK_MS` | 250 | the canary loop's tick (`canary.tick-ms`) |
 //! | `CANARY_BENCH_BURN` | 1 | busy-CPU burner threads (0: none) |
-//! | `CANARY_BENCH_ONLY` | all | run only the scenarios whose name contains this (`A/A`, `5xx`, `high`, …) |
+//! | `CANARY_BENCH_ONLY` | all | only the scenarios whose name and level contain this (`A/A`, `5xx`, `1 ms`, `high`, …) |
 //!
 //! Output: one markdown row per scenario — releases; promoted, rolled back, paused, undecided; false rollbacks
 //! (A/A) or missed regressions (A/B: promoted, paused or undecided); time to decision from the release's start
-//! (median / p90, seconds and intervals); A/B at high traffic: caught within two intervals; user requests and the
-//! failed ones; the clients' mean latency of each side — then the reasons of the wrong decisions.
+//! (seconds) and the judge's share of it from the start decision (median / p90, in intervals); A/B: caught within
+//! two intervals of the start decision (+ 1 s); user requests and the failed ones; the clients' mean latency of
+//! each side — then the goals (≤ 1 false rollback in 100 A/A releases; every regression caught within two
+//! intervals at high traffic), the kinds of failed requests other than 5xx, and the reasons of the wrong
+//! decisions.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,6 +86,8 @@ use support::{demo_processes, free_port, haproxy_settings, ProcessCleanup, TempD
 const CONVERGE: Duration = Duration::from_secs(120);
 /// The service both sides run: 100 ms, a 0–20 ms jitter, 3% stalls of 40–50 ms.
 const SERVICE: &str = "delay-ms=100&jitter-ms=20&stall-rate=0.03&stall-ms=40-50";
+/// A fast service: a 0–2 ms jitter and the same stalls, which then make up most of the mean.
+const FAST_SERVICE: &str = "jitter-ms=2&stall-rate=0.03&stall-ms=40-50";
 /// The most a keep-alive client sends per second; more clients make up the rate.
 const CLIENT_RATE: f64 = 4.0;
 /// How long a user request may take before it counts as failed.
@@ -111,9 +118,15 @@ fn scenarios() -> Vec<Scenario> {
     let with = |extra: &str| format!("{SERVICE}&{extra}");
     vec![
         Scenario {
-            name: "A/A",
+            name: "A/A, 100 ms service",
             baseline: SERVICE.into(),
             canary: SERVICE.into(),
+            expect: Expect::Promote,
+        },
+        Scenario {
+            name: "A/A, 1 ms service",
+            baseline: FAST_SERVICE.into(),
+            canary: FAST_SERVICE.into(),
             expect: Expect::Promote,
         },
         Scenario {
@@ -192,14 +205,14 @@ impl Config {
                     rate: 400,
                     interval_s: env_or("CANARY_BENCH_HIGH_INTERVAL_S", 5),
                     parallel: env_or("CANARY_BENCH_HIGH_PARALLEL", 4usize).max(1),
-                    counts: vec![aa, ab, ab, ab],
+                    counts: vec![aa - aa / 2, aa / 2, ab, ab, ab],
                 },
                 Level {
                     name: "low",
                     rate: 20,
                     interval_s: env_or("CANARY_BENCH_LOW_INTERVAL_S", 10),
                     parallel: env_or("CANARY_BENCH_LOW_PARALLEL", 30usize).max(1),
-                    counts: vec![low_aa, low_ab, low_ab, low_ab],
+                    counts: vec![low_aa - low_aa / 2, low_aa / 2, low_ab, low_ab, low_ab],
                 },
             ],
             steps,
@@ -233,6 +246,10 @@ struct Tally {
     requests: u64,
     /// Anything but a 200: 5xx, broken connections, timeouts.
     failed: u64,
+    /// Of those, the answers with a 5xx status.
+    server_errors: u64,
+    /// The other failures by what went wrong (other statuses, I/O errors).
+    other_failures: BTreeMap<String, u64>,
     baseline_ok: u64,
     canary_ok: u64,
     /// Summed latencies of the 200 answers, per side, in microseconds.
@@ -244,6 +261,10 @@ impl Tally {
     fn add(&mut self, other: &Tally) {
         self.requests += other.requests;
         self.failed += other.failed;
+        self.server_errors += other.server_errors;
+        for (what, n) in &other.other_failures {
+            *self.other_failures.entry(what.clone()).or_default() += n;
+        }
         self.baseline_ok += other.baseline_ok;
         self.canary_ok += other.canary_ok;
         self.baseline_us += other.baseline_us;
@@ -262,7 +283,18 @@ impl Tally {
                 self.canary_ok += 1;
                 self.canary_us += micros;
             }
-            _ => self.failed += 1,
+            Ok((status, _)) => {
+                self.failed += 1;
+                if *status >= 500 {
+                    self.server_errors += 1;
+                } else {
+                    *self.other_failures.entry(format!("status {status}")).or_default() += 1;
+                }
+            }
+            Err(e) => {
+                self.failed += 1;
+                *self.other_failures.entry(e.to_string()).or_default() += 1;
+            }
         }
     }
 }
@@ -857,7 +889,7 @@ fn row(scenario: &Scenario, level: &Level, releases: &[Release]) -> String {
         }
     };
     format!(
-        "| {} | {} req/s, {} s | {} | {promoted} | {rolled_back} | {paused} | {undecided} | {wrong} | {median:.1} / {p90:.1} | {:.1} / {:.1} | {within_two} | {} ({:.0} req/s) | {} ({:.2}%) | {} / {} |",
+        "| {} | {} req/s, {} s | {} | {promoted} | {rolled_back} | {paused} | {undecided} | {wrong} | {median:.1} / {p90:.1} | {:.1} / {:.1} | {within_two} | {} ({:.0} req/s) | {} ({:.2}%): {} 5xx, {} other | {} / {} |",
         scenario.name,
         level.rate,
         level.interval_s,
@@ -868,6 +900,8 @@ fn row(scenario: &Scenario, level: &Level, releases: &[Release]) -> String {
         tally.requests as f64 / seconds.max(0.001),
         tally.failed,
         100.0 * tally.failed as f64 / tally.requests.max(1) as f64,
+        tally.server_errors,
+        tally.failed - tally.server_errors,
         mean_ms(tally.baseline_us, tally.baseline_ok),
         mean_ms(tally.canary_us, tally.canary_ok),
     )
@@ -976,7 +1010,67 @@ fn main() {
     }
     println!();
     for (level, per_scenario) in &results {
+        let (mut aa, mut false_rollbacks, mut ab, mut caught) = (0, 0, 0, 0);
         for (scenario, releases) in scenarios.iter().zip(per_scenario) {
+            let limit = 2.0 * level.interval_s as f64 + WITHIN_SLACK.as_secs_f64();
+            for r in releases {
+                let rolled_back = r.outcome == Outcome::RolledBack;
+                match scenario.expect {
+                    Expect::Promote => {
+                        aa += 1;
+                        false_rollbacks += usize::from(rolled_back);
+                    }
+                    Expect::Rollback => {
+                        ab += 1;
+                        caught += usize::from(rolled_back && r.judging.as_secs_f64() <= limit);
+                    }
+                }
+            }
+        }
+        if aa > 0 {
+            println!(
+                "Goal, {} traffic: ≤ 1 false rollback in 100 A/A releases — {false_rollbacks} in {aa} ({})",
+                level.name,
+                if false_rollbacks * 100 <= aa {
+                    "met"
+                } else {
+                    "not met"
+                }
+            );
+        }
+        if ab > 0 && level.name == "high" {
+            println!(
+                "Goal, {} traffic: every regression caught within two intervals — {caught} of {ab} ({})",
+                level.name,
+                if caught == ab { "met" } else { "not met" }
+            );
+        } else if ab > 0 {
+            println!(
+                "{} traffic (no goal): regressions caught within two intervals — {caught} of {ab}",
+                level.name
+            );
+        }
+    }
+    println!();
+    for (level, per_scenario) in &results {
+        for (scenario, releases) in scenarios.iter().zip(per_scenario) {
+            let mut tally = Tally::default();
+            for r in releases {
+                tally.add(&r.tally);
+            }
+            if !tally.other_failures.is_empty() {
+                let kinds: Vec<String> = tally
+                    .other_failures
+                    .iter()
+                    .map(|(what, n)| format!("{n} × {what}"))
+                    .collect();
+                println!(
+                    "{} at {} traffic: failed requests other than 5xx: {}",
+                    scenario.name,
+                    level.name,
+                    kinds.join("; ")
+                );
+            }
             let wrong: Vec<&Release> = releases
                 .iter()
                 .filter(|r| match scenario.expect {
