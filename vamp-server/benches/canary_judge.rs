@@ -62,7 +62,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -302,6 +302,59 @@ impl Tally {
     }
 }
 
+/// The tallies of one gateway's users by release. Each request counts for the release that was running when it
+/// *started* (a request the canary was serving when it was rolled back belongs to that release, not to the next
+/// one); requests started between releases count for none.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// The current epoch: odd while a release runs, even between releases.
+    epoch: u64,
+    /// Per epoch: what its requests saw, and how many are still running.
+    open: HashMap<u64, (Tally, u64)>,
+}
+
+impl Ledger {
+    /// A request starts: the epoch it counts for.
+    fn begin(&mut self) -> u64 {
+        self.open.entry(self.epoch).or_default().1 += 1;
+        self.epoch
+    }
+
+    /// A request of `epoch` ended (ignored when its release was already taken: it outlived the wait).
+    fn end(&mut self, epoch: u64, answer: &std::io::Result<(u16, bool)>, took: Duration) {
+        let Some(entry) = self.open.get_mut(&epoch) else {
+            return;
+        };
+        entry.0.record(answer, took);
+        entry.1 = entry.1.saturating_sub(1);
+        if epoch % 2 == 0 && entry.1 == 0 {
+            self.open.remove(&epoch);
+        }
+    }
+
+    /// A release starts: its epoch.
+    fn start_release(&mut self) -> u64 {
+        self.epoch += if self.epoch % 2 == 0 { 1 } else { 2 };
+        self.epoch
+    }
+
+    /// The release of `epoch` ended: requests from now on count for none.
+    fn end_release(&mut self, epoch: u64) {
+        if self.epoch == epoch {
+            self.epoch += 1;
+        }
+    }
+
+    /// Requests of `epoch` still running.
+    fn running(&self, epoch: u64) -> u64 {
+        self.open.get(&epoch).map_or(0, |(_, n)| *n)
+    }
+
+    fn take(&mut self, epoch: u64) -> Tally {
+        self.open.remove(&epoch).map(|(t, _)| t).unwrap_or_default()
+    }
+}
+
 /// SplitMix64, for arrival times and client offsets.
 struct Random(u64);
 
@@ -387,14 +440,14 @@ struct Load {
 }
 
 impl Load {
-    fn start(runtime: &Handle, port: u16, rate: u32, tally: Arc<Mutex<Tally>>, seed: u64) -> Load {
+    fn start(runtime: &Handle, port: u16, rate: u32, ledger: Arc<Mutex<Ledger>>, seed: u64) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let keep_alive_rate = f64::from(rate) / 2.0;
         let clients = (keep_alive_rate / CLIENT_RATE).ceil().max(1.0) as usize;
         let pause = Duration::from_secs_f64(clients as f64 / keep_alive_rate);
         let mut tasks = Vec::new();
         for i in 0..clients {
-            let (stop, tally) = (stop.clone(), tally.clone());
+            let (stop, ledger) = (stop.clone(), ledger.clone());
             let offset = pause.mul_f64(i as f64 / clients as f64);
             tasks.push(runtime.spawn(async move {
                 let mut next = tokio::time::Instant::now() + offset;
@@ -402,6 +455,7 @@ impl Load {
                 while !stop.load(Ordering::Relaxed) {
                     tokio::time::sleep_until(next).await;
                     let started = Instant::now();
+                    let epoch = ledger.lock().unwrap().begin();
                     let run = async {
                         if connection.is_none() {
                             connection = Some(connect(port).await?);
@@ -421,7 +475,7 @@ impl Load {
                     if answer.is_err() {
                         connection = None;
                     }
-                    tally.lock().unwrap().record(&answer, started.elapsed());
+                    ledger.lock().unwrap().end(epoch, &answer, started.elapsed());
                     next += pause;
                     let now = tokio::time::Instant::now();
                     if next < now {
@@ -431,7 +485,7 @@ impl Load {
             }));
         }
         let new_connection_rate = f64::from(rate) - keep_alive_rate;
-        let (stop2, tally2) = (stop.clone(), tally);
+        let (stop2, ledger2) = (stop.clone(), ledger);
         tasks.push(runtime.spawn(async move {
             let mut random = Random(seed);
             let mut in_flight = tokio::task::JoinSet::new();
@@ -439,11 +493,12 @@ impl Load {
             while !stop2.load(Ordering::Relaxed) {
                 next += Duration::from_secs_f64(-random.unit().ln() / new_connection_rate);
                 tokio::time::sleep_until(next).await;
-                let tally = tally2.clone();
+                let ledger = ledger2.clone();
                 in_flight.spawn(async move {
                     let started = Instant::now();
+                    let epoch = ledger.lock().unwrap().begin();
                     let answer = one_shot(port).await;
-                    tally.lock().unwrap().record(&answer, started.elapsed());
+                    ledger.lock().unwrap().end(epoch, &answer, started.elapsed());
                 });
                 while in_flight.try_join_next().is_some() {}
             }
@@ -484,7 +539,7 @@ struct Slot {
     port: u16,
     baseline: String,
     canary: String,
-    tally: Arc<Mutex<Tally>>,
+    ledger: Arc<Mutex<Ledger>>,
 }
 
 impl Slot {
@@ -496,12 +551,23 @@ impl Slot {
             deployment,
             gateway: format!("g{k}"),
             port: free_port(),
-            tally: Arc::default(),
+            ledger: Arc::default(),
         }
     }
 
-    fn take_tally(&self) -> Tally {
-        std::mem::take(&mut *self.tally.lock().unwrap())
+    fn start_release(&self) -> u64 {
+        self.ledger.lock().unwrap().start_release()
+    }
+
+    /// Ends the release of `epoch`: waits until the requests it started have ended (they end within
+    /// [`REQUEST_TIMEOUT`]); what they saw.
+    async fn end_release(&self, epoch: u64) -> Tally {
+        self.ledger.lock().unwrap().end_release(epoch);
+        let deadline = Instant::now() + REQUEST_TIMEOUT + Duration::from_secs(5);
+        while self.ledger.lock().unwrap().running(epoch) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.ledger.lock().unwrap().take(epoch)
     }
 }
 
@@ -706,7 +772,7 @@ async fn release(bench: &Bench, slot: &Slot, scenario: &Scenario, level: &Level,
     put_fault(baseline_port, &scenario.baseline).await;
     put_fault(canary_port, &scenario.canary).await;
     let (started, started_at) = (Instant::now(), Utc::now());
-    slot.take_tally();
+    let epoch = slot.start_release();
     bench
         .write_gateway(
             slot,
@@ -726,7 +792,7 @@ async fn release(bench: &Bench, slot: &Slot, scenario: &Scenario, level: &Level,
         }
     };
     let elapsed = started.elapsed();
-    let tally = slot.take_tally();
+    let tally = slot.end_release(epoch).await;
     // Hold the slot (weights back to 100/0, the loop no longer looks) until its next release.
     bench
         .write_gateway(
@@ -795,7 +861,7 @@ async fn run_level(
                 load_runtime,
                 slot.port,
                 level.rate,
-                slot.tally.clone(),
+                slot.ledger.clone(),
                 0x5eed ^ ((k as u64) << 20) ^ u64::from(level.rate),
             )
         })
