@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! vamp-demo-service [--name NAME] [--port PORT] [--host ADDRESS] [--fail-rate SHARE] [--delay-ms MS]
+//!                   [--jitter-ms MS] [--stall-rate SHARE --stall-ms MIN-MAX] [--slow-rate SHARE --slow-ms MS]
 //! ```
 //!
 //! It listens on `--port`, else `$PORT`, and also on every other port given as `$PORT_<NAME>` (the process
@@ -13,78 +14,205 @@
 //! - `GET /env` → 200 with the service's environment, one `NAME=value` per line, sorted;
 //! - `GET /status/<code>` → an empty answer with that status;
 //! - with `--fail-rate 0.2`, every fifth of the other requests (spread evenly, not at random) gets 500;
-//! - with `--delay-ms 50`, the other requests are answered after 50 ms;
-//! - `PUT /fault?fail-rate=0.2&delay-ms=300` changes the fail rate and the delay of the running service (either
-//!   may be left out; `PUT /fault` alone clears both) and answers with the new values; `GET /fault` shows them.
-//!   Tests use it to make a service slow or faulty, and healthy again, without restarting it.
+//! - the other requests are answered after a delay, the sum of (all off by default):
+//!   - `--delay-ms 50`: 50 ms on every request;
+//!   - `--jitter-ms 20`: a uniformly random 0–20 ms on every request (microsecond resolution);
+//!   - `--stall-rate 0.03 --stall-ms 40-50`: a share of 3% of the requests, chosen at random, stalls a uniformly
+//!     random 40–50 ms more (`--stall-ms 45` for exactly 45 ms) — the rare outliers real services have
+//!     (a collection pause, a slow disk, a descheduled thread);
+//!   - `--slow-rate 0.5 --slow-ms 50`: a share of 50% of the requests, chosen at random, takes 50 ms more (a
+//!     regression on one code path: "+50 ms on half the requests").
+//!
+//!   The random choices come from a small pseudo-random generator (SplitMix64) seeded from the clock and the
+//!   process id, so two instances with the same options have the same latency distribution but not the same
+//!   sequence;
+//! - `PUT /fault?fail-rate=0.2&delay-ms=300` changes the behaviour of the running service and answers with the
+//!   new values; `GET /fault` shows them. It takes the same settings as the flags, without the dashes:
+//!   `fail-rate`, `delay-ms`, `jitter-ms`, `stall-rate`, `stall-ms`, `slow-rate`, `slow-ms`. It sets them all:
+//!   any left out is off (`PUT /fault` alone clears everything). Tests use it to make a service slow or
+//!   faulty, and healthy again, without restarting it.
 //!
 //! It depends on `std` only, so the process driver's tests can build it with a bare `rustc`.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long a kept-alive connection may stay idle.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest request head (request line and headers) accepted.
 const MAX_HEAD: usize = 64 * 1024;
 
+/// How the service fails and how slow it is: the flags, and what `PUT /fault` sets.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Fault {
+    /// The share of requests answered with 500, spread evenly.
+    fail_rate: f64,
+    /// Milliseconds every request waits.
+    delay_ms: u64,
+    /// Every request waits a uniformly random 0..=`jitter_ms` more.
+    jitter_ms: u64,
+    /// The share of requests, chosen at random, that stall …
+    stall_rate: f64,
+    /// … a uniformly random `stall_ms.0..=stall_ms.1` milliseconds more.
+    stall_ms: (u64, u64),
+    /// The share of requests, chosen at random, that take …
+    slow_rate: f64,
+    /// … this many milliseconds more.
+    slow_ms: u64,
+}
+
+impl Fault {
+    /// Sets one setting by its name (a flag without the dashes, a `PUT /fault` key).
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let share = || {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| format!("{key} {value} is not a share between 0 and 1"))
+        };
+        let millis = |v: &str| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{key} {value} is not a number of milliseconds"))
+        };
+        match key {
+            "fail-rate" => self.fail_rate = share()?,
+            "delay-ms" => self.delay_ms = millis(value)?,
+            "jitter-ms" => self.jitter_ms = millis(value)?,
+            "stall-rate" => self.stall_rate = share()?,
+            "stall-ms" => {
+                let (low, high) = match value.split_once('-') {
+                    Some((low, high)) => (millis(low)?, millis(high)?),
+                    None => (millis(value)?, millis(value)?),
+                };
+                if low > high {
+                    return Err(format!("{key} {value} is not a range MIN-MAX with MIN <= MAX"));
+                }
+                self.stall_ms = (low, high);
+            }
+            "slow-rate" => self.slow_rate = share()?,
+            "slow-ms" => self.slow_ms = millis(value)?,
+            other => return Err(format!("unknown fault setting {other}")),
+        }
+        Ok(())
+    }
+
+    /// The settings as `GET /fault` shows them: the fail rate and the delay always, the others when on.
+    fn show(&self) -> String {
+        let mut out = format!("fail-rate={} delay-ms={}", self.fail_rate, self.delay_ms);
+        if self.jitter_ms > 0 {
+            let _ = write!(out, " jitter-ms={}", self.jitter_ms);
+        }
+        if self.stall_rate > 0.0 {
+            let (low, high) = self.stall_ms;
+            let _ = write!(out, " stall-rate={} stall-ms={low}-{high}", self.stall_rate);
+        }
+        if self.slow_rate > 0.0 {
+            let _ = write!(out, " slow-rate={} slow-ms={}", self.slow_rate, self.slow_ms);
+        }
+        out.push('\n');
+        out
+    }
+
+    /// How long one request waits: the delay, the jitter, and a stall or a slow path when chosen.
+    fn latency(&self, random: &Random) -> Duration {
+        let mut micros = self.delay_ms.saturating_mul(1000);
+        if self.jitter_ms > 0 {
+            micros += random.below(self.jitter_ms * 1000 + 1);
+        }
+        if self.stall_rate > 0.0 && random.unit() < self.stall_rate {
+            let (low, high) = self.stall_ms;
+            micros += low * 1000 + random.below((high - low) * 1000 + 1);
+        }
+        if self.slow_rate > 0.0 && random.unit() < self.slow_rate {
+            micros += self.slow_ms.saturating_mul(1000);
+        }
+        Duration::from_micros(micros)
+    }
+}
+
+/// A small pseudo-random generator shared by the connection threads: SplitMix64 over an atomic counter.
+#[derive(Debug)]
+struct Random(AtomicU64);
+
+impl Random {
+    /// Seeded from the clock and the process id.
+    fn from_entropy() -> Random {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Random::seeded(nanos ^ (u64::from(std::process::id()) << 32))
+    }
+
+    fn seeded(seed: u64) -> Random {
+        Random(AtomicU64::new(seed))
+    }
+
+    fn next(&self) -> u64 {
+        let mut z = self
+            .0
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in 0..`n` (`n` > 0; the modulo bias is below 2^-40 for the ranges used here).
+    fn below(&self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
 /// What the service answers with.
 #[derive(Debug)]
 struct Settings {
     name: String,
-    /// The fail rate as `f64` bits, so `PUT /fault` can change it.
-    fail_rate: AtomicU64,
-    delay_ms: AtomicU64,
+    /// Changed by `PUT /fault`.
+    fault: Mutex<Fault>,
     requests: AtomicU64,
+    random: Random,
 }
 
 impl Settings {
-    fn fail_rate(&self) -> f64 {
-        f64::from_bits(self.fail_rate.load(Ordering::Relaxed))
+    fn new(name: String, fault: Fault) -> Settings {
+        Settings {
+            name,
+            fault: Mutex::new(fault),
+            requests: AtomicU64::new(0),
+            random: Random::from_entropy(),
+        }
     }
 
-    fn delay(&self) -> Duration {
-        Duration::from_millis(self.delay_ms.load(Ordering::Relaxed))
+    fn current(&self) -> Fault {
+        *self.fault.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn fault(&self) -> String {
-        format!(
-            "fail-rate={} delay-ms={}\n",
-            self.fail_rate(),
-            self.delay_ms.load(Ordering::Relaxed)
-        )
+        self.current().show()
     }
 
-    /// Applies `PUT /fault`'s query: `fail-rate` and `delay-ms`, each reset to 0 when absent.
+    /// Applies `PUT /fault`'s query: every setting it names, every other one off.
     fn set_fault(&self, query: &str) -> Result<(), String> {
-        let mut fail_rate = 0.0;
-        let mut delay_ms = 0;
+        let mut fault = Fault::default();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match key {
-                "fail-rate" => {
-                    fail_rate = value
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|r| (0.0..=1.0).contains(r))
-                        .ok_or_else(|| format!("fail-rate {value} is not a share between 0 and 1"))?;
-                }
-                "delay-ms" => {
-                    delay_ms = value
-                        .parse()
-                        .map_err(|_| format!("delay-ms {value} is not a number of milliseconds"))?;
-                }
-                other => return Err(format!("unknown fault setting {other}")),
-            }
+            fault.set(key, value)?;
         }
-        self.fail_rate.store(fail_rate.to_bits(), Ordering::Relaxed);
-        self.delay_ms.store(delay_ms, Ordering::Relaxed);
+        *self.fault.lock().unwrap_or_else(|e| e.into_inner()) = fault;
         Ok(())
     }
 }
@@ -94,14 +222,14 @@ struct Options {
     name: String,
     ports: Vec<u16>,
     host: IpAddr,
-    fail_rate: f64,
-    delay_ms: u64,
+    fault: Fault,
 }
 
 const USAGE: &str = "usage: vamp-demo-service [--name NAME] [--port PORT] [--host ADDRESS] \
-                     [--fail-rate SHARE] [--delay-ms MS]\n\
+                     [--fail-rate SHARE] [--delay-ms MS] [--jitter-ms MS] [--stall-rate SHARE --stall-ms MIN-MAX] \
+                     [--slow-rate SHARE --slow-ms MS]\n\
                      Listens on --port or $PORT (and every $PORT_<NAME>); answers every request with 200 and \
-                     its name; /health, /env and /status/<code> are special.";
+                     its name; /health, /env, /status/<code> and /fault are special.";
 
 fn parse_options(
     args: &[String],
@@ -111,8 +239,7 @@ fn parse_options(
     let mut name = env("NAME");
     let mut port: Option<String> = None;
     let mut host = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let mut fail_rate = 0.0;
-    let mut delay_ms = 0;
+    let mut fault = Fault::default();
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         let mut value = || {
@@ -129,19 +256,10 @@ fn parse_options(
                     .parse()
                     .map_err(|_| format!("--host {v} is not an IP address"))?;
             }
-            "--fail-rate" => {
+            "--fail-rate" | "--delay-ms" | "--jitter-ms" | "--stall-rate" | "--stall-ms" | "--slow-rate"
+            | "--slow-ms" => {
                 let v = value()?;
-                fail_rate = v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|r| (0.0..=1.0).contains(r))
-                    .ok_or_else(|| format!("--fail-rate {v} is not a share between 0 and 1"))?;
-            }
-            "--delay-ms" => {
-                let v = value()?;
-                delay_ms = v
-                    .parse()
-                    .map_err(|_| format!("--delay-ms {v} is not a number of milliseconds"))?;
+                fault.set(&flag[2..], &v).map_err(|e| format!("--{e}"))?;
             }
             "--help" | "-h" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -165,8 +283,7 @@ fn parse_options(
         name: name.unwrap_or_else(|| "vamp-demo-service".to_string()),
         ports,
         host,
-        fail_rate,
-        delay_ms,
+        fault,
     })
 }
 
@@ -199,12 +316,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let settings = Arc::new(Settings {
-        name: options.name,
-        fail_rate: AtomicU64::new(options.fail_rate.to_bits()),
-        delay_ms: AtomicU64::new(options.delay_ms),
-        requests: AtomicU64::new(0),
-    });
+    let settings = Arc::new(Settings::new(options.name, options.fault));
     let mut listeners = Vec::new();
     for port in &options.ports {
         let address = SocketAddr::new(options.host, *port);
@@ -332,12 +444,13 @@ fn answer(request: &Request, settings: &Settings) -> (u16, String) {
             _ => (400, "give a status code from 200 to 599\n".to_string()),
         };
     }
-    let delay = settings.delay();
+    let fault = settings.current();
+    let delay = fault.latency(&settings.random);
     if !delay.is_zero() {
         thread::sleep(delay);
     }
     let n = settings.requests.fetch_add(1, Ordering::Relaxed) + 1;
-    if fails(n, settings.fail_rate()) {
+    if fails(n, fault.fail_rate) {
         return (500, format!("{} failed this request on purpose\n", settings.name));
     }
     (200, format!("{}\n", settings.name))
@@ -464,12 +577,13 @@ mod tests {
     }
 
     fn settings(fail_rate: f64) -> Settings {
-        Settings {
-            name: "svc".into(),
-            fail_rate: AtomicU64::new(fail_rate.to_bits()),
-            delay_ms: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-        }
+        Settings::new(
+            "svc".into(),
+            Fault {
+                fail_rate,
+                ..Fault::default()
+            },
+        )
     }
 
     fn request(method: &str, path: &str) -> Request {
@@ -488,7 +602,7 @@ mod tests {
         let set = answer(&request("PUT", "/fault?fail-rate=1&delay-ms=5"), &settings);
         assert_eq!(set, (200, "fail-rate=1 delay-ms=5\n".to_string()));
         assert_eq!(answer(&request("GET", "/x"), &settings).0, 500);
-        assert_eq!(settings.delay(), Duration::from_millis(5));
+        assert_eq!(settings.current().delay_ms, 5);
         assert_eq!(answer(&request("PUT", "/fault?fail-rate=2"), &settings).0, 400);
         assert_eq!(answer(&request("PUT", "/fault?bogus=1"), &settings).0, 400);
         assert_eq!(
@@ -497,6 +611,100 @@ mod tests {
         );
         answer(&request("PUT", "/fault"), &settings);
         assert_eq!(answer(&request("GET", "/x"), &settings).0, 200);
-        assert_eq!(settings.delay(), Duration::ZERO);
+        assert_eq!(settings.current(), Fault::default());
+    }
+
+    #[test]
+    fn latency_options_are_flags_and_fault_settings() {
+        let env = env_of(&[]);
+        let args = strings(&[
+            "--port",
+            "1",
+            "--delay-ms",
+            "100",
+            "--jitter-ms",
+            "20",
+            "--stall-rate",
+            "0.03",
+            "--stall-ms",
+            "40-50",
+            "--slow-rate",
+            "0.5",
+            "--slow-ms",
+            "50",
+        ]);
+        let fault = parse_options(&args, &env, vec![]).unwrap().fault;
+        let expected = Fault {
+            fail_rate: 0.0,
+            delay_ms: 100,
+            jitter_ms: 20,
+            stall_rate: 0.03,
+            stall_ms: (40, 50),
+            slow_rate: 0.5,
+            slow_ms: 50,
+        };
+        assert_eq!(fault, expected);
+        let shown =
+            "fail-rate=0 delay-ms=100 jitter-ms=20 stall-rate=0.03 stall-ms=40-50 slow-rate=0.5 slow-ms=50\n";
+        assert_eq!(fault.show(), shown);
+        let settings = settings(0.0);
+        let query =
+            "/fault?delay-ms=100&jitter-ms=20&stall-rate=0.03&stall-ms=40-50&slow-rate=0.5&slow-ms=50";
+        assert_eq!(
+            answer(&request("PUT", query), &settings),
+            (200, shown.to_string())
+        );
+        assert_eq!(settings.current(), expected);
+        answer(&request("PUT", "/fault?stall-rate=0.1&stall-ms=45"), &settings);
+        assert_eq!(settings.current().stall_ms, (45, 45));
+        assert_eq!(settings.current().delay_ms, 0, "a PUT sets every setting");
+        for bad in ["stall-ms=50-40", "stall-ms=x", "slow-rate=2", "jitter-ms=-1"] {
+            let path = format!("/fault?{bad}");
+            assert_eq!(answer(&request("PUT", &path), &settings).0, 400, "{bad}");
+        }
+        let bad = strings(&["--port", "1", "--stall-ms", "9-1"]);
+        assert!(parse_options(&bad, &env, vec![])
+            .unwrap_err()
+            .starts_with("--stall-ms"));
+    }
+
+    #[test]
+    fn latencies_follow_the_settings() {
+        let random = Random::seeded(7);
+        let fault = Fault {
+            delay_ms: 100,
+            jitter_ms: 20,
+            stall_rate: 0.03,
+            stall_ms: (40, 50),
+            ..Fault::default()
+        };
+        let n = 20_000;
+        let latencies: Vec<u64> = (0..n)
+            .map(|_| fault.latency(&random).as_micros() as u64)
+            .collect();
+        let plain = latencies.iter().filter(|l| **l <= 120_000).count();
+        let stalled = latencies.iter().filter(|l| **l >= 140_000).count();
+        assert_eq!(
+            plain + stalled,
+            n,
+            "every latency is 100-120 ms, or 140-170 ms when stalled"
+        );
+        assert!(latencies.iter().all(|l| (100_000..=170_000).contains(l)));
+        assert!((450..=750).contains(&stalled), "about 3% stalled: {stalled}");
+        let mean = latencies.iter().sum::<u64>() as f64 / n as f64 / 1000.0;
+        assert!(
+            (110.5..112.2).contains(&mean),
+            "mean {mean} ms, expected 100 + 10 + 0.03 × 45"
+        );
+        let slow = Fault {
+            slow_rate: 0.5,
+            slow_ms: 50,
+            ..Fault::default()
+        };
+        let slowed = (0..n)
+            .filter(|_| slow.latency(&random) == Duration::from_millis(50))
+            .count();
+        assert!((9_500..=10_500).contains(&slowed), "about half slowed: {slowed}");
+        assert_eq!(Fault::default().latency(&random), Duration::ZERO);
     }
 }
