@@ -56,8 +56,9 @@
 //! (seconds) and the judge's share of it from the start decision (median / p90, in intervals); A/B: caught within
 //! two intervals of the start decision (+ 1 s); user requests and the failed ones; the clients' mean latency of
 //! each side — then the goals (≤ 1 false rollback in 100 A/A releases; every regression caught within two
-//! intervals at high traffic), the kinds of failed requests other than 5xx, and the reasons of the wrong
-//! decisions.
+//! intervals at high traffic), the failed requests other than the canary's own 500s by kind, and the reasons of
+//! the wrong decisions. Progress goes to stderr, one line per release. SIGINT or SIGTERM stops the run and
+//! cleans up (demo services, HAProxy, the data directory).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -976,6 +977,19 @@ fn row(scenario: &Scenario, level: &Level, releases: &[Release]) -> String {
     )
 }
 
+/// Waits for SIGINT or SIGTERM; which one came.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
 fn main() {
     let config = Config::from_env();
     let scenarios = scenarios();
@@ -1019,23 +1033,39 @@ fn main() {
         .map(|_| burner(stop_burning.clone()))
         .collect();
     let results = runtime.block_on(async {
-        let bench = Bench::start(slots, config.tick_ms).await;
-        eprintln!(
-            "{slots} slots deployed and serving after {:.1} s",
-            began.elapsed().as_secs_f64()
-        );
-        let mut results = Vec::new();
-        for level in &levels {
-            let releases = run_level(&bench, load_runtime.handle(), &scenarios, level, &config).await;
-            results.push((level.clone(), releases));
+        let run = async {
+            let bench = Bench::start(slots, config.tick_ms).await;
+            eprintln!(
+                "{slots} slots deployed and serving after {:.1} s",
+                began.elapsed().as_secs_f64()
+            );
+            let mut results = Vec::new();
+            for level in &levels {
+                let releases = run_level(&bench, load_runtime.handle(), &scenarios, level, &config).await;
+                results.push((level.clone(), releases));
+            }
+            bench.stop().await;
+            results
+        };
+        // Interrupted, the run is dropped: the process driver's guard stops the demo services and the data
+        // directory goes; HAProxy goes with the runtime below.
+        tokio::select! {
+            results = run => Some(results),
+            signal = interrupted() => {
+                eprintln!("{signal}: stopping, cleaning up");
+                None
+            }
         }
-        bench.stop().await;
-        results
     });
     stop_burning.store(true, Ordering::Relaxed);
     for b in burners {
         let _ = b.join();
     }
+    let Some(results) = results else {
+        drop(runtime);
+        drop(load_runtime);
+        std::process::exit(130);
+    };
     let took = began.elapsed();
 
     let haproxy = std::process::Command::new("haproxy")
