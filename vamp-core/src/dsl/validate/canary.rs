@@ -4,7 +4,7 @@
 //! confidence in (0.5, 1) and positive ceilings.
 //!
 //! A policy runs on a user gateway ([`validate_canary`]: its routes are route paths) or on a deployment's
-//! cluster gateway ([`check_cluster_canary`]: the cluster's gateway settings name routes and the policy's two
+//! cluster gateway (`check_cluster_canary`: the cluster's gateway settings name routes and the policy's two
 //! routes by service (breed) name, and the services are the cluster's).
 
 use crate::dsl::error::{ArtifactId, DslError, ErrorCode};

@@ -1,5 +1,5 @@
 //! The comparisons of a canary judgement: the error rates, and the latency quantiles of [`QUANTILES`], each as
-//! an effect size (canary − baseline) with an always-valid interval ([`sequence`]) and a verdict against the
+//! an effect size (canary − baseline) with an always-valid interval (`sequence`) and a verdict against the
 //! policy's margin.
 //!
 //! - **Errors**: the difference of the two 5xx rates; its interval is the canary's rate interval minus the

@@ -11,7 +11,7 @@
 //! 3. **Too few samples** on either side (fewer than `min_requests`) → wait, never guess; after `max_waits`
 //!    consecutive waits → pause. The same when the medians cannot be bounded yet (a `min_requests` below
 //!    what the budget needs, about 20).
-//! 4. **Comparison** ([`compare`](super::compare)): the error rates and the latency quantiles (p50, p90), each an
+//! 4. **Comparison** ([`compare`](mod@super::compare)): the error rates and the latency quantiles (p50, p90), each an
 //!    effect size with an always-valid interval. Any interval wholly beyond its margin → roll back.
 //! 5. An estimate beyond its margin that is not proven yet → wait for more samples (a canary that looks worse
 //!    is never passed for lack of evidence).

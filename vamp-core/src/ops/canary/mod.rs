@@ -1,5 +1,5 @@
 //! Automated canary releases, pure: the samples a judgement reads ([`sample`]), the confidence sequences
-//! ([`sequence`]) and comparisons ([`compare`]) that set canary against baseline, the error budget of a release
+//! ([`sequence`]) and comparisons ([`compare`](mod@compare)) that set canary against baseline, the error budget of a release
 //! ([`budget`]), the judgement of one interval ([`mod@judge`]), the interval in progress as it is checkpointed
 //! ([`progress`]) and canaries on a deployment's cluster gateways ([`cluster`]). The server's canary loop reads
 //! the metrics, calls [`judge::early`] every tick and [`judge::judge`] at the end of each interval, and applies
