@@ -105,7 +105,17 @@ fn a_configuration_haproxy_refuses_makes_health_fail_naming_the_gateway() {
     );
     let body = last.map(|a| a.body).unwrap_or_default();
     assert!(body.contains("'blocked'"), "the gateway is named: {body}");
-    let events = served.call("GET", "/api/v1/events?tag=gateway-agent:refused", None);
-    assert_eq!(events.status, 200, "{}", events.body);
-    assert!(events.body.contains("gateways:blocked"), "{}", events.body);
+    let mut events = None;
+    let published = vamp_core::testkit::servers::wait_until(std::time::Duration::from_secs(10), || {
+        let answer = served.call("GET", "/api/v1/events?tag=gateway-agent:refused", None);
+        let found = answer.status == 200 && answer.body.contains("gateways:blocked");
+        events = Some(answer);
+        found
+    });
+    let events = events.unwrap();
+    assert!(
+        published,
+        "the refusal event names the gateway: {} {}",
+        events.status, events.body
+    );
 }
