@@ -24,20 +24,24 @@ pub fn validate_canary(gw: &Gateway) -> Result<(), DslError> {
     check_canary(gw, &ArtifactId::new(Kind::Gateway, gw.name.clone()), "")
 }
 
-/// Checks `gw.canary`, if any. Errors name `artifact` and the field under `path`.
-pub(crate) fn check_canary(gw: &Gateway, artifact: &ArtifactId, path: &str) -> Result<(), DslError> {
-    let Some(policy) = &gw.canary else {
-        return Ok(());
-    };
-    let base = join(path, "canary");
-    let err = |field: &str, message: String| {
+/// A `CanaryPolicyError` about `artifact` at the field `<base>.<field>`.
+fn policy_error(artifact: &ArtifactId, base: String) -> impl Fn(&str, String) -> DslError + '_ {
+    move |field, message| {
         DslError::new(
             ErrorCode::CanaryPolicyError,
             artifact.clone(),
             join(&base, field),
             message,
         )
+    }
+}
+
+/// Checks `gw.canary`, if any. Errors name `artifact` and the field under `path`.
+pub(crate) fn check_canary(gw: &Gateway, artifact: &ArtifactId, path: &str) -> Result<(), DslError> {
+    let Some(policy) = &gw.canary else {
+        return Ok(());
     };
+    let err = policy_error(artifact, join(path, "canary"));
     if gw.port.protocol != Protocol::Http {
         return Err(err(
             "",
@@ -66,15 +70,7 @@ pub(crate) fn check_cluster_canary(
     let Some(policy) = &setting.canary else {
         return Ok(());
     };
-    let base = join(path, "canary");
-    let err = |field: &str, message: String| {
-        DslError::new(
-            ErrorCode::CanaryPolicyError,
-            artifact.clone(),
-            join(&base, field),
-            message,
-        )
-    };
+    let err = policy_error(artifact, join(path, "canary"));
     if protocol == Some(Protocol::Tcp) {
         return Err(err(
             "",
